@@ -1,0 +1,1 @@
+//! The `podnet` command: one module per subcommand.

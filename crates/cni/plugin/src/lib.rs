@@ -1,0 +1,1 @@
+//! podnet-cni: the bridge CNI plugin (veth pair, node bridge, delegated IPAM).

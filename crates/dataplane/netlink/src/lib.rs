@@ -1,0 +1,1 @@
+//! Links, addresses, routes, bridge ports over rtnetlink, inside any network namespace.

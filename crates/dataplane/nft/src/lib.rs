@@ -1,0 +1,1 @@
+//! nftables: text transactions applied atomically with `nft -f -`.

@@ -1,0 +1,11 @@
+//! Fixtures for tests that touch the real kernel.
+//!
+//! Every such test makes its own network namespaces with [`Netns::new`], named with the
+//! `pn-t-` prefix, the test's tag and the process id, and the guard deletes them on drop —
+//! also when the test panics. [`sweep_leftovers`] clears what a killed run left behind.
+
+mod cmd;
+mod netns;
+
+pub use cmd::{run, run_ok, run_in_netns};
+pub use netns::{Netns, TEST_PREFIX, sweep_leftovers, unique_name};
