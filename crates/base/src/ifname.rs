@@ -97,9 +97,18 @@ mod tests {
             IfName::new("veth1234567890ab"),
             Err(IfNameError::TooLong { len: 16, .. })
         ));
-        assert!(matches!(IfName::new("a/b"), Err(IfNameError::BadChar { bad: '/', .. })));
-        assert!(matches!(IfName::new("a b"), Err(IfNameError::BadChar { bad: ' ', .. })));
-        assert!(matches!(IfName::new("eth0:1"), Err(IfNameError::BadChar { .. })));
+        assert!(matches!(
+            IfName::new("a/b"),
+            Err(IfNameError::BadChar { bad: '/', .. })
+        ));
+        assert!(matches!(
+            IfName::new("a b"),
+            Err(IfNameError::BadChar { bad: ' ', .. })
+        ));
+        assert!(matches!(
+            IfName::new("eth0:1"),
+            Err(IfNameError::BadChar { .. })
+        ));
         assert!(matches!(IfName::new(".."), Err(IfNameError::Reserved(_))));
     }
 

@@ -7,5 +7,5 @@
 mod cmd;
 mod netns;
 
-pub use cmd::{run, run_ok, run_in_netns};
+pub use cmd::{run, run_in_netns, run_ok};
 pub use netns::{Netns, TEST_PREFIX, sweep_leftovers, unique_name};

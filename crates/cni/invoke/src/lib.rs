@@ -49,7 +49,10 @@ pub fn exec(
 ) -> Result<Vec<u8>, CniError> {
     let mut cmd = Command::new(binary);
     cmd.env("CNI_COMMAND", command)
-        .env("CNI_PATH", std::env::join_paths(&at.path).unwrap_or_default())
+        .env(
+            "CNI_PATH",
+            std::env::join_paths(&at.path).unwrap_or_default(),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -161,5 +164,9 @@ fn downgrade(binary: &Path, conf: &[u8], version: CniVersion) -> Result<Vec<u8>,
 pub fn supports(plugin_type: &str, path: &[PathBuf], version: CniVersion) -> bool {
     find(plugin_type, path)
         .and_then(|b| versions(&b, version))
-        .is_ok_and(|info| info.supported_versions.iter().any(|v| v == version.as_str()))
+        .is_ok_and(|info| {
+            info.supported_versions
+                .iter()
+                .any(|v| v == version.as_str())
+        })
 }

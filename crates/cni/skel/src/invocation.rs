@@ -49,7 +49,10 @@ impl Invocation {
         if !allowed {
             return Err(CniError::new(
                 ErrorCode::INCOMPATIBLE_VERSION,
-                format!("config version {version} does not allow {}", command.as_str()),
+                format!(
+                    "config version {version} does not allow {}",
+                    command.as_str()
+                ),
             ));
         }
         let per_container = matches!(command, Command::Add | Command::Check | Command::Del);
@@ -63,9 +66,10 @@ impl Invocation {
             return Err(missing("CNI_NETNS"));
         }
         let ifname = match &env.ifname {
-            Some(name) => Some(IfName::new(name.clone()).map_err(|e| {
-                CniError::invalid_env(format!("CNI_IFNAME: {e}"))
-            })?),
+            Some(name) => Some(
+                IfName::new(name.clone())
+                    .map_err(|e| CniError::invalid_env(format!("CNI_IFNAME: {e}")))?,
+            ),
             None if per_container => return Err(missing("CNI_IFNAME")),
             None => None,
         };

@@ -22,7 +22,10 @@ impl Plugin for Recorder {
     }
     fn del(&self, inv: &Invocation) -> Result<(), CniError> {
         self.record(inv);
-        Err(CniError::new(podnet_cni_spec::ErrorCode::TRY_AGAIN_LATER, "busy"))
+        Err(CniError::new(
+            podnet_cni_spec::ErrorCode::TRY_AGAIN_LATER,
+            "busy",
+        ))
     }
     fn status(&self, inv: &Invocation) -> Result<(), CniError> {
         self.record(inv);
@@ -149,7 +152,10 @@ fn garbage_config_is_a_decode_failure() {
 fn bad_container_id_and_ifname_are_refused() {
     let mut e = env("ADD");
     e.container_id = Some("../etc".into());
-    assert_eq!(json(&dispatch(&Recorder::default(), &e, &conf("1.0.0")))["code"], 4);
+    assert_eq!(
+        json(&dispatch(&Recorder::default(), &e, &conf("1.0.0")))["code"],
+        4
+    );
     let mut e = env("ADD");
     e.ifname = Some("averyveryverylongname".into());
     let j = json(&dispatch(&Recorder::default(), &e, &conf("1.0.0")));

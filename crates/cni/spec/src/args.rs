@@ -53,8 +53,8 @@ mod tests {
 
     #[test]
     fn parses_kubernetes_args() {
-        let a = CniArgs::parse("IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0")
-            .unwrap();
+        let a =
+            CniArgs::parse("IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0").unwrap();
         assert_eq!(a.get("K8S_POD_NAME"), Some("web-0"));
         assert_eq!(
             a.render(),

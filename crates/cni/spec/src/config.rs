@@ -30,9 +30,17 @@ pub struct NetConf {
     pub dns: Option<Dns>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<Value>,
-    #[serde(rename = "runtimeConfig", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "runtimeConfig",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub runtime_config: Option<Value>,
-    #[serde(rename = "prevResult", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "prevResult",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub prev_result: Option<Value>,
     #[serde(
         rename = "cni.dev/valid-attachments",
@@ -155,7 +163,11 @@ impl NetConfList {
             )));
         }
         for (i, p) in list.plugins.iter().enumerate() {
-            if !p.get("type").and_then(Value::as_str).is_some_and(|t| !t.is_empty()) {
+            if !p
+                .get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+            {
                 return Err(CniError::invalid_config(format!(
                     "network config list {:?}: field \"plugins[{i}].type\" is required",
                     list.name

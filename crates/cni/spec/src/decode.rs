@@ -55,6 +55,10 @@ mod tests {
     fn syntax_errors_are_decode_failures() {
         let err = json::<Conf>(b"{not json", "network config").unwrap_err();
         assert_eq!(err.code, ErrorCode::DECODE_FAILURE);
-        assert!(err.msg.starts_with("failed to decode network config"), "{}", err.msg);
+        assert!(
+            err.msg.starts_with("failed to decode network config"),
+            "{}",
+            err.msg
+        );
     }
 }

@@ -33,7 +33,11 @@ pub struct Interface {
     /// The netns path for an interface inside the container; absent for host interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<String>,
-    #[serde(rename = "socketPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "socketPath",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub socket_path: Option<String>,
     #[serde(rename = "pciID", default, skip_serializing_if = "Option::is_none")]
     pub pci_id: Option<String>,
@@ -123,7 +127,11 @@ impl CniResult {
             && let Some(ips) = doc.get_mut("ips").and_then(Value::as_array_mut)
         {
             for (ip, cfg) in ips.iter_mut().zip(&self.ips) {
-                let family = if cfg.address.addr().is_ipv4() { "4" } else { "6" };
+                let family = if cfg.address.addr().is_ipv4() {
+                    "4"
+                } else {
+                    "6"
+                };
                 ip["version"] = Value::String(family.to_owned());
             }
         }

@@ -97,7 +97,8 @@ impl Serialize for CniVersion {
 impl<'de> Deserialize<'de> for CniVersion {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|e: CniError| serde::de::Error::custom(e.msg))
+        s.parse()
+            .map_err(|e: CniError| serde::de::Error::custom(e.msg))
     }
 }
 

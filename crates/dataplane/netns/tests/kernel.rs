@@ -23,14 +23,24 @@ fn netns_create_enter_delete() {
     let name = unique("basic");
     let guard = Pinned(name.clone());
     let path = podnet_netns::create(&name).unwrap();
-    assert!(podnet_netns::list("pn-t-netns-basic").unwrap().contains(&name));
+    assert!(
+        podnet_netns::list("pn-t-netns-basic")
+            .unwrap()
+            .contains(&name)
+    );
     let outside = own_netns_inode();
     let inside = podnet_netns::run_in(&path, own_netns_inode).unwrap();
     assert_ne!(outside, inside, "work must run in the other namespace");
-    assert_eq!(own_netns_inode(), outside, "the caller's thread must not move");
+    assert_eq!(
+        own_netns_inode(),
+        outside,
+        "the caller's thread must not move"
+    );
     // A fresh namespace has only lo. (/sys shows the mounting namespace, /proc the thread's.)
-    let dev = podnet_netns::run_in(&path, || fs::read_to_string("/proc/thread-self/net/dev").unwrap())
-        .unwrap();
+    let dev = podnet_netns::run_in(&path, || {
+        fs::read_to_string("/proc/thread-self/net/dev").unwrap()
+    })
+    .unwrap();
     assert_eq!(dev.lines().count(), 3, "{dev}");
     drop(guard);
     assert!(!podnet_netns::path_of(&name).exists());
