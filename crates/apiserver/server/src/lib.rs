@@ -1,0 +1,1 @@
+pub use podnet_apiserver_store as store;
