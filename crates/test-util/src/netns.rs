@@ -65,10 +65,7 @@ pub fn sweep_leftovers() {
         return;
     };
     for name in names {
-        let pid = name
-            .rsplitn(3, '-')
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
+        let pid = name.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
         let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
         if !alive {
             let _ = podnet_netns::delete(&name);
