@@ -1,1 +1,42 @@
-//! The `podnet` command: one module per subcommand.
+//! The `podnet` command: one module per subcommand. `bin/podnet.rs` parses [`Cli`], sets up
+//! logging and calls [`run`]; each subcommand's module owns its flags and its work.
+
+pub mod cni;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podnet",
+    version,
+    about = "podnet: the Kubernetes networking stack",
+    after_help = "Logs go to stderr; set RUST_LOG=debug to see every plugin call."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Cni(cni::CniCommand),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Cni(cmd) => cni::run(cmd),
+    }
+}
+
+/// An error and its causes on one line, each cause once: library errors already quote
+/// their source in their own message, added context does not.
+pub fn report(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !out.contains(&cause) {
+            out = format!("{out}: {cause}");
+        }
+    }
+    out
+}

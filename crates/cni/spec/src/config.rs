@@ -163,10 +163,9 @@ impl NetConfList {
             )));
         }
         for (i, p) in list.plugins.iter().enumerate() {
-            if !p
-                .get("type")
+            if p.get("type")
                 .and_then(Value::as_str)
-                .is_some_and(|t| !t.is_empty())
+                .is_none_or(str::is_empty)
             {
                 return Err(CniError::invalid_config(format!(
                     "network config list {:?}: field \"plugins[{i}].type\" is required",
