@@ -117,9 +117,10 @@ impl CniResult {
     pub fn to_json(&self, version: CniVersion) -> Value {
         let mut doc = serde_json::to_value(self).expect("a CniResult always serializes");
         if version < CniVersion::V1_1_0 {
-            strip_keys(&mut doc["interfaces"], &["mtu", "socketPath", "pciID"]);
+            // `get_mut`, not indexing: indexing would insert `null` for an absent list.
+            strip_keys(doc.get_mut("interfaces"), &["mtu", "socketPath", "pciID"]);
             strip_keys(
-                &mut doc["routes"],
+                doc.get_mut("routes"),
                 &["mtu", "advmss", "priority", "table", "scope"],
             );
         }
@@ -148,8 +149,8 @@ impl CniResult {
     }
 }
 
-fn strip_keys(list: &mut Value, keys: &[&str]) {
-    if let Some(items) = list.as_array_mut() {
+fn strip_keys(list: Option<&mut Value>, keys: &[&str]) {
+    if let Some(items) = list.and_then(Value::as_array_mut) {
         for item in items.iter_mut().filter_map(Value::as_object_mut) {
             for k in keys {
                 item.remove(*k);
@@ -225,6 +226,20 @@ mod tests {
             assert_eq!(j["ips"][0]["version"], "4");
             assert_eq!(j["ips"][1]["version"], "6");
             assert_eq!(j["dns"], serde_json::json!({}));
+        }
+    }
+
+    #[test]
+    fn absent_lists_stay_absent_in_every_version() {
+        let ipam_only = CniResult {
+            interfaces: vec![],
+            routes: vec![],
+            ..sample()
+        };
+        for v in CniVersion::ALL {
+            let j = ipam_only.to_json(v);
+            assert!(j.get("interfaces").is_none(), "{v}: {j}");
+            assert!(j.get("routes").is_none(), "{v}: {j}");
         }
     }
 
