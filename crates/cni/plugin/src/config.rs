@@ -1,0 +1,118 @@
+//! The bridge plugin's own configuration keys, with the reference bridge plugin's names and
+//! meaning. Decoded from the same bytes as the common keys, so errors keep their JSON path.
+
+use podnet_base::IfName;
+use podnet_cni_spec::{CniError, decode};
+use serde::Deserialize;
+
+/// The bridge used when the config names none, as in the reference plugin.
+pub const DEFAULT_BRIDGE: &str = "cni0";
+
+/// IPv4's minimum MTU; the kernel refuses less on an interface carrying IPv4.
+const MIN_MTU: u32 = 68;
+const MAX_MTU: u32 = 65535;
+
+#[derive(Clone, Debug)]
+pub struct BridgeConf {
+    pub bridge: IfName,
+    /// Give the bridge the gateway address of each IPAM range.
+    pub is_gateway: bool,
+    /// Also route the pod's default route through that gateway (implies `is_gateway`).
+    pub is_default_gateway: bool,
+    /// Replace a conflicting address on the bridge instead of failing.
+    pub force_address: bool,
+    /// Masquerade pod traffic that leaves the pod's subnet.
+    pub ip_masq: bool,
+    pub mtu: Option<u32>,
+    pub hairpin_mode: bool,
+    pub promisc_mode: bool,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(default)]
+    bridge: Option<String>,
+    #[serde(rename = "isGateway", default)]
+    is_gateway: bool,
+    #[serde(rename = "isDefaultGateway", default)]
+    is_default_gateway: bool,
+    #[serde(rename = "forceAddress", default)]
+    force_address: bool,
+    #[serde(rename = "ipMasq", default)]
+    ip_masq: bool,
+    #[serde(default)]
+    mtu: Option<u32>,
+    #[serde(rename = "hairpinMode", default)]
+    hairpin_mode: bool,
+    #[serde(rename = "promiscMode", default)]
+    promisc_mode: bool,
+}
+
+// === impl BridgeConf ===
+
+impl BridgeConf {
+    pub fn decode(stdin: &[u8]) -> Result<Self, CniError> {
+        let raw: Raw = decode::json(stdin, "network config")?;
+        let bridge = match raw.bridge.as_deref() {
+            None | Some("") => {
+                IfName::new(DEFAULT_BRIDGE).expect("the default bridge name is valid")
+            }
+            Some(name) => IfName::new(name).map_err(|e| {
+                CniError::invalid_config(format!("network config: field \"bridge\": {e}"))
+            })?,
+        };
+        if let Some(mtu) = raw.mtu
+            && !(MIN_MTU..=MAX_MTU).contains(&mtu)
+        {
+            return Err(CniError::invalid_config(format!(
+                "network config: field \"mtu\": {mtu} is out of range, \
+                 must be between {MIN_MTU} and {MAX_MTU}"
+            )));
+        }
+        Ok(Self {
+            bridge,
+            is_gateway: raw.is_gateway || raw.is_default_gateway,
+            is_default_gateway: raw.is_default_gateway,
+            force_address: raw.force_address,
+            ip_masq: raw.ip_masq,
+            mtu: raw.mtu,
+            hairpin_mode: raw.hairpin_mode,
+            promisc_mode: raw.promisc_mode,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use podnet_cni_spec::ErrorCode;
+
+    #[test]
+    fn defaults_follow_the_reference_plugin() {
+        let c = BridgeConf::decode(br#"{"cniVersion":"1.1.0","name":"n","type":"podnet-cni"}"#)
+            .unwrap();
+        assert_eq!(c.bridge.as_str(), "cni0");
+        assert!(!c.is_gateway && !c.ip_masq && !c.hairpin_mode && c.mtu.is_none());
+    }
+
+    #[test]
+    fn default_gateway_implies_gateway() {
+        let c =
+            BridgeConf::decode(br#"{"isDefaultGateway":true,"bridge":"br0","mtu":1400}"#).unwrap();
+        assert!(c.is_gateway && c.is_default_gateway);
+        assert_eq!(c.mtu, Some(1400));
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let err = BridgeConf::decode(br#"{"mtu":40}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::INVALID_NETWORK_CONFIG);
+        assert!(err.msg.contains("\"mtu\""), "{}", err.msg);
+        let err = BridgeConf::decode(br#"{"bridge":"a-bridge-name-too-long"}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::INVALID_NETWORK_CONFIG);
+        assert!(err.msg.contains("\"bridge\""), "{}", err.msg);
+        let err = BridgeConf::decode(br#"{"hairpinMode":"yes"}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DECODE_FAILURE);
+        assert!(err.msg.contains("\"hairpinMode\""), "{}", err.msg);
+    }
+}
