@@ -546,7 +546,7 @@ fn podnet_cni_command_adds_checks_gcs_and_deletes() {
     assert!(ok, "{err}");
     assert!(err.contains("STATUS needs 1.1.0"), "{err}");
 
-    // DEL without --cap-args: the cached ones reach bandwidth.
+    // DEL needs no --cap-args (the cached ones are used).
     let (ok, _, err) = verb("del", &[]);
     assert!(ok, "{err}");
     assert_eq!(pod_ipv4(&pod_ns), None);
