@@ -34,14 +34,37 @@ with_both_ipams!(
     kernel_ip_masq_in_podnets_own_table,
     kernel_force_address_replaces_a_conflicting_bridge_address,
     kernel_status_and_dns,
+    kernel_promisc_mode_makes_the_bridge_promiscuous,
 );
+
+fn kernel_promisc_mode_makes_the_bridge_promiscuous(ipam: &'static str) {
+    let node = Node::new("br-promisc", ipam);
+    let pod = Netns::new("br-promisc-pod");
+    let mut conf = node.conf(
+        "1.1.0",
+        CNI,
+        &[V4],
+        json!({"promiscMode": true, "hairpinMode": true}),
+    );
+    let out = node.call(CNI, "ADD", "c1", Some(pod.path()), "eth0", &conf);
+    assert_eq!(
+        out.json["code"], 7,
+        "hairpin and promisc together are refused: {}",
+        out.json
+    );
+    conf["hairpinMode"] = json!(false);
+    add_ok(&node, "c1", &pod, &conf);
+    assert_eq!(link(&node.ns, BRIDGE).unwrap()["promiscuity"], 1);
+    let port = link(&node.ns, &host_veth_name("c1", "eth0")).unwrap();
+    assert_eq!(port["linkinfo"]["info_slave_data"]["hairpin"], false);
+}
 
 fn full_conf(node: &Node, version: &str, subnets: &[&str]) -> Value {
     node.conf(
         version,
         CNI,
         subnets,
-        json!({"isDefaultGateway": true, "mtu": 1400, "hairpinMode": true, "promiscMode": true}),
+        json!({"isDefaultGateway": true, "mtu": 1400, "hairpinMode": true}),
     )
 }
 
@@ -95,9 +118,9 @@ fn kernel_add_configures_pod_bridge_and_host(ipam: &'static str) {
             .contains(&json!("UP"))
     );
 
-    // Node: bridge with gateway, promiscuous, MTU; host veth on it with hairpin; forwarding.
+    // Node: bridge with gateway and MTU; host veth on it with hairpin; forwarding.
     let br = link(&node.ns, BRIDGE).unwrap();
-    assert_eq!(br["promiscuity"], 1, "{br}");
+    assert_eq!(br["promiscuity"], 0, "{br}");
     assert_eq!(br["mtu"], 1400);
     assert_eq!(addresses(&node.ns, BRIDGE), ["10.77.1.1/24"]);
     let host = link(&node.ns, &veth).unwrap();

@@ -69,6 +69,13 @@ impl BridgeConf {
                  must be between {MIN_MTU} and {MAX_MTU}"
             )));
         }
+        // A promiscuous bridge already sends a port's frames back to it: hairpin on top
+        // would deliver them twice. The reference plugin refuses the combination too.
+        if raw.hairpin_mode && raw.promisc_mode {
+            return Err(CniError::invalid_config(
+                "network config: fields \"hairpinMode\" and \"promiscMode\" cannot both be true",
+            ));
+        }
         Ok(Self {
             bridge,
             is_gateway: raw.is_gateway || raw.is_default_gateway,
@@ -111,6 +118,8 @@ mod tests {
         let err = BridgeConf::decode(br#"{"bridge":"a-bridge-name-too-long"}"#).unwrap_err();
         assert_eq!(err.code, ErrorCode::INVALID_NETWORK_CONFIG);
         assert!(err.msg.contains("\"bridge\""), "{}", err.msg);
+        let err = BridgeConf::decode(br#"{"hairpinMode":true,"promiscMode":true}"#).unwrap_err();
+        assert!(err.msg.contains("\"promiscMode\""), "{}", err.msg);
         let err = BridgeConf::decode(br#"{"hairpinMode":"yes"}"#).unwrap_err();
         assert_eq!(err.code, ErrorCode::DECODE_FAILURE);
         assert!(err.msg.contains("\"hairpinMode\""), "{}", err.msg);
