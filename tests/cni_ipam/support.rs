@@ -117,7 +117,11 @@ impl Net {
         cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(&serde_json::to_vec(conf).unwrap()).unwrap();
+        // VERSION may exit without reading its stdin.
+        match stdin.write_all(&serde_json::to_vec(conf).unwrap()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("writing stdin: {e}"),
+            _ => {}
+        }
         drop(stdin);
         child
     }

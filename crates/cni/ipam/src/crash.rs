@@ -8,8 +8,8 @@
 //! | `after-temp-write` | a complete temp file exists, no reservation |
 //! | `after-link` | the reservation exists, its temp file too |
 //! | `before-last-reserved` | the reservation exists, `last_reserved_ip.<set>` not yet updated |
-//! | `after-last-reserved-temp` | the new marker is written to a temp file, not yet renamed |
-//! | `before-unlock` | an ADD is complete, its result not yet printed |
+//! | `after-last-reserved-temp` | the new marker is written to a temp file, not yet in place |
+//! | `before-unlock` | the operation is complete, its answer not yet printed |
 //! | `after-first-release` | a DEL or GC removed one reservation of several |
 
 use std::fmt;

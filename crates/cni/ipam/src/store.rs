@@ -12,10 +12,11 @@
 //! files exist only while the lock is held, so any temp file seen under the lock is a
 //! crashed writer's leftover and is swept by [`Store::scan`].
 
+mod sys;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::crash::{CrashHook, CrashPoint};
@@ -115,16 +116,7 @@ impl Store {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io("opening", &path, e))?;
-        loop {
-            // SAFETY: flock on a descriptor we own; it has no memory effects.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                break;
-            }
-            let e = std::io::Error::last_os_error();
-            if e.kind() != ErrorKind::Interrupted {
-                return Err(Error::io("locking", &path, e));
-            }
-        }
+        sys::lock_exclusive(&file).map_err(|e| Error::io("locking", &path, e))?;
         hook.at(CrashPoint::AfterLock);
         Ok(Self {
             dir: dir.to_owned(),
@@ -156,7 +148,7 @@ impl Store {
             let Ok(ip) = name.parse::<IpAddr>() else {
                 continue; // lock, last_reserved_ip.*, anything else
             };
-            let owner = match fs::read(&path) {
+            let owner = match sys::read_small(&path) {
                 Ok(bytes) => std::str::from_utf8(&bytes).ok().and_then(Attachment::parse),
                 // Released between read_dir and here: only another plugin could do that.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -218,7 +210,9 @@ impl Store {
         fs::read_to_string(path).ok()?.trim().parse().ok()
     }
 
-    /// Replaces the marker atomically (host-local truncates and rewrites it in place).
+    /// Replaces the marker atomically (host-local truncates and rewrites it in place). A
+    /// crash between the exchange and the unlink leaves the old marker in a temp file, which
+    /// the next scan sweeps.
     pub fn set_last_reserved(&self, set: usize, ip: IpAddr) -> Result<(), Error> {
         self.hook.at(CrashPoint::BeforeLastReserved);
         let name = format!("{LAST_RESERVED_PREFIX}{set}");
@@ -226,7 +220,7 @@ impl Store {
         fs::write(&tmp, ip.to_string()).map_err(|e| Error::io("writing", &tmp, e))?;
         self.hook.at(CrashPoint::AfterLastReservedTemp);
         let path = self.dir.join(&name);
-        fs::rename(&tmp, &path).map_err(|e| Error::io("renaming", &path, e))
+        sys::replace(&tmp, &path).map_err(|e| Error::io("replacing", &path, e))
     }
 
     /// Ends the operation: the lock goes with the descriptor.

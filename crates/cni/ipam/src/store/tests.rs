@@ -38,6 +38,11 @@ fn last_reserved_is_replaced_and_read_back() {
         "10.0.0.6"
     );
     assert_eq!(s.last_reserved(0), Some(ip("10.0.0.6")));
+    let names: Vec<_> = fs::read_dir(s.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| !n.starts_with(TEMP_PREFIX)), "{names:?}");
 }
 
 #[test]
