@@ -1,1 +1,99 @@
+//! The lab's Kubernetes-API-subset server: the REST API of the kinds a networking stack
+//! needs (Namespace, Node, Pod, Service, ConfigMap, EndpointSlice, Deployment,
+//! NetworkPolicy, Ingress, IngressClass, Lease), over the embedded, crash-safe
+//! [`podnet_apiserver_store`], spoken well enough for kubectl and kube-rs.
+//!
+//! - [`resources`]: the served kinds as one table (discovery, routing, validation, printing).
+//! - [`http`]: routing; [`crud`]: the verbs; [`watch`]: watch streams.
+//! - [`patch`]: JSON, merge, strategic merge patches and server-side apply.
+//! - [`validate`]: field-path validation with the real server's wording (422 Invalid).
+//! - [`table`]: server-side printing (`kubectl get`'s columns).
+//! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
+//!
+//! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
+//! 127.0.0.1:0 and use the real thing.
+
+pub mod crud;
+pub mod discovery;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod patch;
+pub mod resources;
+pub mod strategy;
+pub mod table;
+pub mod validate;
+pub mod watch;
+
+pub use error::ApiError;
 pub use podnet_apiserver_store as store;
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use podnet_apiserver_store::{Options, Store, StoreError};
+use serde_json::json;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    /// Flips to true when the server shuts down, ending watch streams.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub bookmark_interval: Duration,
+}
+
+/// Errors that stop the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("opening the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The namespaces every cluster starts with.
+const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Serves the API on `listener` from the store in `state_dir` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state_dir: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = Store::open(state_dir, Options::default())?;
+    bootstrap(&store)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = App {
+        store,
+        shutdown: stop_rx,
+        bookmark_interval: Duration::from_secs(10),
+    };
+    let router = axum::Router::new().fallback(http::handle).with_state(app);
+    tracing::info!(addr = ?listener.local_addr().ok(), "API server listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    Ok(())
+}
+
+/// Creates the system namespaces that are missing.
+fn bootstrap(store: &Store) -> Result<(), StoreError> {
+    let rt = resources::ResourceType::find("", "v1", "namespaces").expect("namespaces are served");
+    for name in SYSTEM_NAMESPACES {
+        if store.get(&rt.store_resource().key("", name)).is_ok() {
+            continue;
+        }
+        let mut ns = json!({"metadata": {"name": name}});
+        strategy::prepare_create(rt, &mut ns);
+        match store.create(&rt.store_resource(), "", ns) {
+            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

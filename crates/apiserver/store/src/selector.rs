@@ -5,7 +5,7 @@ mod field;
 mod label;
 
 pub use field::FieldSelector;
-pub use label::LabelSelector;
+pub use label::{LabelSelector, is_label_value};
 
 use serde_json::Value;
 

@@ -25,6 +25,8 @@ pub struct Watch {
     filter: Filter,
     cursor: u64,
     pending: VecDeque<Event>,
+    /// How many of `pending` are the synthetic events of a `Current` start.
+    initial: usize,
     changed: tokio::sync::watch::Receiver<u64>,
 }
 
@@ -65,6 +67,7 @@ impl Store {
             }
         };
         drop(inner);
+        let initial = pending.len();
         Ok(Watch {
             store: self.clone(),
             resource: resource.clone(),
@@ -72,6 +75,7 @@ impl Store {
             filter,
             cursor,
             pending,
+            initial,
             changed,
         })
     }
@@ -95,6 +99,7 @@ impl Watch {
     /// The next event if one is ready.
     pub fn try_next(&mut self) -> Result<Option<Event>, StoreError> {
         if let Some(event) = self.pending.pop_front() {
+            self.initial = self.initial.saturating_sub(1);
             return Ok(Some(event));
         }
         drop(self.changed.borrow_and_update());
@@ -107,6 +112,11 @@ impl Watch {
         self.cursor = inner.rv;
         drop(inner);
         Ok(self.pending.pop_front())
+    }
+
+    /// Whether synthetic initial events (of a `Current` start) remain to be taken.
+    pub fn initial_pending(&self) -> bool {
+        self.initial > 0
     }
 
     /// The resourceVersion this watch has seen everything up to (for BOOKMARK events).

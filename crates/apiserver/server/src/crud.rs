@@ -1,0 +1,541 @@
+//! get, list, create, update, patch, delete and deletecollection.
+
+use axum::http::{StatusCode, header};
+use podnet_apiserver_store::{
+    DeleteOptions, Deleted, FieldSelector, Filter, LabelSelector, ObjectKey, meta,
+};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::http::{Reply, Req, Target};
+use crate::patch::{self, PatchType};
+use crate::resources::{RESOURCES, ResourceType};
+use crate::table::{self, IncludeObject};
+use crate::validate::{Cause, Errors};
+use crate::{App, strategy};
+
+fn key(t: &Target) -> ObjectKey {
+    t.rt.store_resource().key(
+        t.namespace.as_deref().unwrap_or(""),
+        t.name.as_deref().unwrap_or(""),
+    )
+}
+
+/// The request's selectors; a field the kind does not index is refused, as upstream.
+pub fn filter(rt: &ResourceType, req: &Req) -> Result<Filter, ApiError> {
+    let labels = LabelSelector::parse(req.param("labelSelector").unwrap_or(""))?;
+    let fields = FieldSelector::parse(req.param("fieldSelector").unwrap_or(""))
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if let Some(bad) = fields.fields().find(|f| !rt.supports_field(f)) {
+        return Err(ApiError::BadRequest(format!(
+            "field label not supported: {bad}"
+        )));
+    }
+    Ok(Filter { labels, fields })
+}
+
+fn is_dry_run(req: &Req) -> bool {
+    req.param("dryRun") == Some("All")
+}
+
+pub fn get(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let obj = app.store.get(&key(t))?;
+    if t.subresource.as_deref() == Some("scale") {
+        return Ok(Reply::ok(scale_of(&obj)));
+    }
+    if table::wants_table(req.accept()) {
+        let include = IncludeObject::parse(req.param("includeObject"));
+        return Ok(Reply::ok(table::table(t.rt, &[&obj], None, include)));
+    }
+    Ok(Reply::ok((*obj).clone()))
+}
+
+pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let filter = filter(t.rt, req)?;
+    let list = app
+        .store
+        .list(&t.rt.store_resource(), t.namespace.as_deref(), &filter);
+    if table::wants_table(req.accept()) {
+        let items: Vec<&Value> = list.items.iter().map(|o| o.as_ref()).collect();
+        let include = IncludeObject::parse(req.param("includeObject"));
+        return Ok(Reply::ok(table::table(
+            t.rt,
+            &items,
+            Some(list.resource_version),
+            include,
+        )));
+    }
+    let items: Vec<&Value> = list.items.iter().map(|o| o.as_ref()).collect();
+    Ok(Reply::ok(json!({
+        "kind": format!("{}List", t.rt.kind),
+        "apiVersion": t.rt.api_version(),
+        "metadata": {"resourceVersion": list.resource_version.to_string()},
+        "items": items,
+    })))
+}
+
+/// Decodes into the typed form (400 when the shape is wrong) and finds unknown fields:
+/// refused under `fieldValidation=Strict`, warned about otherwise (`Ignore`: silent).
+fn check_shape(rt: &ResourceType, obj: &Value, req: &Req) -> Result<Vec<String>, ApiError> {
+    let typed = (rt.decode)(obj).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
+            kind = rt.kind,
+            v = rt.version
+        ))
+    })?;
+    let mut unknown = Vec::new();
+    unknown_fields(obj, &typed, "", &mut unknown);
+    let messages: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    match req.param("fieldValidation") {
+        Some("Strict") if !messages.is_empty() => Err(ApiError::BadRequest(format!(
+            "strict decoding error: {}",
+            messages.join(", ")
+        ))),
+        Some("Ignore") => Ok(Vec::new()),
+        _ => Ok(messages),
+    }
+}
+
+fn unknown_fields(given: &Value, typed: &Value, at: &str, out: &mut Vec<String>) {
+    match (given, typed) {
+        (Value::Object(g), Value::Object(t)) => {
+            for (k, v) in g {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match t.get(k) {
+                    Some(tv) => unknown_fields(v, tv, &path, out),
+                    None if v.is_null() => {}
+                    None => out.push(path),
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(t)) => {
+            for (i, (gv, tv)) in g.iter().zip(t).enumerate() {
+                unknown_fields(gv, tv, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let mut errs = Errors::default();
+    (rt.validate)(obj, &mut errs);
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(rt, meta::name(obj), errs.0))
+    }
+}
+
+/// The type fields of a body must name the kind of the path (or be absent).
+fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    if let Some(v) = obj["apiVersion"].as_str()
+        && v != rt.api_version()
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the API version in the data ({v}) does not match the expected API version ({})",
+            rt.api_version()
+        )));
+    }
+    if let Some(k) = obj["kind"].as_str()
+        && k != rt.kind
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            rt.kind
+        )));
+    }
+    Ok(())
+}
+
+/// The body's namespace must agree with the path's; creating into a missing or terminating
+/// namespace is refused (the NamespaceLifecycle admission of the real server).
+fn check_namespace(app: &App, t: &Target, obj: &mut Value, creating: bool) -> Result<(), ApiError> {
+    let Some(ns) = &t.namespace else {
+        return Ok(());
+    };
+    match obj["metadata"]["namespace"].as_str() {
+        Some(given) if !given.is_empty() && given != ns => {
+            return Err(ApiError::BadRequest(
+                "the namespace of the provided object does not match the namespace sent on \
+                 the request"
+                    .into(),
+            ));
+        }
+        _ => {
+            meta::metadata_mut(obj).insert("namespace".into(), ns.clone().into());
+        }
+    }
+    if creating {
+        let namespaces = namespace_type();
+        let found = app
+            .store
+            .get(&namespaces.store_resource().key("", ns))
+            .map_err(|_| ApiError::NotFound {
+                qualified: "namespaces".into(),
+                name: ns.clone(),
+            })?;
+        if meta::is_terminating(&found) {
+            return Err(ApiError::Forbidden(format!(
+                "{} \"{}\" is forbidden: unable to create new content in namespace {ns} \
+                 because it is being terminated",
+                t.rt.qualified(),
+                meta::name(obj)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn namespace_type() -> &'static ResourceType {
+    ResourceType::find("", "v1", "namespaces").expect("namespaces are served")
+}
+
+pub fn create(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let mut obj = req.object()?;
+    check_type(t.rt, &obj)?;
+    check_namespace(app, t, &mut obj, true)?;
+    let warnings = check_shape(t.rt, &obj, req)?;
+    strategy::prepare_create(t.rt, &mut obj);
+    validate(t.rt, &obj)?;
+    let created = if is_dry_run(req) {
+        obj
+    } else {
+        let ns = t.namespace.as_deref().unwrap_or("");
+        (*app.store.create(&t.rt.store_resource(), ns, obj)?).clone()
+    };
+    Ok(Reply {
+        warnings,
+        ..Reply::with(StatusCode::CREATED, created)
+    })
+}
+
+/// Turns the old object and the client's new one into what is stored, per subresource.
+fn prepare_write(t: &Target, old: &Value, mut new: Value) -> Result<Value, ApiError> {
+    match t.subresource.as_deref() {
+        Some("status") => Ok(strategy::prepare_status_update(old, &new)),
+        Some("scale") => {
+            let replicas = new["spec"]["replicas"].clone();
+            let mut out = old.clone();
+            out["spec"]["replicas"] = replicas;
+            match new["metadata"]["resourceVersion"].as_str() {
+                Some(rv) => out["metadata"]["resourceVersion"] = rv.into(),
+                None => {
+                    out["metadata"]
+                        .as_object_mut()
+                        .map(|m| m.remove("resourceVersion"));
+                }
+            }
+            Ok(out)
+        }
+        _ => {
+            if meta::name(&new) != meta::name(old) {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({}) does not match the name on the URL ({})",
+                    meta::name(&new),
+                    meta::name(old)
+                )));
+            }
+            strategy::prepare_update(t.rt, old, &mut new);
+            Ok(new)
+        }
+    }
+}
+
+fn write_reply(t: &Target, obj: &Value) -> Value {
+    if t.subresource.as_deref() == Some("scale") {
+        scale_of(obj)
+    } else {
+        obj.clone()
+    }
+}
+
+pub fn update(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let mut new = req.object()?;
+    let mut warnings = Vec::new();
+    if t.subresource.as_deref() != Some("scale") {
+        check_type(t.rt, &new)?;
+        check_namespace(app, t, &mut new, false)?;
+        warnings = check_shape(t.rt, &new, req)?;
+    }
+    let dry = is_dry_run(req);
+    let mut preview = None;
+    let stored = app.store.update_with(&key(t), |old| {
+        let next = prepare_write(t, old, new)?;
+        validate(t.rt, &next)?;
+        if dry {
+            preview = Some(next);
+            return Ok::<_, ApiError>((**old).clone());
+        }
+        Ok(next)
+    })?;
+    let out = preview.unwrap_or_else(|| (*stored).clone());
+    Ok(Reply {
+        warnings,
+        ..Reply::ok(write_reply(t, &out))
+    })
+}
+
+pub fn patch(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let ct = req.header(header::CONTENT_TYPE);
+    let kind = PatchType::from_content_type(ct).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: \
+             application/json-patch+json, application/merge-patch+json, \
+             application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+        ))
+    })?;
+    if kind == PatchType::Apply {
+        return apply(app, t, req);
+    }
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| ApiError::BadRequest(format!("couldn't decode the patch: {e}")))?;
+    let dry = is_dry_run(req);
+    let mut preview = None;
+    let mut warnings = Vec::new();
+    let stored = app.store.update_with(&key(t), |old| {
+        let mut view = if t.subresource.as_deref() == Some("scale") {
+            scale_of(old)
+        } else {
+            (**old).clone()
+        };
+        match kind {
+            PatchType::Merge => patch::merge_patch(&mut view, &body),
+            PatchType::Strategic => {
+                patch::strategic_merge_patch(&mut view, &body).map_err(ApiError::BadRequest)?
+            }
+            PatchType::Json => patch::json_patch(&mut view, &body).map_err(ApiError::BadRequest)?,
+            PatchType::Apply => unreachable!("handled above"),
+        }
+        if t.subresource.as_deref() != Some("scale") {
+            check_type(t.rt, &view)?;
+            warnings = check_shape(t.rt, &view, req)?;
+        }
+        let next = prepare_write(t, old, view)?;
+        validate(t.rt, &next)?;
+        if dry {
+            preview = Some(next);
+            return Ok::<_, ApiError>((**old).clone());
+        }
+        Ok(next)
+    })?;
+    let out = preview.unwrap_or_else(|| (*stored).clone());
+    Ok(Reply {
+        warnings,
+        ..Reply::ok(write_reply(t, &out))
+    })
+}
+
+/// Server-side apply: creates the object when it is missing.
+fn apply(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let config: Value = serde_yaml_ng::from_slice(&req.body)
+        .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?;
+    let manager = req
+        .param("fieldManager")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            ApiError::BadRequest("PATCH /apply requests require a fieldManager".into())
+        })?;
+    let force = req.flag("force");
+    check_type(t.rt, &config)?;
+    if let Some(name) = config["metadata"]["name"].as_str()
+        && Some(name) != t.name.as_deref()
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the name of the object ({name}) does not match the name on the URL ({})",
+            t.name.as_deref().unwrap_or("")
+        )));
+    }
+    let warnings = check_shape(t.rt, &config, req)?;
+    let api_version = t.rt.api_version();
+    let conflict = |conflicts: Vec<patch::apply::Conflict>| {
+        let causes: Vec<Cause> = conflicts
+            .iter()
+            .map(|c| Cause {
+                reason: "FieldManagerConflict",
+                message: format!("conflict with {:?}", c.manager),
+                field: c.field.clone(),
+            })
+            .collect();
+        ApiError::Conflict {
+            qualified: t.rt.qualified(),
+            name: t.name.clone().unwrap_or_default(),
+            message: format!(
+                "Apply failed with {} conflict(s): {}",
+                causes.len(),
+                causes
+                    .iter()
+                    .map(|c| format!("{}: {}", c.message, c.field))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
+    };
+    match app.store.get(&key(t)) {
+        Err(podnet_apiserver_store::StoreError::NotFound { .. }) => {
+            let mut obj =
+                patch::apply(None, &config, manager, force, &api_version).map_err(conflict)?;
+            meta::metadata_mut(&mut obj).insert("name".into(), t.name.clone().into());
+            check_namespace(app, t, &mut obj, true)?;
+            strategy::prepare_create(t.rt, &mut obj);
+            validate(t.rt, &obj)?;
+            let created = if is_dry_run(req) {
+                obj
+            } else {
+                let ns = t.namespace.as_deref().unwrap_or("");
+                (*app.store.create(&t.rt.store_resource(), ns, obj)?).clone()
+            };
+            Ok(Reply {
+                warnings,
+                ..Reply::with(StatusCode::CREATED, created)
+            })
+        }
+        Err(e) => Err(e.into()),
+        Ok(_) => {
+            let dry = is_dry_run(req);
+            let mut preview = None;
+            let stored = app.store.update_with(&key(t), |old| {
+                let merged = patch::apply(Some(old), &config, manager, force, &api_version)
+                    .map_err(conflict)?;
+                let next = prepare_write(t, old, merged)?;
+                validate(t.rt, &next)?;
+                if dry {
+                    preview = Some(next);
+                    return Ok::<_, ApiError>((**old).clone());
+                }
+                Ok(next)
+            })?;
+            let out = preview.unwrap_or_else(|| (*stored).clone());
+            Ok(Reply {
+                warnings,
+                ..Reply::ok(out)
+            })
+        }
+    }
+}
+
+fn delete_options(req: &Req) -> Result<(Option<i64>, DeleteOptions), ApiError> {
+    let body: Value = if req.body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::BadRequest(format!("couldn't decode DeleteOptions: {e}")))?
+    };
+    let grace = req
+        .param("gracePeriodSeconds")
+        .and_then(|g| g.parse().ok())
+        .or_else(|| body["gracePeriodSeconds"].as_i64());
+    let pre = &body["preconditions"];
+    let options = DeleteOptions {
+        grace_period_seconds: None,
+        uid: pre["uid"].as_str().map(str::to_string),
+        resource_version: pre["resourceVersion"].as_str().map(str::to_string),
+    };
+    Ok((grace, options))
+}
+
+const UNDELETABLE_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
+
+pub fn delete(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let (grace, mut options) = delete_options(req)?;
+    let k = key(t);
+    let current = app.store.get(&k)?;
+    if t.rt.kind == "Namespace" && UNDELETABLE_NAMESPACES.contains(&k.name.as_str()) {
+        return Err(ApiError::Forbidden(format!(
+            "namespaces \"{}\" is forbidden: this namespace may not be deleted",
+            k.name
+        )));
+    }
+    options.grace_period_seconds = strategy::deletion_grace(t.rt, &current, grace);
+    if is_dry_run(req) {
+        return Ok(Reply::ok((*current).clone()));
+    }
+    let result = app.store.delete(&k, &options)?;
+    if t.rt.kind == "Namespace" {
+        // Until the namespace controller exists, the namespace's content goes with it.
+        delete_namespace_content(app, &k.name);
+    }
+    let obj = match result {
+        Deleted::Removed(o) | Deleted::Terminating(o) => o,
+    };
+    Ok(Reply::ok((*obj).clone()))
+}
+
+fn delete_namespace_content(app: &App, ns: &str) {
+    for rt in RESOURCES.iter().filter(|r| r.namespaced) {
+        let list = app
+            .store
+            .list(&rt.store_resource(), Some(ns), &Filter::default());
+        for obj in list.items {
+            let options = DeleteOptions {
+                grace_period_seconds: strategy::deletion_grace(rt, &obj, None),
+                ..Default::default()
+            };
+            let k = rt.store_resource().key(ns, meta::name(&obj));
+            if let Err(error) = app.store.delete(&k, &options) {
+                tracing::debug!(%error, "deleting namespace content");
+            }
+        }
+    }
+}
+
+pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    let filter = filter(t.rt, req)?;
+    let (grace, _) = delete_options(req)?;
+    let list = app
+        .store
+        .list(&t.rt.store_resource(), t.namespace.as_deref(), &filter);
+    let mut deleted = Vec::new();
+    for obj in list.items {
+        let ns = meta::str_field(&obj, "namespace").unwrap_or("");
+        let k = t.rt.store_resource().key(ns, meta::name(&obj));
+        let options = DeleteOptions {
+            grace_period_seconds: strategy::deletion_grace(t.rt, &obj, grace),
+            ..Default::default()
+        };
+        if is_dry_run(req) {
+            deleted.push((*obj).clone());
+            continue;
+        }
+        match app.store.delete(&k, &options) {
+            Ok(Deleted::Removed(o) | Deleted::Terminating(o)) => deleted.push((*o).clone()),
+            Err(podnet_apiserver_store::StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Reply::ok(json!({
+        "kind": format!("{}List", t.rt.kind),
+        "apiVersion": t.rt.api_version(),
+        "metadata": {"resourceVersion": app.store.resource_version().to_string()},
+        "items": deleted,
+    })))
+}
+
+/// The autoscaling/v1 Scale view of a Deployment.
+fn scale_of(obj: &Value) -> Value {
+    let selector = obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let m = &obj["metadata"];
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
+            "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
+        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+    })
+}

@@ -1,0 +1,265 @@
+//! Request routing: the Kubernetes REST paths onto the handlers, and the replies' encoding.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::resources::ResourceType;
+use crate::{App, crud, discovery, openapi, watch};
+
+/// A handler's answer before encoding.
+pub struct Reply {
+    pub code: StatusCode,
+    pub body: Value,
+    pub content_type: &'static str,
+    pub warnings: Vec<String>,
+}
+
+/// What a resource path names.
+pub struct Target {
+    pub rt: &'static ResourceType,
+    /// The namespace in the path; None for cluster-scoped kinds or an all-namespaces list.
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+}
+
+/// The decoded request as handlers see it.
+pub struct Req {
+    pub method: Method,
+    pub query: HashMap<String, String>,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+// === impl Reply ===
+
+impl Reply {
+    pub fn ok(body: Value) -> Self {
+        Reply::with(StatusCode::OK, body)
+    }
+
+    pub fn with(code: StatusCode, body: Value) -> Self {
+        Reply {
+            code,
+            body,
+            content_type: "application/json",
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut resp = json_response(self.code, &self.body);
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(self.content_type),
+        );
+        for w in self.warnings {
+            if let Ok(v) = header::HeaderValue::from_str(&format!("299 - {w:?}")) {
+                headers.append("warning", v);
+            }
+        }
+        resp
+    }
+}
+
+pub fn json_response(code: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).expect("JSON values serialize");
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(bytes))
+        .expect("static headers are valid")
+}
+
+// === impl Req ===
+
+impl Req {
+    pub fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn accept(&self) -> &str {
+        self.header(header::ACCEPT)
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.param(name), Some("true" | "1"))
+    }
+
+    /// The body as JSON (or YAML, by Content-Type), which must be an object.
+    pub fn object(&self) -> Result<Value, ApiError> {
+        let ct = self.header(header::CONTENT_TYPE);
+        let value: Value = if ct.contains("yaml") {
+            serde_yaml_ng::from_slice(&self.body)
+                .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?
+        } else {
+            serde_json::from_slice(&self.body).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "the object provided is unrecognized: couldn't decode JSON: {e}"
+                ))
+            })?
+        };
+        if !value.is_object() {
+            return Err(ApiError::BadRequest(
+                "the body of the request must be a JSON or YAML object".into(),
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// The one handler behind every path.
+pub async fn handle(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, 64 << 20).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::BadRequest(format!("reading the body: {e}")).into_response(),
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let req = Req {
+        method: parts.method,
+        query,
+        headers: parts.headers,
+        body,
+    };
+    let path = parts.uri.path().trim_end_matches('/').to_string();
+    tracing::debug!(method = %req.method, %path, accept = req.accept(), "request");
+    match route(&app, &path, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(app: &App, path: &str, req: Req) -> Result<Response, ApiError> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let accept = req.accept().to_string();
+    let reply = match segs.as_slice() {
+        ["version"] => Reply::ok(version()),
+        ["healthz" | "readyz" | "livez"] => {
+            return Ok((StatusCode::OK, "ok").into_response());
+        }
+        ["api"] if discovery::wants_aggregated(&accept) => Reply {
+            content_type: discovery::AGGREGATED,
+            ..Reply::ok(discovery::aggregated(true))
+        },
+        ["api"] => Reply::ok(discovery::api_versions()),
+        ["apis"] if discovery::wants_aggregated(&accept) => Reply {
+            content_type: discovery::AGGREGATED,
+            ..Reply::ok(discovery::aggregated(false))
+        },
+        ["apis"] => Reply::ok(discovery::api_group_list()),
+        ["openapi", "v3"] => Reply::ok(openapi::root()),
+        ["openapi", "v3", rest @ ..] => {
+            Reply::ok(openapi::group_version(&rest.join("/")).ok_or(ApiError::NoSuchPath)?)
+        }
+        ["api", version, rest @ ..] => return resource(app, "", version, rest, req).await,
+        ["apis", group, version, rest @ ..] => {
+            return resource(app, group, version, rest, req).await;
+        }
+        ["apis", group] => {
+            let v = crate::resources::group_versions()
+                .into_iter()
+                .find(|(g, _)| g == group)
+                .ok_or(ApiError::NoSuchPath)?
+                .1;
+            let gv = json!({"groupVersion": format!("{group}/{v}"), "version": v});
+            Reply::ok(
+                json!({"kind": "APIGroup", "apiVersion": "v1", "name": group,
+                "versions": [gv.clone()], "preferredVersion": gv}),
+            )
+        }
+        _ => return Err(ApiError::NoSuchPath),
+    };
+    Ok(reply.into_response())
+}
+
+async fn resource(
+    app: &App,
+    group: &str,
+    version: &str,
+    segs: &[&str],
+    req: Req,
+) -> Result<Response, ApiError> {
+    if segs.is_empty() {
+        let list = discovery::resource_list(group, version).ok_or(ApiError::NoSuchPath)?;
+        return Ok(Reply::ok(list).into_response());
+    }
+    let (namespace, rest) = match segs {
+        ["namespaces", ns, plural, rest @ ..]
+            if ResourceType::find(group, version, plural).is_some_and(|r| r.namespaced) =>
+        {
+            (Some(ns.to_string()), [&[*plural][..], rest].concat())
+        }
+        _ => (None, segs.to_vec()),
+    };
+    let rt = ResourceType::find(group, version, rest[0]).ok_or(ApiError::NoSuchPath)?;
+    if rest.len() > 3 {
+        return Err(ApiError::NoSuchPath);
+    }
+    let subresource = rest.get(2).map(|s| s.to_string());
+    if let Some(sub) = &subresource
+        && !rt.subresources().any(|s| s == sub)
+    {
+        return Err(ApiError::NoSuchPath);
+    }
+    let target = Target {
+        rt,
+        namespace,
+        name: rest.get(1).map(|s| s.to_string()),
+        subresource,
+    };
+    if rt.namespaced && target.namespace.is_none() && target.name.is_some() {
+        return Err(ApiError::NoSuchPath);
+    }
+    if rt.namespaced && target.namespace.is_none() && req.method != Method::GET {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "{} is namespaced: create it under /namespaces/NAMESPACE/",
+            rt.plural
+        )));
+    }
+    let method = req.method.clone();
+    let reply = match (method, target.name.is_some()) {
+        (Method::GET, true) => crud::get(app, &target, &req)?,
+        (Method::GET, false) if req.flag("watch") => {
+            return watch::watch(app, &target, &req);
+        }
+        (Method::GET, false) => crud::list(app, &target, &req)?,
+        (Method::POST, false) => crud::create(app, &target, &req)?,
+        (Method::PUT, true) => crud::update(app, &target, &req)?,
+        (Method::PATCH, true) => crud::patch(app, &target, &req)?,
+        (Method::DELETE, true) => crud::delete(app, &target, &req)?,
+        (Method::DELETE, false) => crud::delete_collection(app, &target, &req)?,
+        (m, _) => {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "the server does not allow this method on the requested resource: {m}"
+            )));
+        }
+    };
+    Ok(reply.into_response())
+}
+
+fn version() -> Value {
+    json!({"major": "1", "minor": "37", "gitVersion": "v1.37.0-podnet",
+        "gitCommit": "", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "", "compiler": "rustc", "platform": "linux/amd64"})
+}

@@ -1,0 +1,278 @@
+//! Strategic merge patch, as kubectl sends it (`kubectl apply`, `patch`, `label`, `scale`):
+//! a merge patch whose lists of objects merge element-wise by their `patchMergeKey`, with the
+//! `$patch`, `$retainKeys`, `$setElementOrder/…` and `$deleteFromPrimitiveList/…` directives.
+
+use serde_json::{Map, Value};
+
+/// How a list field is merged, by where it sits (`path` holds the field names from the root,
+/// list indexes left out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListMerge {
+    Replace,
+    ByKey(&'static str),
+    /// A list of scalars merged as a set (metadata.finalizers).
+    Union,
+}
+
+pub fn list_merge(path: &[String]) -> ListMerge {
+    let Some(field) = path.last().map(String::as_str) else {
+        return ListMerge::Replace;
+    };
+    let parent = path.len().checked_sub(2).map(|i| path[i].as_str());
+    match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => ListMerge::ByKey("name"),
+        "ports" if parent.is_some_and(|p| p.ends_with("ontainers")) => {
+            ListMerge::ByKey("containerPort")
+        }
+        "ports" if path.len() == 2 && parent == Some("spec") => ListMerge::ByKey("port"),
+        "volumeMounts" => ListMerge::ByKey("mountPath"),
+        "volumeDevices" => ListMerge::ByKey("devicePath"),
+        "conditions" => ListMerge::ByKey("type"),
+        "addresses" if parent == Some("status") => ListMerge::ByKey("type"),
+        "podIPs" | "hostIPs" | "hostAliases" => ListMerge::ByKey("ip"),
+        "ownerReferences" => ListMerge::ByKey("uid"),
+        "topologySpreadConstraints" => ListMerge::ByKey("topologyKey"),
+        "finalizers" if parent == Some("metadata") => ListMerge::Union,
+        _ => ListMerge::Replace,
+    }
+}
+
+/// Applies a strategic merge patch to `target`.
+pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
+    merge_value(target, patch, &mut Vec::new())
+}
+
+fn merge_value(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Result<(), String> {
+    let Value::Object(patch_map) = patch else {
+        *target = patch.clone();
+        return Ok(());
+    };
+    match patch_map.get("$patch").and_then(Value::as_str) {
+        Some("replace") => {
+            let mut replaced = patch_map.clone();
+            replaced.remove("$patch");
+            *target = Value::Object(replaced);
+            return Ok(());
+        }
+        Some("delete") => {
+            *target = Value::Object(Map::new());
+            return Ok(());
+        }
+        Some("merge") | None => {}
+        Some(other) => return Err(format!("unknown patch type: {other:?}")),
+    }
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let target_map = target.as_object_mut().expect("made a map above");
+    let mut orders = Vec::new();
+    for (key, value) in patch_map {
+        if key == "$patch" || key == "$retainKeys" {
+            continue;
+        }
+        if let Some(field) = key.strip_prefix("$setElementOrder/") {
+            orders.push((field.to_string(), value));
+            continue;
+        }
+        if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
+            let drop: Vec<&Value> = value.as_array().into_iter().flatten().collect();
+            if let Some(Value::Array(list)) = target_map.get_mut(field) {
+                list.retain(|v| !drop.contains(&v));
+            }
+            continue;
+        }
+        if value.is_null() {
+            target_map.remove(key);
+            continue;
+        }
+        path.push(key.clone());
+        let slot = target_map.entry(key.clone()).or_insert(Value::Null);
+        match value {
+            Value::Array(items) => merge_list(slot, items, path)?,
+            Value::Object(m) if m.get("$patch").and_then(Value::as_str) == Some("delete") => {
+                target_map.remove(key);
+            }
+            _ => merge_value(slot, value, path)?,
+        }
+        path.pop();
+    }
+    if let Some(retain) = patch_map.get("$retainKeys").and_then(Value::as_array) {
+        target_map.retain(|k, _| retain.iter().any(|r| r.as_str() == Some(k)));
+    }
+    for (field, order) in orders {
+        path.push(field.clone());
+        if let (ListMerge::ByKey(key), Some(Value::Array(list))) =
+            (list_merge(path), target_map.get_mut(&field))
+        {
+            reorder(list, key, order);
+        }
+        path.pop();
+    }
+    Ok(())
+}
+
+fn merge_list(target: &mut Value, items: &[Value], path: &mut Vec<String>) -> Result<(), String> {
+    let strategy = list_merge(path);
+    let replace_all = items
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
+    if strategy == ListMerge::Replace || replace_all || !target.is_array() {
+        let kept = items
+            .iter()
+            .filter(|i| i.get("$patch").is_none())
+            .map(|i| strip_directives(i.clone()))
+            .collect();
+        *target = Value::Array(kept);
+        return Ok(());
+    }
+    let list = target.as_array_mut().expect("checked above");
+    match strategy {
+        ListMerge::Union => {
+            for item in items {
+                if !list.contains(item) {
+                    list.push(item.clone());
+                }
+            }
+        }
+        ListMerge::ByKey(key) => {
+            for item in items {
+                let id = item.get(key).cloned().unwrap_or(Value::Null);
+                let found = list.iter().position(|e| e.get(key) == Some(&id));
+                let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+                match (found, delete) {
+                    (Some(at), true) => {
+                        list.remove(at);
+                    }
+                    (None, true) => {}
+                    (Some(at), false) => merge_value(&mut list[at], item, path)?,
+                    (None, false) => list.push(strip_directives(item.clone())),
+                }
+            }
+        }
+        ListMerge::Replace => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+/// Orders merged elements as `$setElementOrder` lists them; unlisted ones keep their place
+/// after the listed.
+fn reorder(list: &mut [Value], key: &str, order: &Value) {
+    let order: Vec<&Value> = order
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get(key))
+        .collect();
+    list.sort_by_key(|item| {
+        item.get(key)
+            .and_then(|id| order.iter().position(|o| *o == id))
+            .unwrap_or(usize::MAX)
+    });
+}
+
+fn strip_directives(mut v: Value) -> Value {
+    if let Value::Object(map) = &mut v {
+        map.retain(|k, _| !k.starts_with('$'));
+        for child in map.values_mut() {
+            *child = strip_directives(child.take());
+        }
+    } else if let Value::Array(list) = &mut v {
+        for child in list.iter_mut() {
+            *child = strip_directives(child.take());
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn deployment() -> Value {
+        json!({"metadata": {"labels": {"app": "web"}, "finalizers": ["a"]},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                {"name": "web", "image": "nginx:1", "env": [{"name": "A", "value": "1"}],
+                 "ports": [{"containerPort": 80}]},
+                {"name": "side", "image": "busybox"}]}}}})
+    }
+
+    #[test]
+    fn kubectl_shaped_patches_merge_by_key() {
+        let cases = [
+            // kubectl set image / patch: one container changes, the other stays.
+            (
+                json!({"spec": {"template": {"spec": {"containers": [
+                    {"name": "web", "image": "nginx:2"}]}}}}),
+                "/spec/template/spec/containers",
+                json!([
+                    {"name": "web", "image": "nginx:2", "env": [{"name": "A", "value": "1"}],
+                     "ports": [{"containerPort": 80}]},
+                    {"name": "side", "image": "busybox"}]),
+            ),
+            // env merges by name inside a merged container; ports by containerPort.
+            (
+                json!({"spec": {"template": {"spec": {"containers": [
+                    {"name": "web", "env": [{"name": "B", "value": "2"}],
+                     "ports": [{"containerPort": 80, "name": "http"}]}]}}}}),
+                "/spec/template/spec/containers/0",
+                json!({"name": "web", "image": "nginx:1",
+                    "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                    "ports": [{"containerPort": 80, "name": "http"}]}),
+            ),
+            // $patch: delete removes one element.
+            (
+                json!({"spec": {"template": {"spec": {"containers": [
+                    {"name": "side", "$patch": "delete"}]}}}}),
+                "/spec/template/spec/containers/1",
+                Value::Null,
+            ),
+            // kubectl label --overwrite / label-: null deletes.
+            (
+                json!({"metadata": {"labels": {"app": null, "tier": "front"}}}),
+                "/metadata/labels",
+                json!({"tier": "front"}),
+            ),
+            // finalizers merge as a set; $deleteFromPrimitiveList removes.
+            (
+                json!({"metadata": {"finalizers": ["b"], "$deleteFromPrimitiveList/finalizers": ["a"]}}),
+                "/metadata/finalizers",
+                json!(["b"]),
+            ),
+            // $setElementOrder orders merged elements (kubectl apply sends it).
+            (
+                json!({"spec": {"template": {"spec": {
+                    "$setElementOrder/containers": [{"name": "side"}, {"name": "web"}]}}}}),
+                "/spec/template/spec/containers/0/name",
+                json!("side"),
+            ),
+        ];
+        for (patch, pointer, want) in cases {
+            let mut obj = deployment();
+            strategic_merge_patch(&mut obj, &patch).unwrap();
+            let got = obj.pointer(pointer).cloned().unwrap_or(Value::Null);
+            assert_eq!(got, want, "patch {patch}");
+        }
+    }
+
+    #[test]
+    fn service_ports_merge_by_port_and_retain_keys_prunes() {
+        let mut svc = json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}],
+            "type": "NodePort", "externalTrafficPolicy": "Local"}});
+        let patch = json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443}],
+            "strategy": null, "$retainKeys": ["ports", "type"]}});
+        strategic_merge_patch(&mut svc, &patch).unwrap();
+        assert_eq!(
+            svc,
+            json!({"spec": {"ports": [{"port": 80, "targetPort": 8080, "name": "http"},
+                {"port": 443}], "type": "NodePort"}})
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! The resource types the server speaks, as one table: discovery, routing, validation,
+//! printing and strategy all read it.
+
+use podnet_apiserver_store::Resource;
+use serde_json::Value;
+
+use crate::validate::{self, Errors};
+
+/// One REST resource of the API.
+pub struct ResourceType {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    /// Has a `/status` subresource: the main resource ignores status, `/status` only it.
+    pub status: bool,
+    /// Has a `/scale` subresource (autoscaling/v1 Scale over `spec.replicas`).
+    pub scale: bool,
+    /// Field selector labels beyond metadata.name / metadata.namespace.
+    pub fields: &'static [&'static str],
+    /// Decodes into the typed form (the shape check behind 400 BadRequest) and returns the
+    /// typed value re-encoded, from which unknown fields are found.
+    pub decode: fn(&Value) -> Result<Value, String>,
+    pub validate: fn(&Value, &mut Errors),
+}
+
+pub const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
+    let typed: T = serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })?;
+    Ok(serde_json::to_value(typed).expect("typed objects serialize"))
+}
+
+macro_rules! resource {
+    ($ty:ty, $group:expr, $plural:expr, $singular:expr, namespaced: $ns:expr,
+     short: $short:expr, categories: $cat:expr, status: $status:expr, scale: $scale:expr,
+     fields: $fields:expr, validate: $validate:expr) => {
+        ResourceType {
+            group: $group,
+            version: <$ty as k8s_openapi::Resource>::VERSION,
+            kind: <$ty as k8s_openapi::Resource>::KIND,
+            plural: $plural,
+            singular: $singular,
+            namespaced: $ns,
+            short_names: $short,
+            categories: $cat,
+            status: $status,
+            scale: $scale,
+            fields: $fields,
+            decode: decode::<$ty>,
+            validate: $validate,
+        }
+    };
+}
+
+use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+
+pub static RESOURCES: &[ResourceType] = &[
+    resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
+        short: &["ns"], categories: &[], status: true, scale: false,
+        fields: &["status.phase"], validate: validate::namespace),
+    resource!(core::v1::Node, "", "nodes", "node", namespaced: false,
+        short: &["no"], categories: &[], status: true, scale: false,
+        fields: &["spec.unschedulable"], validate: validate::node),
+    resource!(core::v1::Pod, "", "pods", "pod", namespaced: true,
+        short: &["po"], categories: &["all"], status: true, scale: false,
+        fields: &["spec.nodeName", "status.phase", "spec.restartPolicy", "spec.schedulerName",
+            "spec.serviceAccountName", "spec.hostNetwork", "status.podIP",
+            "status.nominatedNodeName"],
+        validate: validate::pod),
+    resource!(core::v1::Service, "", "services", "service", namespaced: true,
+        short: &["svc"], categories: &["all"], status: true, scale: false,
+        fields: &["spec.clusterIP", "spec.type"], validate: validate::service),
+    resource!(core::v1::ConfigMap, "", "configmaps", "configmap", namespaced: true,
+        short: &["cm"], categories: &[], status: false, scale: false,
+        fields: &[], validate: validate::config_map),
+    resource!(discovery::v1::EndpointSlice, "discovery.k8s.io", "endpointslices",
+        "endpointslice", namespaced: true, short: &[], categories: &[], status: false,
+        scale: false, fields: &["addressType"], validate: validate::endpoint_slice),
+    resource!(apps::v1::Deployment, "apps", "deployments", "deployment", namespaced: true,
+        short: &["deploy"], categories: &["all"], status: true, scale: true,
+        fields: &[], validate: validate::deployment),
+    resource!(networking::v1::NetworkPolicy, "networking.k8s.io", "networkpolicies",
+        "networkpolicy", namespaced: true, short: &["netpol"], categories: &[], status: false,
+        scale: false, fields: &[], validate: validate::network_policy),
+    resource!(networking::v1::Ingress, "networking.k8s.io", "ingresses", "ingress",
+        namespaced: true, short: &["ing"], categories: &[], status: true, scale: false,
+        fields: &[], validate: validate::ingress),
+    resource!(networking::v1::IngressClass, "networking.k8s.io", "ingressclasses",
+        "ingressclass", namespaced: false, short: &[], categories: &[], status: false,
+        scale: false, fields: &[], validate: validate::ingress_class),
+    resource!(coordination::v1::Lease, "coordination.k8s.io", "leases", "lease",
+        namespaced: true, short: &[], categories: &[], status: false, scale: false,
+        fields: &[], validate: validate::lease),
+];
+
+// === impl ResourceType ===
+
+impl ResourceType {
+    pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+        RESOURCES
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+    }
+
+    pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
+        RESOURCES
+            .iter()
+            .find(|r| r.api_version() == api_version && r.kind == kind)
+    }
+
+    pub fn store_resource(&self) -> Resource {
+        Resource::new(self.group, self.plural)
+    }
+
+    /// `v1` or `apps/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `pods` or `deployments.apps`, as messages name the resource.
+    pub fn qualified(&self) -> String {
+        self.store_resource().to_string()
+    }
+
+    pub fn supports_field(&self, field: &str) -> bool {
+        matches!(field, "metadata.name" | "metadata.namespace")
+            && (self.namespaced || field == "metadata.name")
+            || self.fields.contains(&field)
+    }
+
+    /// The `/api/v1` or `/apis/G/V` prefix of this resource's paths.
+    pub fn group_version_path(&self) -> String {
+        if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn subresources(&self) -> impl Iterator<Item = &'static str> {
+        [
+            self.status.then_some("status"),
+            self.scale.then_some("scale"),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// The distinct (group, version) pairs, core first.
+pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for r in RESOURCES {
+        if !out.contains(&(r.group, r.version)) {
+            out.push((r.group, r.version));
+        }
+    }
+    out
+}
