@@ -71,10 +71,6 @@ impl fmt::Display for CrashPoint {
 // === impl CrashHook ===
 
 impl CrashHook {
-    pub fn at_point(point: CrashPoint) -> Self {
-        Self(Some(point))
-    }
-
     /// Reads [`ENV`]. An unknown point is logged and ignored rather than failing the
     /// plugin: the hook must never change what a production invocation does.
     pub fn from_env() -> Self {

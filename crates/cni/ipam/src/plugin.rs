@@ -13,6 +13,7 @@ mod add;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::path::Path;
 
 use podnet_cni_skel::{Invocation, Plugin};
 use podnet_cni_spec::{CniError, CniResult, ErrorCode};
@@ -31,10 +32,6 @@ pub struct IpamPlugin {
 // === impl IpamPlugin ===
 
 impl IpamPlugin {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// The plugin as the binary runs it: with the crash hook read from the environment.
     pub fn from_env() -> Self {
         Self {
@@ -42,13 +39,9 @@ impl IpamPlugin {
         }
     }
 
-    pub fn with_crash_hook(hook: CrashHook) -> Self {
-        Self { hook }
-    }
-
     /// Every reservation of the network, read under its lock; none if it has no state yet.
-    fn reservations(&self, conf_dir: &std::path::Path) -> Result<Vec<Reservation>, Error> {
-        match Store::open_existing(conf_dir, self.hook)? {
+    fn reservations(&self, dir: &Path) -> Result<Vec<Reservation>, Error> {
+        match Store::open_existing(dir, self.hook)? {
             Some(store) => {
                 let all = store.scan()?;
                 store.unlock();

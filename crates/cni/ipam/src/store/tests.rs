@@ -42,7 +42,10 @@ fn last_reserved_is_replaced_and_read_back() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert!(names.iter().all(|n| !n.starts_with(TEMP_PREFIX)), "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with(TEMP_PREFIX)),
+        "{names:?}"
+    );
 }
 
 #[test]
