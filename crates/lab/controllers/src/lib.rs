@@ -1,1 +1,37 @@
-//! placeholder
+//! The lab's controllers. They use the Kubernetes API exactly as real controllers do
+//! (kube-rs `Api`, `kube::runtime` watchers and controllers), so they run against the lab's
+//! API server or any other.
+//!
+//! Each controller is a module with a pure core (objects in, desired objects or actions out,
+//! unit-tested) and a thin reconcile loop with a `run(client, config, shutdown)` entry point:
+//!
+//! | module | does | upstream counterpart |
+//! |---|---|---|
+//! | [`namespace`] | system namespaces exist; a deleted namespace is emptied, then finalized | namespace controller |
+//! | [`node_ipam`] | the config's nodes exist, each with `spec.podCIDR(s)` from the cluster CIDR | kubelet registration + nodeipam |
+//! | [`kubernetes_service`] | the `kubernetes` Service and its EndpointSlice | kube-apiserver's bootstrap controller |
+//! | [`deployment`] | Deployments → Pods (owned directly: the lab has no ReplicaSets) | deployment + replicaset controllers |
+//! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
+//! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
+//! | [`gc`] | deletes pods and slices whose controller owner is gone | garbage collector |
+//!
+//! ClusterIP and NodePort allocation is not here: it belongs to the API server's create path
+//! (a refusal is a 422 at create time); see `podnet-lab-controllers-alloc`.
+//! [`run_all`] runs every controller until shutdown.
+
+pub mod config;
+pub mod deployment;
+pub mod endpointslice;
+pub mod error;
+pub mod gc;
+pub mod kubernetes_service;
+pub mod namespace;
+pub mod node_ipam;
+mod run;
+pub mod scheduler;
+pub mod selector;
+
+pub use config::{Config, NodeConfig, Role};
+pub use error::Error;
+pub use run::run_all;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,2 @@
+//! todo
+pub async fn run_all() {}
