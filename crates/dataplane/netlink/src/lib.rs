@@ -13,10 +13,16 @@ mod addr;
 mod error;
 mod handle;
 mod link;
+mod neigh;
+mod proto_route;
 mod route;
+mod vxlan;
 
 pub use addr::Address;
 pub use error::{Error, Result};
 pub use handle::Netlink;
 pub use link::{BridgeSpec, Link, LinkChange, Mac, VethSpec};
+pub use neigh::{FdbEntry, Neighbour};
+pub use proto_route::ProtoRoute;
 pub use route::{RouteEntry, RouteSpec};
+pub use vxlan::{Vxlan, VxlanSpec};

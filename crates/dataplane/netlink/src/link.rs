@@ -89,7 +89,7 @@ impl Mac {
 // === impl Link ===
 
 impl Link {
-    fn from_message(msg: LinkMessage) -> Self {
+    pub(crate) fn from_message(msg: LinkMessage) -> Self {
         let mut link = Link {
             index: msg.header.index,
             name: String::new(),

@@ -1,0 +1,12 @@
+//! Normalised intent: what the Kubernetes objects say, in podnet's own types, validated once.
+//!
+//! This crate and the client are the only ones that see `k8s_openapi` types; everything that
+//! renders desired state (routes, rulesets, records) works from the types here, so it can be
+//! tested without an API server and reads the same whether the objects came from a real
+//! cluster or the lab.
+
+mod error;
+mod node;
+
+pub use error::{Error, Result};
+pub use node::{NodeIp, NodeRoute};
