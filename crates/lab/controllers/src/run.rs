@@ -1,2 +1,82 @@
-//! todo
-pub async fn run_all() {}
+//! Every controller at once.
+
+use futures::future::join_all;
+use kube::Client;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::{deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, scheduler};
+
+/// Runs every controller until `shutdown`; the first one that fails stops the others and
+/// its error is returned.
+pub async fn run_all(
+    client: Client,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let stop = shutdown.child_token();
+    let tasks = vec![
+        spawn(
+            "namespace",
+            namespace::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "node-ipam",
+            node_ipam::run(client.clone(), config.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "kubernetes-service",
+            kubernetes_service::run(client.clone(), config, stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "deployment",
+            deployment::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "scheduler",
+            scheduler::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "endpointslice",
+            endpointslice::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn("garbage-collector", gc::run(client, stop.clone()), &stop),
+    ];
+    let mut first = Ok(());
+    for result in join_all(tasks).await {
+        let result = result.unwrap_or_else(|e| {
+            Err(Error::Stopped {
+                controller: "task",
+                reason: e.to_string(),
+            })
+        });
+        if first.is_ok() {
+            first = result;
+        }
+    }
+    first
+}
+
+fn spawn(
+    name: &'static str,
+    fut: impl Future<Output = Result<(), Error>> + Send + 'static,
+    stop: &CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), Error>> {
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        let result = fut.await;
+        if let Err(error) = &result {
+            tracing::error!(controller = name, %error, "controller failed; stopping the others");
+        }
+        // A controller that ends (failed, or shut down) takes the others with it.
+        stop.cancel();
+        result
+    })
+}
