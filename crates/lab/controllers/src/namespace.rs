@@ -164,7 +164,7 @@ mod tests {
             metadata: ObjectMeta {
                 name: Some("team-a".into()),
                 deletion_timestamp: deleting
-                    .then(|| Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)),
+                    .then_some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)),
                 ..Default::default()
             },
             spec: Some(NamespaceSpec {
