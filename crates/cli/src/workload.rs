@@ -1,0 +1,29 @@
+//! `podnet workload`: runs one of the lab's built-in workloads in this process — Kubernetes'
+//! agnhost test image's sub-commands (`netexec`, `serve-hostname`, `connect`, `pause`) with
+//! agnhost's flags and answers, and `ports`, podnet's server for image-less containers. The
+//! lab's kubelet starts containers that use the agnhost image this way.
+
+use clap::Args;
+use podnet_lab_workloads::Workload;
+
+/// Run a built-in workload: agnhost's netexec, serve-hostname, connect or pause
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Flags are agnhost's (`--http-port=8080` or `--http-port 8080`). \
+The exit status is the workload's: connect exits 1 on failure, pause exits 2 on SIGTERM, \
+netexec exits with /exit's code.\nSet RUST_LOG=info to see one log line per request.",
+    allow_negative_numbers = true
+)]
+pub struct WorkloadCommand {
+    #[command(subcommand)]
+    workload: Workload,
+}
+
+pub fn run(cmd: WorkloadCommand) -> anyhow::Result<()> {
+    let code = podnet_lab_workloads::run(cmd.workload)?;
+    if code != 0 {
+        // The workload's own status (an /exit code, pause's 2), not a podnet failure.
+        std::process::exit(code);
+    }
+    Ok(())
+}
