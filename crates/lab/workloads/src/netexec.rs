@@ -175,3 +175,46 @@ pub async fn run(config: Config) -> Result<i32> {
     let handler = http::handler(move |peer, req| routes::handle(handler_state.clone(), peer, req));
     http::serve(listeners, handler, stop_rx).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Workload;
+
+    fn config(args: &[&str]) -> Result<Config> {
+        let Workload::Netexec(a) = Workload::from_agnhost_args(args).unwrap() else {
+            unreachable!("parsed as netexec")
+        };
+        Config::from_args(&a)
+    }
+
+    #[test]
+    fn flags_make_the_config() {
+        let c = config(&["netexec", "--http-port=8083", "--udp-port=8081"]).unwrap();
+        assert_eq!(c.http_ports, [8083]);
+        assert_eq!(c.udp, [(None, 8081)]);
+        assert!(!c.ready_without_udp && c.http_override.is_none());
+
+        let c = config(&[
+            "netexec",
+            "--udp-listen-addresses=10.0.0.2,10.0.0.1,10.0.0.2",
+        ])
+        .unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert_eq!(c.udp, [(ip("10.0.0.1"), 8081), (ip("10.0.0.2"), 8081)]);
+
+        let c = config(&["netexec", "--udp-port=-1", "--delay-shutdown=3"]).unwrap();
+        assert!(c.udp.is_empty());
+        assert_eq!(c.delay_shutdown, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn unsupported_flags_are_named() {
+        let e = config(&["netexec", "--sctp-port=8082"]).unwrap_err();
+        assert!(e.to_string().starts_with("netexec --sctp-port: "), "{e}");
+        let e = config(&["netexec", "--tls-cert-file=/localhost.crt"]).unwrap_err();
+        assert!(e.to_string().contains("--tls-cert-file"), "{e}");
+        let e = config(&["netexec", "--udp-listen-addresses=nope"]).unwrap_err();
+        assert!(e.to_string().contains("\"nope\""), "{e}");
+    }
+}
