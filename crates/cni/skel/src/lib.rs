@@ -36,6 +36,20 @@ pub struct Outcome {
     pub success: bool,
 }
 
+/// Logs to stderr only — stdout carries the CNI result — at `warn` unless `RUST_LOG` says
+/// otherwise. A plugin binary's main calls this, then [`run`].
+pub fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .init();
+}
+
 /// Runs `plugin` as a CNI plugin process.
 pub fn run(plugin: &impl Plugin) -> ExitCode {
     let env = Env::from_process();
