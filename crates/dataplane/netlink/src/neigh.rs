@@ -125,12 +125,7 @@ impl Netlink {
             for attr in &msg.attributes {
                 match attr {
                     NeighbourAttribute::LinkLayerAddress(a) => mac = mac_of(a),
-                    NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
-                        dst = Some(IpAddr::V4(*v4))
-                    }
-                    NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
-                        dst = Some(IpAddr::V6(*v6))
-                    }
+                    NeighbourAttribute::Destination(a) => dst = ip_of(a),
                     _ => {}
                 }
             }
@@ -204,6 +199,21 @@ fn address(ip: IpAddr) -> NeighbourAddress {
     match ip {
         IpAddr::V4(v4) => NeighbourAddress::Inet(v4),
         IpAddr::V6(v6) => NeighbourAddress::Inet6(v6),
+    }
+}
+
+/// An FDB entry's NDA_DST arrives undecoded (the message's family is the bridge's, not the
+/// address's): its length tells the family.
+fn ip_of(a: &NeighbourAddress) -> Option<IpAddr> {
+    match a {
+        NeighbourAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        NeighbourAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        NeighbourAddress::Other(raw) => match raw.len() {
+            4 => <[u8; 4]>::try_from(raw.as_slice()).ok().map(IpAddr::from),
+            16 => <[u8; 16]>::try_from(raw.as_slice()).ok().map(IpAddr::from),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
