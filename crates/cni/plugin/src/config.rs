@@ -2,8 +2,9 @@
 //! meaning. Decoded from the same bytes as the common keys, so errors keep their JSON path.
 
 use podnet_base::IfName;
-use podnet_cni_spec::{CniError, decode};
+use podnet_cni_spec::{CniError, ErrorCode, decode};
 use serde::Deserialize;
+use serde_json::Value;
 
 /// The bridge used when the config names none, as in the reference plugin.
 pub const DEFAULT_BRIDGE: &str = "cni0";
@@ -48,11 +49,24 @@ struct Raw {
     promisc_mode: bool,
 }
 
+/// Keys of the reference bridge plugin that podnet-cni does not implement, with the value
+/// that means "off". Set to anything else they are refused (the spec's code 2) rather than
+/// silently ignored: a config that asks for VLAN isolation must not get a flat network.
+const UNSUPPORTED_KEYS: &[(&str, fn(&Value) -> bool)] = &[
+    ("vlan", |v| v.as_u64() == Some(0)),
+    ("vlanTrunk", |v| v.as_array().is_some_and(Vec::is_empty)),
+    ("macspoofchk", |v| v == &Value::Bool(false)),
+    ("enabledad", |v| v == &Value::Bool(false)),
+    ("disableContainerInterface", |v| v == &Value::Bool(false)),
+    ("portIsolation", |v| v == &Value::Bool(false)),
+];
+
 // === impl BridgeConf ===
 
 impl BridgeConf {
     pub fn decode(stdin: &[u8]) -> Result<Self, CniError> {
         let raw: Raw = decode::json(stdin, "network config")?;
+        refuse_unsupported(stdin)?;
         let bridge = match raw.bridge.as_deref() {
             None | Some("") => {
                 IfName::new(DEFAULT_BRIDGE).expect("the default bridge name is valid")
@@ -89,6 +103,22 @@ impl BridgeConf {
     }
 }
 
+fn refuse_unsupported(stdin: &[u8]) -> Result<(), CniError> {
+    let doc: Value = decode::json(stdin, "network config")?;
+    for (key, is_off) in UNSUPPORTED_KEYS {
+        if let Some(value) = doc.get(*key).filter(|v| !v.is_null() && !is_off(v)) {
+            return Err(CniError::new(
+                ErrorCode::UNSUPPORTED_FIELD,
+                format!(
+                    "network config: field {key:?} = {value} is not supported by podnet-cni \
+                     (remove it, or use the reference bridge plugin for this network)"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +150,27 @@ mod tests {
         assert!(err.msg.contains("\"bridge\""), "{}", err.msg);
         let err = BridgeConf::decode(br#"{"hairpinMode":true,"promiscMode":true}"#).unwrap_err();
         assert!(err.msg.contains("\"promiscMode\""), "{}", err.msg);
+        let err = BridgeConf::decode(br#"{"hairpinMode":"yes"}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::DECODE_FAILURE);
+        assert!(err.msg.contains("\"hairpinMode\""), "{}", err.msg);
+    }
+
+    #[test]
+    fn unimplemented_reference_keys_are_refused_with_code_2() {
+        let err = BridgeConf::decode(br#"{"vlan":100}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UNSUPPORTED_FIELD);
+        assert!(err.msg.contains("\"vlan\" = 100"), "{}", err.msg);
+        let err = BridgeConf::decode(br#"{"macspoofchk":true}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UNSUPPORTED_FIELD);
+        // Their "off" values are accepted: configs written for the reference plugin work.
+        BridgeConf::decode(
+            br#"{"vlan":0,"vlanTrunk":[],"macspoofchk":false,"enabledad":false,"preserveDefaultVlan":true}"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn wrong_types_are_decode_failures() {
         let err = BridgeConf::decode(br#"{"hairpinMode":"yes"}"#).unwrap_err();
         assert_eq!(err.code, ErrorCode::DECODE_FAILURE);
         assert!(err.msg.contains("\"hairpinMode\""), "{}", err.msg);
