@@ -49,10 +49,13 @@ struct Raw {
     promisc_mode: bool,
 }
 
+/// Whether a key's value means the feature is off.
+type IsOff = fn(&Value) -> bool;
+
 /// Keys of the reference bridge plugin that podnet-cni does not implement, with the value
 /// that means "off". Set to anything else they are refused (the spec's code 2) rather than
 /// silently ignored: a config that asks for VLAN isolation must not get a flat network.
-const UNSUPPORTED_KEYS: &[(&str, fn(&Value) -> bool)] = &[
+const UNSUPPORTED_KEYS: &[(&str, IsOff)] = &[
     ("vlan", |v| v.as_u64() == Some(0)),
     ("vlanTrunk", |v| v.as_array().is_some_and(Vec::is_empty)),
     ("macspoofchk", |v| v == &Value::Bool(false)),
