@@ -2,6 +2,7 @@
 //! logging and calls [`run`]; each subcommand's module owns its flags and its work.
 
 pub mod cni;
+pub mod lab;
 pub mod workload;
 
 use clap::{Parser, Subcommand};
@@ -21,12 +22,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Cni(cni::CniCommand),
+    Lab(lab::LabCommand),
     Workload(workload::WorkloadCommand),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Cni(cmd) => cni::run(cmd),
+        Command::Lab(cmd) => lab::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),
     }
 }

@@ -1,1 +1,30 @@
-//! placeholder
+//! The lab's control-plane process (`podnet lab daemon`), and the state directory it shares
+//! with the `podnet lab` commands that start, inspect and stop it.
+//!
+//! One lab = one directory ([`LabDir`], `/var/lib/podnet/labs/NAME` by default):
+//!
+//! | file | written by | what |
+//! |---|---|---|
+//! | `cluster.yaml` | `lab up` | the kind cluster config the lab was made from |
+//! | `store/` | the API server | the crash-safe object store |
+//! | `address` | the daemon | `127.0.0.1:PORT`, chosen once, kept across restarts |
+//! | `kubeconfig` | the daemon | cluster, user and context `podnet-NAME` |
+//! | `daemon.pid` | the daemon | pid and start time, to stop exactly this process |
+//! | `daemon.lock` | the daemon | held (flock) while it runs: one daemon per lab |
+//! | `daemon.log` | `lab up` | the daemon's stdout and stderr (its structured logs) |
+//!
+//! [`run`] is the daemon itself: the API server on the lab's address and the controllers,
+//! talking to it through a kube client, until SIGTERM.
+
+mod controllers;
+mod error;
+mod kubeconfig;
+pub mod pidfile;
+mod run;
+pub mod state;
+
+pub use error::DaemonError;
+pub use kubeconfig::{context_name, render as render_kubeconfig};
+pub use pidfile::{DaemonProcess, PidFile};
+pub use run::run;
+pub use state::LabDir;

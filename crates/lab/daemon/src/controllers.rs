@@ -1,0 +1,86 @@
+//! The controllers, run against the daemon's own API server through a kube client, as real
+//! controllers run against a real one.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Patch, PatchParams};
+use podnet_lab_config::{Cluster, Role};
+use podnet_lab_controllers::{CancellationToken, Config, NodeConfig};
+use serde_json::json;
+
+/// How long the controllers rest after failing before they are started again.
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+
+/// What the controllers need of the cluster config: kind's node names for `lab`, the
+/// config's networks.
+pub fn config(lab: &str, cluster: &Cluster) -> Config {
+    let roles: Vec<podnet_lab_controllers::Role> = cluster
+        .roles()
+        .into_iter()
+        .map(|r| match r {
+            Role::ControlPlane => podnet_lab_controllers::Role::ControlPlane,
+            Role::Worker => podnet_lab_controllers::Role::Worker,
+        })
+        .collect();
+    let mut config = Config::lab(lab, &roles);
+    config.pod_subnets = cluster.networking.pod_subnets.clone();
+    config.service_subnets = cluster.networking.service_subnets.clone();
+    config
+}
+
+/// Runs every controller until `stop`; restarts them if they fail (a failing controller
+/// stops the others), so the lab degrades for a second rather than for good.
+pub async fn run(addr: SocketAddr, lab: String, cluster: Cluster, stop: CancellationToken) {
+    let config = config(&lab, &cluster);
+    let url = format!("http://{addr}").parse().expect("a socket address is a URI");
+    let client = match kube::Client::try_from(kube::Config::new(url)) {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the controllers' client");
+            return;
+        }
+    };
+    tokio::spawn(label_nodes(client.clone(), config.nodes.clone(), cluster, stop.clone()));
+    while !stop.is_cancelled() {
+        let result = podnet_lab_controllers::run_all(client.clone(), config.clone(), stop.clone()).await;
+        if let Err(error) = result {
+            tracing::error!(%error, "controllers failed; restarting them");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(RESTART_DELAY) => {}
+        }
+    }
+}
+
+/// Puts the config's `labels` on its nodes once they are registered, as kind's kubelets do
+/// with `--node-labels`.
+async fn label_nodes(
+    client: kube::Client,
+    nodes: Vec<NodeConfig>,
+    cluster: Cluster,
+    stop: CancellationToken,
+) {
+    let api: kube::Api<Node> = kube::Api::all(client);
+    for (node, spec) in nodes.iter().zip(&cluster.nodes) {
+        if spec.labels.is_empty() {
+            continue;
+        }
+        let patch = json!({"metadata": {"labels": spec.labels}});
+        loop {
+            match api
+                .patch(&node.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => break,
+                Err(error) => tracing::debug!(node = %node.name, %error, "node not labelled yet"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Config {
+        path: PathBuf,
+        #[source]
+        source: podnet_lab_config::ConfigError,
+    },
+    #[error("lab {name:?}: another daemon is already running for it (pid {pid:?})")]
+    AlreadyRunning { name: String, pid: Option<i32> },
+    #[error("binding the API server to {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: bad content {content:?}")]
+    Corrupt { path: PathBuf, content: String },
+    #[error(transparent)]
+    Serve(#[from] podnet_apiserver::ServeError),
+}
+
+// === impl DaemonError ===
+
+impl DaemonError {
+    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| DaemonError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
