@@ -1,6 +1,7 @@
 //! The `podnet` command: one module per subcommand. `bin/podnet.rs` parses [`Cli`], sets up
 //! logging and calls [`run`]; each subcommand's module owns its flags and its work.
 
+pub mod agent;
 pub mod cni;
 pub mod lab;
 pub mod workload;
@@ -21,6 +22,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Agent(agent::AgentCommand),
     Cni(cni::CniCommand),
     Lab(lab::LabCommand),
     Workload(workload::WorkloadCommand),
@@ -28,6 +30,7 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Agent(cmd) => agent::run(cmd),
         Command::Cni(cmd) => cni::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),

@@ -1,1 +1,24 @@
-//! The node agent.
+//! The node agent (`podnet agent`): watches the cluster's Nodes through kube-rs and keeps
+//! this node's cross-node routing and egress in step with them.
+//!
+//! ```text
+//! watcher(Nodes) ──▶ NodeStore ──(complete list)──▶ Reconciler::reconcile ──▶ kernel
+//!                                  ▲ on change, and every resync period
+//! ```
+//!
+//! The same code runs in a real cluster (host network namespace, in-cluster or kubeconfig
+//! credentials) and in the lab (started inside the node's namespace, the lab's kubeconfig).
+//! Nothing is programmed before the first complete list of Nodes: a partial list would
+//! remove the routes of the nodes not listed yet.
+
+mod agent;
+mod client;
+mod error;
+mod command;
+mod store;
+
+pub use agent::{Agent, Settings};
+pub use client::client;
+pub use error::{Error, Result};
+pub use command::main;
+pub use store::NodeStore;

@@ -1,0 +1,127 @@
+//! The agent's loop: watcher events into the store, reconciles on change and on a timer.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::Node;
+use kube::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use podnet_agent_routing::{Config, Kernel, Reconciler};
+use tracing::Instrument;
+
+use crate::error::Result;
+use crate::store::NodeStore;
+
+/// After a failed reconcile, the next attempt comes this soon (not a whole resync period).
+const RETRY: Duration = Duration::from_secs(2);
+
+/// What the agent is told on its command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub routing: Config,
+    /// Full reconcile period: repairs what was changed behind the agent's back.
+    pub resync: Duration,
+    /// The namespace to program; `None`: the agent's own (how it runs, in the lab and on a
+    /// real node). Tests point it elsewhere.
+    pub netns: Option<PathBuf>,
+}
+
+/// The node agent: constructed with its client, started with [`Agent::run`].
+pub struct Agent {
+    settings: Settings,
+    client: kube::Client,
+}
+
+// === impl Agent ===
+
+impl Agent {
+    pub fn new(settings: Settings, client: kube::Client) -> Self {
+        Self { settings, client }
+    }
+
+    /// Runs until `shutdown` completes. The kernel state is left in place on the way out
+    /// (traffic keeps flowing while the agent restarts; the next start adopts it).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let routing = &self.settings.routing;
+        let span = tracing::info_span!("agent", node = %routing.node, mode = %routing.mode);
+        self.run_in_span(shutdown).instrument(span).await
+    }
+
+    async fn run_in_span(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let Settings {
+            routing,
+            resync,
+            netns,
+        } = self.settings;
+        let kernel = Kernel::open(netns.as_deref())?;
+        let mut reconciler = Reconciler::new(routing, kernel);
+        let api: Api<Node> = Api::all(self.client);
+        let mut events = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        let mut store = NodeStore::default();
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut tick = tokio::time::interval(resync);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut dirty = false;
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        tracing::info!(resync_secs = resync.as_secs(), "agent started");
+        loop {
+            let retry = async {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => {
+                    tracing::info!("shutting down");
+                    return Ok(());
+                }
+                event = events.next() => {
+                    let Some(event) = event else { return Ok(()) };
+                    dirty |= apply(&mut store, event);
+                    // Take every event already waiting before reconciling once for all.
+                    while let Some(Some(event)) = events.next().now_or_never() {
+                        dirty |= apply(&mut store, event);
+                    }
+                }
+                _ = tick.tick() => dirty = true,
+                () = retry => dirty = true,
+            }
+            if !(dirty && store.synced()) {
+                continue;
+            }
+            dirty = false;
+            retry_at = None;
+            let span = tracing::info_span!("reconcile");
+            match reconciler.reconcile(&store.nodes()).instrument(span).await {
+                Ok(out) if out.changes > 0 => {
+                    tracing::info!(
+                        changes = out.changes,
+                        routes = out.desired.routes.len(),
+                        "reconciled"
+                    )
+                }
+                Ok(out) => tracing::debug!(routes = out.desired.routes.len(), "in sync"),
+                Err(error) => {
+                    tracing::warn!(%error, "reconcile failed, retrying");
+                    retry_at = Some(tokio::time::Instant::now() + RETRY);
+                }
+            }
+        }
+    }
+}
+
+fn apply(store: &mut NodeStore, event: Result<watcher::Event<Node>, watcher::Error>) -> bool {
+    match event {
+        Ok(event) => store.apply(event),
+        Err(error) => {
+            // The backoff retries; the store keeps the last complete set meanwhile.
+            tracing::warn!(%error, "watching Nodes");
+            false
+        }
+    }
+}
