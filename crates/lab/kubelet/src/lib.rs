@@ -1,0 +1,78 @@
+//! The lab's kubelet: runs the pods bound to its node as real processes in their own
+//! namespaces, networked through CNI, and reports them through the Kubernetes API (kube-rs),
+//! so it works against the lab's API server or any other.
+//!
+//! | module | does |
+//! |---|---|
+//! | `sync` | watches the node's pods (fieldSelector `spec.nodeName`), one worker per pod, adoption and cleanup after a restart |
+//! | `pod_worker` | a pod's life: sandbox, containers, restarts with back-off, status, graceful deletion |
+//! | `sandbox` | the infra process (network, mount, UTS namespaces), the pinned netns, CNI ADD/DEL |
+//! | `container` | container processes joining the pod's namespaces; env, downward API, argv |
+//! | `probe` | startup, readiness, liveness: httpGet, tcpSocket, exec |
+//! | `status` | pod status (phase, conditions, containerStatuses), pure |
+//! | [`files`] | the pod's /etc/resolv.conf, /etc/hosts and hostname, pure |
+//! | [`logs`] | where container logs are kept |
+//! | [`state`] | pod records that survive a kubelet restart; where `lab exec` finds a pod |
+//! | `node` | Node registration, status and the heartbeat Lease |
+//!
+//! [`run`] is the entry point; it must run inside the node's network namespace (every
+//! thread of the runtime), since pods without hostNetwork are wired to it by CNI and
+//! hostNetwork pods share it. Only processes the kubelet started are ever signalled, by PID
+//! and start time. Stopping the kubelet leaves pods running: the next one adopts them.
+
+mod config;
+mod container;
+mod error;
+pub mod files;
+pub mod logs;
+mod node;
+mod pod_worker;
+mod probe;
+mod process;
+mod sandbox;
+pub mod state;
+mod status;
+mod sync;
+
+pub use config::KubeletConfig;
+pub use error::{Error, Result};
+pub use logs::{find_log_path, log_path};
+pub use process::ProcessId;
+pub use state::{SandboxInfo, pod_sandbox};
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::Client;
+use tokio_util::sync::CancellationToken;
+
+use pod_worker::Shared;
+use sandbox::network::Network;
+
+/// Runs the kubelet of `config.node_name` until `shutdown` completes: node heartbeat and
+/// the node's pods. Pods keep running after it returns.
+pub async fn run(
+    client: Client,
+    config: KubeletConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    for dir in [&config.state_dir, &config.cni_cache_dir] {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create", e))?;
+    }
+    let node_resolv = std::fs::read_to_string(&config.node_resolv_conf).unwrap_or_default();
+    tracing::info!(node = %config.node_name, ip = %config.node_ip, state = %config.state_dir.display(), "kubelet starting");
+    let shared = Arc::new(Shared {
+        network: Network::new(&config),
+        client: client.clone(),
+        config: config.clone(),
+        node_resolv,
+    });
+    let token = CancellationToken::new();
+    let heartbeat = tokio::spawn(node::run(client, config, token.clone()));
+    let pods = tokio::spawn(sync::run(shared, token.clone()));
+    shutdown.await;
+    token.cancel();
+    let _ = heartbeat.await;
+    let _ = pods.await;
+    Ok(())
+}

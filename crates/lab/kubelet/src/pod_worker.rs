@@ -1,0 +1,361 @@
+//! One task per pod (by UID): brings the sandbox up, starts and restarts containers, posts
+//! status when it changes, and on deletion stops everything gracefully and deletes the pod
+//! with gracePeriodSeconds=0. It wakes on pod updates, container exits and probe results,
+//! and every `resync` otherwise.
+//!
+//! - [`setup`]: the sandbox on the pod's record (create, teardown).
+//! - [`containers`]: container processes, exits, probes, back-off.
+
+pub(crate) mod containers;
+pub(crate) mod setup;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
+use kube::{Api, Client};
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::KubeletConfig;
+use crate::error::is_not_found;
+use crate::sandbox::network::Network;
+use crate::state::{self, PodRecord};
+use crate::status::{self, ContainerView, PodView};
+use containers::ContainerRt;
+
+/// What every pod worker of a kubelet shares.
+pub(crate) struct Shared {
+    pub client: Client,
+    pub config: KubeletConfig,
+    pub network: Network,
+    /// The node's resolv.conf, for dnsPolicy Default.
+    pub node_resolv: String,
+}
+
+/// A pod's run-time state, shared by its worker, exit watchers and probes.
+pub(crate) struct PodState {
+    pub record: PodRecord,
+    pub containers: BTreeMap<String, ContainerRt>,
+    pub sandbox_ready: bool,
+    /// Grace period of the pod (for liveness kills and deletion).
+    pub grace: Duration,
+}
+
+/// Handles a worker's helpers need.
+#[derive(Clone)]
+pub(crate) struct WorkerCtx {
+    pub shared: Arc<Shared>,
+    pub state: Arc<Mutex<PodState>>,
+    pub wake: Arc<Notify>,
+    /// Cancelled when the kubelet stops (processes keep running) or the pod is gone.
+    pub cancel: CancellationToken,
+}
+
+// === impl WorkerCtx ===
+
+impl WorkerCtx {
+    pub fn grace_period(&self) -> Duration {
+        self.state.lock().unwrap().grace
+    }
+}
+
+pub(crate) fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Runs the worker of one pod until the pod is gone (deleted by us, or from the API), or
+/// the kubelet stops. `adopted` is the record a previous kubelet left for this pod.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut pod_rx: watch::Receiver<Option<Pod>>,
+    adopted: Option<PodRecord>,
+    shutdown: CancellationToken,
+) {
+    let Some(pod) = pod_rx.borrow().clone() else {
+        return;
+    };
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let record = adopted.clone().unwrap_or_else(|| {
+        PodRecord::new(
+            pod.metadata.namespace.as_deref().unwrap_or(""),
+            pod.metadata.name.as_deref().unwrap_or(""),
+            &uid,
+        )
+    });
+    let ctx = WorkerCtx {
+        shared,
+        state: Arc::new(Mutex::new(PodState {
+            record,
+            containers: BTreeMap::new(),
+            sandbox_ready: false,
+            grace: grace_of(&pod),
+        })),
+        wake: Arc::new(Notify::new()),
+        cancel: shutdown.child_token(),
+    };
+    if adopted.is_some() {
+        adopt(&ctx, &pod).await;
+    }
+    let mut worker = Worker {
+        ctx,
+        last_status: None,
+    };
+    let resync = worker.ctx.shared.config.resync;
+    loop {
+        let pod = pod_rx.borrow_and_update().clone();
+        let Some(pod) = pod else {
+            // Gone from the API without our deletion (force-deleted): stop at once.
+            worker.stop_all(Duration::ZERO).await;
+            worker.forget().await;
+            break;
+        };
+        if pod.metadata.deletion_timestamp.is_some() {
+            let grace = pod
+                .metadata
+                .deletion_grace_period_seconds
+                .map_or_else(|| grace_of(&pod), |s| Duration::from_secs(s.max(0) as u64));
+            worker.stop_all(grace).await;
+            worker.forget().await;
+            worker.delete(&pod).await;
+            break;
+        }
+        worker.sync(&pod).await;
+        tokio::select! {
+            _ = worker.ctx.cancel.cancelled() => break,
+            r = pod_rx.changed() => if r.is_err() { break },
+            _ = worker.ctx.wake.notified() => {}
+            _ = tokio::time::sleep(resync) => {}
+        }
+    }
+    worker.ctx.cancel.cancel();
+}
+
+fn grace_of(pod: &Pod) -> Duration {
+    let secs = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30);
+    Duration::from_secs(secs.max(0) as u64)
+}
+
+/// Takes over the sandbox and running containers a previous kubelet left.
+async fn adopt(ctx: &WorkerCtx, pod: &Pod) {
+    let record = ctx.state.lock().unwrap().record.clone();
+    let infra_alive = record.infra.is_some_and(|p| p.is_alive());
+    if !infra_alive {
+        // The sandbox is lost: undo what is left and start over.
+        setup::kill_recorded_containers(&record).await;
+        let mut record = record;
+        setup::teardown(&ctx.shared, &mut record).await;
+        let mut st = ctx.state.lock().unwrap();
+        for (name, c) in &record.containers {
+            let mut rt = ContainerRt::new();
+            rt.restart_count = c.restart_count;
+            st.containers.insert(name.clone(), rt);
+        }
+        st.record = record;
+        return;
+    }
+    ctx.state.lock().unwrap().sandbox_ready = record.network_attached || record.netns.is_none();
+    for c in pod.spec.iter().flat_map(|s| &s.containers) {
+        let Some(rec) = record.containers.get(&c.name) else {
+            continue;
+        };
+        match rec.process.filter(|p| p.is_alive()) {
+            Some(p) => containers::adopt(ctx, pod, c, rec, p),
+            None => {
+                let mut rt = ContainerRt::new();
+                rt.restart_count = rec.restart_count;
+                ctx.state
+                    .lock()
+                    .unwrap()
+                    .containers
+                    .insert(c.name.clone(), rt);
+            }
+        }
+    }
+}
+
+struct Worker {
+    ctx: WorkerCtx,
+    last_status: Option<PodStatus>,
+}
+
+// === impl Worker ===
+
+impl Worker {
+    async fn sync(&mut self, pod: &Pod) {
+        let terminal = matches!(
+            self.last_status
+                .as_ref()
+                .or(pod.status.as_ref())
+                .and_then(|s| s.phase.as_deref()),
+            Some("Succeeded" | "Failed")
+        );
+        let needs_sandbox = {
+            let st = self.ctx.state.lock().unwrap();
+            st.record.infra.is_none() && !terminal
+        };
+        if needs_sandbox {
+            self.create_sandbox(pod).await;
+        }
+        let sandbox_ready = self.ctx.state.lock().unwrap().sandbox_ready;
+        if sandbox_ready && !terminal {
+            for c in pod.spec.iter().flat_map(|s| &s.containers) {
+                let start = {
+                    let st = self.ctx.state.lock().unwrap();
+                    match st.containers.get(&c.name) {
+                        None => true,
+                        Some(rt) => !rt.has_run() && !rt.is_running(),
+                    }
+                };
+                if start || containers::restart_due(&self.ctx, pod, &c.name) {
+                    containers::start(&self.ctx, pod, c);
+                }
+            }
+        }
+        let status = self.status(pod);
+        let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+        if finished && self.ctx.state.lock().unwrap().record.infra.is_some() {
+            // A finished pod keeps its status but not its sandbox (upstream kills it too).
+            let mut record = self.ctx.state.lock().unwrap().record.clone();
+            setup::teardown(&self.ctx.shared, &mut record).await;
+            let mut st = self.ctx.state.lock().unwrap();
+            st.record = record;
+            st.sandbox_ready = false;
+        }
+        self.post_status(pod, status).await;
+    }
+
+    async fn create_sandbox(&self, pod: &Pod) {
+        let mut record = self.ctx.state.lock().unwrap().record.clone();
+        let result = setup::create(&self.ctx.shared, pod, &mut record).await;
+        if let Err(error) = &result {
+            tracing::warn!(pod = %record.key(), %error, "sandbox setup failed; retrying");
+            setup::teardown(&self.ctx.shared, &mut record).await;
+        }
+        let mut st = self.ctx.state.lock().unwrap();
+        st.record = record;
+        st.sandbox_ready = result.is_ok();
+        if let Err(error) = result {
+            for c in pod.spec.iter().flat_map(|s| &s.containers) {
+                let rt = st
+                    .containers
+                    .entry(c.name.clone())
+                    .or_insert_with(ContainerRt::new);
+                if !rt.has_run() {
+                    rt.state = crate::status::RunState::Waiting {
+                        reason: "ContainerCreating".into(),
+                        message: Some(error.to_string()),
+                    };
+                }
+            }
+        }
+    }
+
+    fn status(&self, pod: &Pod) -> PodStatus {
+        let st = self.ctx.state.lock().unwrap();
+        let views: Vec<ContainerView> = pod
+            .spec
+            .iter()
+            .flat_map(|s| &s.containers)
+            .map(|c| match st.containers.get(&c.name) {
+                Some(rt) => rt.view(c),
+                None => ContainerRt::new().view(c),
+            })
+            .collect();
+        let mut base = pod.clone();
+        if let Some(last) = &self.last_status {
+            // Conditions' transition times come from what we posted, which the watch may
+            // not have shown yet.
+            base.status = Some(last.clone());
+        }
+        status::pod_status(
+            &base,
+            &PodView {
+                sandbox_ready: st.sandbox_ready,
+                pod_ips: &st.record.pod_ips,
+                host_ip: self.ctx.shared.config.node_ip,
+                start_time: st.record.start_time.clone(),
+                containers: &views,
+                now: now(),
+            },
+        )
+    }
+
+    async fn post_status(&mut self, pod: &Pod, status: PodStatus) {
+        if self.last_status.as_ref() == Some(&status) {
+            return;
+        }
+        let api: Api<Pod> = Api::namespaced(
+            self.ctx.shared.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        let name = pod.metadata.name.as_deref().unwrap_or("");
+        let patch = serde_json::json!({ "status": status });
+        match api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => self.last_status = Some(status),
+            Err(error) => {
+                tracing::warn!(pod = %containers::pod_key(pod), %error, "posting pod status")
+            }
+        }
+    }
+
+    /// SIGTERM every container, SIGKILL those still there after `grace`.
+    async fn stop_all(&self, grace: Duration) {
+        let procs: Vec<_> = {
+            let mut st = self.ctx.state.lock().unwrap();
+            st.containers
+                .values_mut()
+                .filter_map(|rt| {
+                    rt.ready = false;
+                    rt.process.filter(|_| rt.is_running())
+                })
+                .collect()
+        };
+        let stops = procs
+            .into_iter()
+            .map(|p| containers::stop_process(p, grace));
+        futures::future::join_all(stops).await;
+    }
+
+    /// Tears the sandbox down and drops the pod's state.
+    async fn forget(&self) {
+        let mut record = self.ctx.state.lock().unwrap().record.clone();
+        setup::teardown(&self.ctx.shared, &mut record).await;
+        if let Err(error) = state::remove(&self.ctx.shared.config.state_dir, &record.uid) {
+            tracing::warn!(pod = %record.key(), %error, "removing pod state");
+        }
+        tracing::info!(pod = %record.key(), "pod stopped and cleaned up");
+    }
+
+    /// The end of the graceful-deletion handshake: the pod goes from the API at once.
+    async fn delete(&self, pod: &Pod) {
+        let api: Api<Pod> = Api::namespaced(
+            self.ctx.shared.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: pod.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        let name = pod.metadata.name.as_deref().unwrap_or("");
+        match api.delete(name, &params).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(error) => tracing::warn!(pod = %containers::pod_key(pod), %error, "deleting pod"),
+        }
+    }
+}
