@@ -1,5 +1,7 @@
 //! get, list, create, update, patch, delete and deletecollection.
 
+use std::sync::Arc;
+
 use axum::http::{StatusCode, header};
 use podnet_apiserver_store::{
     DeleteOptions, Deleted, FieldSelector, Filter, LabelSelector, ObjectKey, meta,
@@ -9,10 +11,11 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::http::{Reply, Req, Target};
 use crate::patch::{self, PatchType};
-use crate::resources::{RESOURCES, ResourceType};
+use crate::resources::ResourceType;
+use crate::services::ServiceWrite;
 use crate::table::{self, IncludeObject};
 use crate::validate::{Cause, Errors};
-use crate::{App, strategy};
+use crate::{App, namespaces, strategy};
 
 fn key(t: &Target) -> ObjectKey {
     t.rt.store_resource().key(
@@ -34,7 +37,7 @@ pub fn filter(rt: &ResourceType, req: &Req) -> Result<Filter, ApiError> {
     Ok(Filter { labels, fields })
 }
 
-fn is_dry_run(req: &Req) -> bool {
+pub(crate) fn is_dry_run(req: &Req) -> bool {
     req.param("dryRun") == Some("All")
 }
 
@@ -206,16 +209,57 @@ pub fn create(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
     let warnings = check_shape(t.rt, &obj, req)?;
     strategy::prepare_create(t.rt, &mut obj);
     validate(t.rt, &obj)?;
-    let created = if is_dry_run(req) {
-        obj
-    } else {
-        let ns = t.namespace.as_deref().unwrap_or("");
-        (*app.store.create(&t.rt.store_resource(), ns, obj)?).clone()
-    };
+    let created = store_create(app, t, obj, is_dry_run(req))?;
     Ok(Reply {
         warnings,
         ..Reply::with(StatusCode::CREATED, created)
     })
+}
+
+/// Stores a new, validated object, a Service's ClusterIP and NodePorts allocated first (a dry
+/// run only checks that they can be).
+fn store_create(app: &App, t: &Target, mut obj: Value, dry: bool) -> Result<Value, ApiError> {
+    let mut write = ServiceWrite::begin(app, t.rt);
+    write.admit(t.rt, None, &mut obj)?;
+    if dry {
+        return Ok(obj);
+    }
+    let ns = t.namespace.as_deref().unwrap_or("");
+    let created = app.store.create(&t.rt.store_resource(), ns, obj)?;
+    write.commit();
+    Ok((*created).clone())
+}
+
+/// Replaces the stored object with what `make` turns it into, validated (and, for a Service,
+/// with its allocations adjusted); a dry run returns what would be stored.
+pub(crate) fn store_update(
+    app: &App,
+    t: &Target,
+    dry: bool,
+    make: impl FnOnce(&Arc<Value>) -> Result<Value, ApiError>,
+) -> Result<Value, ApiError> {
+    let k = key(t);
+    let mut write = ServiceWrite::begin(app, t.rt);
+    let mut preview = None;
+    let stored = app.store.update_with(&k, |old| {
+        let mut next = make(old)?;
+        validate(t.rt, &next)?;
+        write.admit(t.rt, Some(old), &mut next)?;
+        if dry {
+            preview = Some(next);
+            return Ok::<_, ApiError>((**old).clone());
+        }
+        Ok(next)
+    })?;
+    if let Some(preview) = preview {
+        return Ok(preview);
+    }
+    // An update that drops a terminating object's last finalizer removes it.
+    if meta::is_terminating(&stored) && app.store.get(&k).is_err() {
+        write.release(&stored);
+    }
+    write.commit();
+    Ok((*stored).clone())
 }
 
 /// Turns the old object and the client's new one into what is stored, per subresource.
@@ -266,18 +310,7 @@ pub fn update(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         check_namespace(app, t, &mut new, false)?;
         warnings = check_shape(t.rt, &new, req)?;
     }
-    let dry = is_dry_run(req);
-    let mut preview = None;
-    let stored = app.store.update_with(&key(t), |old| {
-        let next = prepare_write(t, old, new)?;
-        validate(t.rt, &next)?;
-        if dry {
-            preview = Some(next);
-            return Ok::<_, ApiError>((**old).clone());
-        }
-        Ok(next)
-    })?;
-    let out = preview.unwrap_or_else(|| (*stored).clone());
+    let out = store_update(app, t, is_dry_run(req), |old| prepare_write(t, old, new))?;
     Ok(Reply {
         warnings,
         ..Reply::ok(write_reply(t, &out))
@@ -298,10 +331,8 @@ pub fn patch(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
     }
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::BadRequest(format!("couldn't decode the patch: {e}")))?;
-    let dry = is_dry_run(req);
-    let mut preview = None;
     let mut warnings = Vec::new();
-    let stored = app.store.update_with(&key(t), |old| {
+    let out = store_update(app, t, is_dry_run(req), |old| {
         let mut view = if t.subresource.as_deref() == Some("scale") {
             scale_of(old)
         } else {
@@ -319,15 +350,8 @@ pub fn patch(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
             check_type(t.rt, &view)?;
             warnings = check_shape(t.rt, &view, req)?;
         }
-        let next = prepare_write(t, old, view)?;
-        validate(t.rt, &next)?;
-        if dry {
-            preview = Some(next);
-            return Ok::<_, ApiError>((**old).clone());
-        }
-        Ok(next)
+        prepare_write(t, old, view)
     })?;
-    let out = preview.unwrap_or_else(|| (*stored).clone());
     Ok(Reply {
         warnings,
         ..Reply::ok(write_reply(t, &out))
@@ -387,12 +411,7 @@ fn apply(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
             check_namespace(app, t, &mut obj, true)?;
             strategy::prepare_create(t.rt, &mut obj);
             validate(t.rt, &obj)?;
-            let created = if is_dry_run(req) {
-                obj
-            } else {
-                let ns = t.namespace.as_deref().unwrap_or("");
-                (*app.store.create(&t.rt.store_resource(), ns, obj)?).clone()
-            };
+            let created = store_create(app, t, obj, is_dry_run(req))?;
             Ok(Reply {
                 warnings,
                 ..Reply::with(StatusCode::CREATED, created)
@@ -400,20 +419,11 @@ fn apply(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         }
         Err(e) => Err(e.into()),
         Ok(_) => {
-            let dry = is_dry_run(req);
-            let mut preview = None;
-            let stored = app.store.update_with(&key(t), |old| {
+            let out = store_update(app, t, is_dry_run(req), |old| {
                 let merged = patch::apply(Some(old), &config, manager, force, &api_version)
                     .map_err(conflict)?;
-                let next = prepare_write(t, old, merged)?;
-                validate(t.rt, &next)?;
-                if dry {
-                    preview = Some(next);
-                    return Ok::<_, ApiError>((**old).clone());
-                }
-                Ok(next)
+                prepare_write(t, old, merged)
             })?;
-            let out = preview.unwrap_or_else(|| (*stored).clone());
             Ok(Reply {
                 warnings,
                 ..Reply::ok(out)
@@ -435,65 +445,50 @@ fn delete_options(req: &Req) -> Result<(Option<i64>, DeleteOptions), ApiError> {
         .or_else(|| body["gracePeriodSeconds"].as_i64());
     let pre = &body["preconditions"];
     let options = DeleteOptions {
-        grace_period_seconds: None,
         uid: pre["uid"].as_str().map(str::to_string),
         resource_version: pre["resourceVersion"].as_str().map(str::to_string),
+        ..DeleteOptions::default()
     };
     Ok((grace, options))
 }
-
-const UNDELETABLE_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"];
 
 pub fn delete(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
     let (grace, mut options) = delete_options(req)?;
     let k = key(t);
     let current = app.store.get(&k)?;
-    if t.rt.kind == "Namespace" && UNDELETABLE_NAMESPACES.contains(&k.name.as_str()) {
-        return Err(ApiError::Forbidden(format!(
-            "namespaces \"{}\" is forbidden: this namespace may not be deleted",
-            k.name
-        )));
+    if t.rt.kind == "Namespace" {
+        namespaces::check_delete(&current)?;
+        options.mark = Some(namespaces::mark_terminating);
     }
     options.grace_period_seconds = strategy::deletion_grace(t.rt, &current, grace);
     if is_dry_run(req) {
         return Ok(Reply::ok((*current).clone()));
     }
-    let result = app.store.delete(&k, &options)?;
-    if t.rt.kind == "Namespace" {
-        // Until the namespace controller exists, the namespace's content goes with it.
-        delete_namespace_content(app, &k.name);
-    }
-    let obj = match result {
-        Deleted::Removed(o) | Deleted::Terminating(o) => o,
+    let mut write = ServiceWrite::begin(app, t.rt);
+    let obj = match app.store.delete(&k, &options)? {
+        Deleted::Removed(o) => {
+            write.release(&o);
+            o
+        }
+        Deleted::Terminating(o) => o,
     };
     Ok(Reply::ok((*obj).clone()))
 }
 
-fn delete_namespace_content(app: &App, ns: &str) {
-    for rt in RESOURCES.iter().filter(|r| r.namespaced) {
-        let list = app
-            .store
-            .list(&rt.store_resource(), Some(ns), &Filter::default());
-        for obj in list.items {
-            let options = DeleteOptions {
-                grace_period_seconds: strategy::deletion_grace(rt, &obj, None),
-                ..Default::default()
-            };
-            let k = rt.store_resource().key(ns, meta::name(&obj));
-            if let Err(error) = app.store.delete(&k, &options) {
-                tracing::debug!(%error, "deleting namespace content");
-            }
-        }
-    }
-}
-
 pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
+    if !t.rt.verbs().contains(&"deletecollection") {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "the server does not allow this method on the requested resource: {}",
+            req.method
+        )));
+    }
     let filter = filter(t.rt, req)?;
     let (grace, _) = delete_options(req)?;
     let list = app
         .store
         .list(&t.rt.store_resource(), t.namespace.as_deref(), &filter);
     let mut deleted = Vec::new();
+    let mut write = ServiceWrite::begin(app, t.rt);
     for obj in list.items {
         let ns = meta::str_field(&obj, "namespace").unwrap_or("");
         let k = t.rt.store_resource().key(ns, meta::name(&obj));
@@ -506,7 +501,11 @@ pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiE
             continue;
         }
         match app.store.delete(&k, &options) {
-            Ok(Deleted::Removed(o) | Deleted::Terminating(o)) => deleted.push((*o).clone()),
+            Ok(Deleted::Removed(o)) => {
+                write.release(&o);
+                deleted.push((*o).clone());
+            }
+            Ok(Deleted::Terminating(o)) => deleted.push((*o).clone()),
             Err(podnet_apiserver_store::StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }

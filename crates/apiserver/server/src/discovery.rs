@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{RESOURCES, ResourceType, VERBS, group_versions};
+use crate::resources::{RESOURCES, ResourceType, group_versions};
 
 /// The media type of aggregated discovery, which the response must carry for a client to
 /// take it as such (otherwise it falls back to the legacy documents).
@@ -39,28 +39,21 @@ fn in_group_version<'a>(
         .filter(move |r| r.group == group && r.version == version)
 }
 
-fn subresource_kind(rt: &ResourceType, sub: &str) -> (&'static str, &'static str, &'static str) {
-    match sub {
-        "scale" => ("autoscaling", "v1", "Scale"),
-        _ => (rt.group, rt.version, rt.kind),
-    }
-}
-
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
     for rt in in_group_version(group, version) {
         resources.push(json!({
             "name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
-            "kind": rt.kind, "verbs": VERBS, "shortNames": rt.short_names,
+            "kind": rt.kind, "verbs": rt.verbs(), "shortNames": rt.short_names,
             "categories": rt.categories,
         }));
         for sub in rt.subresources() {
-            let (g, v, k) = subresource_kind(rt, sub);
-            let mut entry = json!({"name": format!("{}/{sub}", rt.plural), "singularName": "",
-                "namespaced": rt.namespaced, "kind": k, "verbs": ["get", "patch", "update"]});
-            if sub == "scale" {
-                entry["group"] = g.into();
-                entry["version"] = v.into();
+            let mut entry = json!({"name": format!("{}/{}", rt.plural, sub.name),
+                "singularName": "", "namespaced": rt.namespaced, "kind": sub.kind,
+                "verbs": sub.verbs});
+            if sub.group != rt.group {
+                entry["group"] = sub.group.into();
+                entry["version"] = sub.version.into();
             }
             resources.push(entry);
         }
@@ -90,16 +83,16 @@ pub fn aggregated(core: bool) -> Value {
                     let subresources: Vec<Value> = rt
                         .subresources()
                         .map(|sub| {
-                            let (sg, sv, sk) = subresource_kind(rt, sub);
-                            json!({"subresource": sub,
-                                "responseKind": {"group": sg, "version": sv, "kind": sk},
-                                "verbs": ["get", "patch", "update"]})
+                            json!({"subresource": sub.name,
+                                "responseKind": {"group": sub.group, "version": sub.version,
+                                    "kind": sub.kind},
+                                "verbs": sub.verbs})
                         })
                         .collect();
                     json!({"resource": rt.plural,
                         "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
                         "scope": if rt.namespaced { "Namespaced" } else { "Cluster" },
-                        "singularResource": rt.singular, "verbs": VERBS,
+                        "singularResource": rt.singular, "verbs": rt.verbs(),
                         "shortNames": rt.short_names, "categories": rt.categories,
                         "subresources": subresources})
                 })

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::resources::ResourceType;
-use crate::{App, crud, discovery, openapi, watch};
+use crate::{App, binding, crud, discovery, namespaces, openapi, watch};
 
 /// A handler's answer before encoding.
 pub struct Reply {
@@ -217,10 +217,21 @@ async fn resource(
         return Err(ApiError::NoSuchPath);
     }
     let subresource = rest.get(2).map(|s| s.to_string());
-    if let Some(sub) = &subresource
-        && !rt.subresources().any(|s| s == sub)
-    {
-        return Err(ApiError::NoSuchPath);
+    if let Some(sub) = &subresource {
+        let sub = rt.subresource(sub).ok_or(ApiError::NoSuchPath)?;
+        let verb = match req.method {
+            Method::GET => "get",
+            Method::PUT => "update",
+            Method::PATCH => "patch",
+            Method::POST => "create",
+            _ => "",
+        };
+        if !sub.verbs.contains(&verb) {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "the server does not allow this method on the requested resource: {}",
+                req.method
+            )));
+        }
     }
     let target = Target {
         rt,
@@ -239,6 +250,12 @@ async fn resource(
     }
     let method = req.method.clone();
     let reply = match (method, target.name.is_some()) {
+        (Method::POST, true) if target.subresource.as_deref() == Some("binding") => {
+            binding::create(app, &target, &req)?
+        }
+        (Method::PUT, true) if target.subresource.as_deref() == Some("finalize") => {
+            namespaces::finalize(app, &target, &req)?
+        }
         (Method::GET, true) => crud::get(app, &target, &req)?,
         (Method::GET, false) if req.flag("watch") => {
             return watch::watch(app, &target, &req);

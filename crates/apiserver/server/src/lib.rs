@@ -5,31 +5,39 @@
 //!
 //! - [`resources`]: the served kinds as one table (discovery, routing, validation, printing).
 //! - [`http`]: routing; [`crud`]: the verbs; [`watch`]: watch streams.
+//! - [`services`]: ClusterIP / NodePort allocation in the Service write path (422 at once);
+//!   [`namespaces`]: deletion as upstream (Terminating, `finalize`); [`binding`]: `pods/binding`.
 //! - [`patch`]: JSON, merge, strategic merge patches and server-side apply.
 //! - [`validate`]: field-path validation with the real server's wording (422 Invalid).
 //! - [`table`]: server-side printing (`kubectl get`'s columns).
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
 //!
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
-//! 127.0.0.1:0 and use the real thing.
+//! 127.0.0.1:0 and use the real thing; [`serve_with`] also takes the cluster's [`Config`].
 
+pub mod binding;
+pub mod config;
 pub mod crud;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod namespaces;
 pub mod openapi;
 pub mod patch;
 pub mod resources;
+pub mod services;
 pub mod strategy;
 pub mod table;
 pub mod validate;
 pub mod watch;
 
+pub use config::Config;
 pub use error::ApiError;
 pub use podnet_apiserver_store as store;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use podnet_apiserver_store::{Options, Store, StoreError};
@@ -39,6 +47,8 @@ use serde_json::json;
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
+    /// ClusterIPs and NodePorts; held across a Service's store write.
+    pub services: Arc<Mutex<services::Allocator>>,
     /// Flips to true when the server shuts down, ending watch streams.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub bookmark_interval: Duration,
@@ -47,6 +57,8 @@ pub struct App {
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("configuration: {0}")]
+    Config(#[from] config::ConfigError),
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
     #[error("serving HTTP: {0}")]
@@ -56,17 +68,35 @@ pub enum ServeError {
 /// The namespaces every cluster starts with.
 const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-/// Serves the API on `listener` from the store in `state_dir` until `shutdown` completes.
+/// Serves the API on `listener` from the store in `state_dir` until `shutdown` completes,
+/// with the default [`Config`] (kind's: 10.96.0.0/16, node ports 30000-32767).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state_dir: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = Store::open(state_dir, Options::default())?;
+    serve_with(listener, state_dir, &Config::default(), shutdown).await
+}
+
+/// [`serve`] for a cluster configured by `config`.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state_dir: &Path,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    config.check()?;
+    let options = Options {
+        held: namespaces::held,
+        ..Options::default()
+    };
+    let store = Store::open(state_dir, options)?;
     bootstrap(&store)?;
+    let services = services::Allocator::rebuild(config, &store);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
         store,
+        services: Arc::new(Mutex::new(services)),
         shutdown: stop_rx,
         bookmark_interval: Duration::from_secs(10),
     };

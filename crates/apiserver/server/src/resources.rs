@@ -28,6 +28,17 @@ pub struct ResourceType {
     pub validate: fn(&Value, &mut Errors),
 }
 
+/// A subresource: its path segment, the kind its requests and replies speak, its verbs.
+pub struct Subresource {
+    pub name: &'static str,
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub verbs: &'static [&'static str],
+}
+
+const GET_PATCH_UPDATE: &[&str] = &["get", "patch", "update"];
+
 pub const VERBS: &[&str] = &[
     "create",
     "delete",
@@ -37,6 +48,10 @@ pub const VERBS: &[&str] = &[
     "patch",
     "update",
     "watch",
+];
+
+const VERBS_BUT_DELETECOLLECTION: [&str; 7] = [
+    "create", "delete", "get", "list", "patch", "update", "watch",
 ];
 
 fn decode<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, String> {
@@ -162,13 +177,50 @@ impl ResourceType {
         }
     }
 
-    pub fn subresources(&self) -> impl Iterator<Item = &'static str> {
+    /// The verbs of the main resource: all of [`VERBS`] but namespaces' deletecollection
+    /// (upstream serves none: each namespace is finalized on its own).
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.group.is_empty() && self.kind == "Namespace" {
+            &VERBS_BUT_DELETECOLLECTION
+        } else {
+            VERBS
+        }
+    }
+
+    /// `status` and `scale` where flagged; a namespace's `finalize` and a pod's `binding`.
+    pub fn subresources(&self) -> impl Iterator<Item = Subresource> {
+        let own = |name, verbs| Subresource {
+            name,
+            group: self.group,
+            version: self.version,
+            kind: self.kind,
+            verbs,
+        };
+        let core = self.group.is_empty();
         [
-            self.status.then_some("status"),
-            self.scale.then_some("scale"),
+            self.status.then(|| own("status", GET_PATCH_UPDATE)),
+            self.scale.then_some(Subresource {
+                name: "scale",
+                group: "autoscaling",
+                version: "v1",
+                kind: "Scale",
+                verbs: GET_PATCH_UPDATE,
+            }),
+            (core && self.kind == "Namespace").then(|| own("finalize", &["update"])),
+            (core && self.kind == "Pod").then_some(Subresource {
+                name: "binding",
+                group: "",
+                version: "v1",
+                kind: "Binding",
+                verbs: &["create"],
+            }),
         ]
         .into_iter()
         .flatten()
+    }
+
+    pub fn subresource(&self, name: &str) -> Option<Subresource> {
+        self.subresources().find(|s| s.name == name)
     }
 }
 

@@ -191,9 +191,9 @@ fn service_defaults(spec: &mut Value) {
     default(spec, "type", json!("ClusterIP"));
     default(spec, "sessionAffinity", json!("None"));
     if spec["type"] != "ExternalName" {
+        // ipFamilies come with the ClusterIPs, from the cluster's service CIDRs (services.rs).
         default(spec, "internalTrafficPolicy", json!("Cluster"));
         default(spec, "ipFamilyPolicy", json!("SingleStack"));
-        default(spec, "ipFamilies", json!(["IPv4"]));
     }
     for p in spec["ports"].as_array_mut().into_iter().flatten() {
         default(p, "protocol", json!("TCP"));

@@ -93,11 +93,16 @@ impl Errors {
     }
 }
 
-/// A value as the API server's messages print it: strings quoted, numbers bare.
+/// A value as the API server's messages print it: strings quoted, numbers bare, a list of
+/// strings as Go's `%#v` does (`[]string{"10.96.0.10"}`).
 fn go_value(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
         Value::Null => "null".into(),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            let quoted: Vec<String> = items.iter().map(go_value).collect();
+            format!("[]string{{{}}}", quoted.join(", "))
+        }
         other => other.to_string(),
     }
 }

@@ -18,6 +18,9 @@ pub struct Options {
     pub history: usize,
     /// Log records after which the log is folded into a new snapshot.
     pub compact_after: usize,
+    /// Kind-specific finalization beyond `metadata.finalizers` (a namespace's
+    /// `spec.finalizers`): while it says an object is held, a terminating object stays.
+    pub held: fn(&ObjectKey, &Value) -> bool,
 }
 
 /// A cheap handle: clones share one store.
@@ -54,6 +57,9 @@ pub struct DeleteOptions {
     pub grace_period_seconds: Option<i64>,
     pub uid: Option<String>,
     pub resource_version: Option<String>,
+    /// What else changes when the object is marked terminating (a namespace's
+    /// `status.phase`), in the same write.
+    pub mark: Option<fn(&mut Value)>,
 }
 
 /// The outcome of a delete.
@@ -72,6 +78,7 @@ impl Default for Options {
         Options {
             history: 10_000,
             compact_after: 10_000,
+            held: |_, _| false,
         }
     }
 }
@@ -274,7 +281,7 @@ impl Store {
             .and_then(|m| m.get("deletionGracePeriodSeconds"))
             .and_then(Value::as_i64)
             .is_some_and(|g| g > 0);
-        let kind = if meta::is_terminating(&new) && meta::finalizers(&new) == 0 && !grace_pending {
+        let kind = if meta::is_terminating(&new) && !self.is_held(key, &new) && !grace_pending {
             EventType::Deleted
         } else {
             EventType::Modified
@@ -302,7 +309,7 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
         check_preconditions(key, &current, options)?;
         let grace = options.grace_period_seconds.unwrap_or(0).max(0);
-        let finalizers = meta::finalizers(&current);
+        let held = self.is_held(key, &current);
         let now = meta::now();
         let mut marked = (*current).clone();
         if meta::is_terminating(&current) {
@@ -313,7 +320,7 @@ impl Store {
             if grace >= pending {
                 return Ok(Deleted::Terminating(current));
             }
-        } else if grace == 0 && finalizers == 0 {
+        } else if grace == 0 && !held {
             let rv = inner.rv + 1;
             meta::metadata_mut(&mut marked).insert("resourceVersion".into(), rv.to_string().into());
             let object = Arc::new(marked);
@@ -334,7 +341,10 @@ impl Store {
         m.insert("deletionGracePeriodSeconds".into(), grace.into());
         let rv = inner.rv + 1;
         m.insert("resourceVersion".into(), rv.to_string().into());
-        let kind = if grace == 0 && finalizers == 0 {
+        if let Some(mark) = options.mark {
+            mark(&mut marked);
+        }
+        let kind = if grace == 0 && !held {
             EventType::Deleted
         } else {
             EventType::Modified
@@ -345,6 +355,11 @@ impl Store {
             EventType::Deleted => Deleted::Removed(object),
             _ => Deleted::Terminating(object),
         })
+    }
+
+    /// Finalizers (or the kind's own finalization) keep the object while it terminates.
+    fn is_held(&self, key: &ObjectKey, obj: &Value) -> bool {
+        meta::finalizers(obj) > 0 || (self.shared.options.held)(key, obj)
     }
 
     /// Logs the change, then applies it to the objects and the history and wakes watchers.
