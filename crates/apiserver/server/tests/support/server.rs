@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct TestServer {
     pub addr: SocketAddr,
     pub dir: PathBuf,
+    pub config: podnet_apiserver::Config,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _tmp: Option<tempfile::TempDir>,
@@ -18,20 +19,25 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
+        Self::start_with(podnet_apiserver::Config::default()).await
+    }
+
+    pub async fn start_with(config: podnet_apiserver::Config) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut s = Self::start_at("127.0.0.1:0".parse().unwrap(), &dir).await;
+        let mut s = Self::start_at("127.0.0.1:0".parse().unwrap(), &dir, config).await;
         s._tmp = Some(tmp);
         s
     }
 
-    pub async fn start_at(addr: SocketAddr, dir: &Path) -> Self {
+    pub async fn start_at(addr: SocketAddr, dir: &Path, config: podnet_apiserver::Config) -> Self {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let state = dir.to_path_buf();
+        let served = config.clone();
         let task = tokio::spawn(async move {
-            podnet_apiserver::serve(listener, &state, async {
+            podnet_apiserver::serve_with(listener, &state, &served, async {
                 let _ = rx.await;
             })
             .await
@@ -40,6 +46,7 @@ impl TestServer {
         TestServer {
             addr,
             dir: dir.to_path_buf(),
+            config,
             stop: Some(tx),
             task: Some(task),
             _tmp: None,
@@ -49,7 +56,7 @@ impl TestServer {
     /// Stops the server and starts it again on the same port and state directory.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let again = Self::start_at(self.addr, &self.dir).await;
+        let again = Self::start_at(self.addr, &self.dir, self.config.clone()).await;
         self.stop = again.stop;
         self.task = again.task;
     }
