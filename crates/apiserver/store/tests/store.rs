@@ -142,6 +142,45 @@ fn finalizers_keep_a_deleted_object_until_the_last_is_removed() {
 }
 
 #[test]
+fn the_held_hook_keeps_a_deleted_object_and_mark_changes_it_in_the_same_write() {
+    let dir = tempfile::tempdir().unwrap();
+    // Held while `spec.finalizers` is not empty, as the server holds namespaces.
+    let options = Options {
+        held: |_, obj| {
+            obj["spec"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty())
+        },
+        ..Default::default()
+    };
+    let store = Store::open(dir.path(), options).unwrap();
+    let namespaces = Resource::new("", "namespaces");
+    let obj = json!({"metadata": {"name": "x"}, "spec": {"finalizers": ["kubernetes"]}});
+    store.create(&namespaces, "", obj).unwrap();
+    let key = namespaces.key("", "x");
+    let marking = DeleteOptions {
+        mark: Some(|obj| obj["status"] = json!({"phase": "Terminating"})),
+        ..Default::default()
+    };
+    let Deleted::Terminating(marked) = store.delete(&key, &marking).unwrap() else {
+        panic!("the hook must hold the object");
+    };
+    assert!(meta::is_terminating(&marked));
+    assert_eq!(marked["status"]["phase"], "Terminating");
+    assert_eq!(rv(&marked), 2, "marked in one write");
+
+    // Any other change keeps it; emptying what the hook looks at removes it.
+    let mut next = (*marked).clone();
+    next["metadata"]["labels"] = json!({"a": "b"});
+    store.update(&key, next.clone()).unwrap();
+    assert!(store.get(&key).is_ok());
+    next["spec"]["finalizers"] = json!([]);
+    next["metadata"]["resourceVersion"] = json!(null);
+    store.update(&key, next).unwrap();
+    assert!(matches!(store.get(&key), Err(StoreError::NotFound { .. })));
+}
+
+#[test]
 fn a_graceful_delete_keeps_the_pod_until_a_zero_grace_delete() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
