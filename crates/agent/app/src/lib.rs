@@ -13,8 +13,8 @@
 
 mod agent;
 mod client;
-mod error;
 mod command;
+mod error;
 mod store;
 
 pub use agent::{Agent, Settings};
