@@ -101,10 +101,22 @@ async fn apply_one(
         .map_err(client::api_error)?;
     let verb = match before {
         None => "created",
-        Some(b) if b.metadata.resource_version == after.metadata.resource_version => "unchanged",
+        Some(b) if same_content(&b, &after) => "unchanged",
         Some(_) => "configured",
     };
     Ok(format!("{}/{name} {verb}", rt.type_name()))
+}
+
+/// Whether an apply changed nothing but bookkeeping: a no-op apply may still bump the
+/// resourceVersion and the managedFields timestamp.
+fn same_content(before: &DynamicObject, after: &DynamicObject) -> bool {
+    let strip = |o: &DynamicObject| {
+        let mut o = o.clone();
+        o.metadata.resource_version = None;
+        o.metadata.managed_fields = None;
+        o
+    };
+    strip(before) == strip(after)
 }
 
 pub async fn delete(lab: &LabDir, args: DeleteArgs) -> anyhow::Result<()> {
@@ -133,7 +145,11 @@ pub async fn delete(lab: &LabDir, args: DeleteArgs) -> anyhow::Result<()> {
     }
     let mut failed = 0;
     for (rt, ns, name) in targets {
-        match rt.api(&client, &ns).delete(&name, &DeleteParams::default()).await {
+        match rt
+            .api(&client, &ns)
+            .delete(&name, &DeleteParams::default())
+            .await
+        {
             Ok(_) => println!("{} {name:?} deleted", rt.type_name()),
             Err(e) if client::is_not_found(&e) && args.ignore_not_found => {}
             Err(e) => {

@@ -36,7 +36,9 @@ pub fn connect(lab: &LabDir) -> anyhow::Result<kube::Client> {
     let addr = lab
         .address()?
         .ok_or_else(|| anyhow!("lab {:?} has no API address yet", lab.name))?;
-    let url = format!("http://{addr}").parse().expect("a socket address is a valid URI");
+    let url = format!("http://{addr}")
+        .parse()
+        .expect("a socket address is a valid URI");
     kube::Client::try_from(kube::Config::new(url)).context("building the API client")
 }
 
@@ -119,11 +121,7 @@ impl Resource {
     }
 
     /// A dynamic API for this type in `ns` (ignored for cluster-scoped types).
-    pub fn api(
-        &self,
-        client: &kube::Client,
-        ns: &str,
-    ) -> kube::Api<kube::api::DynamicObject> {
+    pub fn api(&self, client: &kube::Client, ns: &str) -> kube::Api<kube::api::DynamicObject> {
         let ar = self.api_resource();
         if self.namespaced {
             kube::Api::namespaced_with(client.clone(), ns, &ar)
@@ -153,7 +151,10 @@ impl Catalog {
                 .map_err(api_error)?,
         ];
         for group in client.list_api_groups().await.map_err(api_error)?.groups {
-            let Some(v) = group.preferred_version.or_else(|| group.versions.first().cloned()) else {
+            let Some(v) = group
+                .preferred_version
+                .or_else(|| group.versions.first().cloned())
+            else {
                 continue;
             };
             lists.push(
@@ -200,11 +201,13 @@ impl Catalog {
         let exact = self.0.iter().find(|r| r.answers_to(&lower));
         let qualified = || {
             let (name, group) = lower.split_once('.')?;
-            self.0.iter().find(|r| r.group == group && r.answers_to(name))
+            self.0
+                .iter()
+                .find(|r| r.group == group && r.answers_to(name))
         };
-        exact.or_else(qualified).ok_or_else(|| {
-            anyhow!("the server doesn't have a resource type {arg:?}")
-        })
+        exact
+            .or_else(qualified)
+            .ok_or_else(|| anyhow!("the server doesn't have a resource type {arg:?}"))
     }
 
     /// The type of a manifest's object, by its apiVersion and kind.

@@ -54,7 +54,10 @@ pub async fn get(lab: &LabDir, args: GetArgs) -> anyhow::Result<()> {
         .map(|k| catalog.resolve(k))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if types.len() > 1 && !args.names.is_empty() {
-        bail!("names can only be given with one type (got {:?})", args.kind);
+        bail!(
+            "names can only be given with one type (got {:?})",
+            args.kind
+        );
     }
     for (i, rt) in types.iter().enumerate() {
         if i > 0 && args.output.is_none_or(|o| o == Output::Wide) {
@@ -103,7 +106,9 @@ async fn get_one(
             let with_ns = rt.namespaced && args.all_namespaces;
             match render(&table, wide, with_ns) {
                 Some(text) => print!("{text}"),
-                None if ns.is_some() => eprintln!("No resources found in {} namespace.", args.namespace),
+                None if ns.is_some() => {
+                    eprintln!("No resources found in {} namespace.", args.namespace)
+                }
                 None => eprintln!("No resources found"),
             }
         }
@@ -137,7 +142,12 @@ async fn objects(
         return fetch(client, &rt.path(ns, Some(name)), "application/json").await;
     }
     if args.names.is_empty() {
-        return fetch(client, &with_selector(rt.path(ns, None), args), "application/json").await;
+        return fetch(
+            client,
+            &with_selector(rt.path(ns, None), args),
+            "application/json",
+        )
+        .await;
     }
     let mut items = Vec::new();
     for name in &args.names {
@@ -204,7 +214,10 @@ async fn fetch(client: &kube::Client, path: &str, accept: &str) -> anyhow::Resul
 /// plus three spaces. None when it has no rows.
 fn render(table: &Value, wide: bool, with_namespace: bool) -> Option<String> {
     let rows = table["rows"].as_array().filter(|r| !r.is_empty())?;
-    let columns = table["columnDefinitions"].as_array().cloned().unwrap_or_default();
+    let columns = table["columnDefinitions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let shown: Vec<usize> = columns
         .iter()
         .enumerate()
@@ -214,7 +227,12 @@ fn render(table: &Value, wide: bool, with_namespace: bool) -> Option<String> {
     let mut lines: Vec<Vec<String>> = Vec::new();
     let mut header: Vec<String> = shown
         .iter()
-        .map(|i| columns[*i]["name"].as_str().unwrap_or_default().to_uppercase())
+        .map(|i| {
+            columns[*i]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_uppercase()
+        })
         .collect();
     if with_namespace {
         header.insert(0, "NAMESPACE".into());
@@ -227,13 +245,21 @@ fn render(table: &Value, wide: bool, with_namespace: bool) -> Option<String> {
             .map(|i| cell(cells.get(*i).unwrap_or(&Value::Null)))
             .collect();
         if with_namespace {
-            let ns = row["object"]["metadata"]["namespace"].as_str().unwrap_or_default();
+            let ns = row["object"]["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default();
             line.insert(0, ns.to_string());
         }
         lines.push(line);
     }
     let widths: Vec<usize> = (0..lines[0].len())
-        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for line in lines {

@@ -19,8 +19,7 @@ impl Steps {
     pub fn start(&mut self, what: &str) {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
-            ProgressStyle::with_template(" {spinner} {msg} {elapsed}")
-                .expect("static template"),
+            ProgressStyle::with_template(" {spinner} {msg} {elapsed}").expect("static template"),
         );
         bar.set_message(what.to_string());
         bar.enable_steady_tick(Duration::from_millis(80));
@@ -50,7 +49,10 @@ impl Steps {
             } else {
                 format!(" ({detail})")
             };
-            eprintln!(" {mark} {what}{detail} [{:.1}s]", started.elapsed().as_secs_f64());
+            eprintln!(
+                " {mark} {what}{detail} [{:.1}s]",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
 }

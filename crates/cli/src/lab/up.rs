@@ -41,11 +41,14 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let parsed = podnet_lab_config::parse(&text)
-                .with_context(|| format!("{}", path.display()))?;
+            let parsed =
+                podnet_lab_config::parse(&text).with_context(|| format!("{}", path.display()))?;
             (text, parsed)
         }
-        None => (String::new(), podnet_lab_config::parse("").expect("empty config")),
+        None => (
+            String::new(),
+            podnet_lab_config::parse("").expect("empty config"),
+        ),
     };
     let name = common
         .name
@@ -142,7 +145,11 @@ fn spawn(lab: &LabDir, root: &std::path::Path) -> anyhow::Result<Child> {
     cmd.env("NO_COLOR", "1");
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
     unsafe {
-        cmd.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
     }
     cmd.spawn().context("starting the lab daemon")
 }
@@ -234,10 +241,17 @@ fn summary(lab: &LabDir, pid: i32, nodes: &[Node]) -> anyhow::Result<()> {
         };
         println!("    {name:<32} {role:<14} pods {cidr}");
     }
-    println!("  Kubeconfig  {} (context {})", kubeconfig.display(), context_name(&lab.name));
+    println!(
+        "  Kubeconfig  {} (context {})",
+        kubeconfig.display(),
+        context_name(&lab.name)
+    );
     println!();
     println!("  export KUBECONFIG={}", kubeconfig.display());
-    println!("  kubectl get nodes             # or: podnet lab get nodes --name {}", lab.name);
+    println!(
+        "  kubectl get nodes             # or: podnet lab get nodes --name {}",
+        lab.name
+    );
     Ok(())
 }
 
@@ -249,7 +263,9 @@ pub fn log_tail(lab: &LabDir, lines: usize) -> String {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected e.g. 60s, 2m"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected e.g. 60s, 2m"))?;
     match unit {
         "" | "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),

@@ -34,7 +34,9 @@ pub fn config(lab: &str, cluster: &Cluster) -> Config {
 /// stops the others), so the lab degrades for a second rather than for good.
 pub async fn run(addr: SocketAddr, lab: String, cluster: Cluster, stop: CancellationToken) {
     let config = config(&lab, &cluster);
-    let url = format!("http://{addr}").parse().expect("a socket address is a URI");
+    let url = format!("http://{addr}")
+        .parse()
+        .expect("a socket address is a URI");
     let client = match kube::Client::try_from(kube::Config::new(url)) {
         Ok(c) => c,
         Err(error) => {
@@ -42,9 +44,15 @@ pub async fn run(addr: SocketAddr, lab: String, cluster: Cluster, stop: Cancella
             return;
         }
     };
-    tokio::spawn(label_nodes(client.clone(), config.nodes.clone(), cluster, stop.clone()));
+    tokio::spawn(label_nodes(
+        client.clone(),
+        config.nodes.clone(),
+        cluster,
+        stop.clone(),
+    ));
     while !stop.is_cancelled() {
-        let result = podnet_lab_controllers::run_all(client.clone(), config.clone(), stop.clone()).await;
+        let result =
+            podnet_lab_controllers::run_all(client.clone(), config.clone(), stop.clone()).await;
         if let Err(error) = result {
             tracing::error!(%error, "controllers failed; restarting them");
         }

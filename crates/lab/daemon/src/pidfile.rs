@@ -40,7 +40,10 @@ impl PidFile {
     }
 
     pub fn write(&self, path: &Path) -> Result<(), DaemonError> {
-        write_atomic(path, format!("{} {}\n", self.pid, self.start_time).as_bytes())
+        write_atomic(
+            path,
+            format!("{} {}\n", self.pid, self.start_time).as_bytes(),
+        )
     }
 
     pub fn read(path: &Path) -> Result<Option<Self>, DaemonError> {
@@ -70,9 +73,8 @@ impl DaemonProcess {
             return Ok(None);
         };
         let same_process = start_time(entry.pid) == Some(entry.start_time);
-        let is_daemon = cmdline(entry.pid).is_some_and(|args| {
-            args.windows(2).any(|w| w[0] == "lab" && w[1] == "daemon")
-        });
+        let is_daemon = cmdline(entry.pid)
+            .is_some_and(|args| args.windows(2).any(|w| w[0] == "lab" && w[1] == "daemon"));
         Ok((same_process && is_daemon).then_some(DaemonProcess { pid: entry.pid }))
     }
 

@@ -27,7 +27,10 @@ pub async fn run(lab: &LabDir) -> Result<(), DaemonError> {
     let listener = bind(lab, &cluster.networking).await?;
     let addr = listener.local_addr().map_err(DaemonError::io(&lab.path))?;
     write_atomic(&lab.address_file(), format!("{addr}\n").as_bytes())?;
-    write_atomic(&lab.kubeconfig(), kubeconfig::render(&lab.name, addr).as_bytes())?;
+    write_atomic(
+        &lab.kubeconfig(),
+        kubeconfig::render(&lab.name, addr).as_bytes(),
+    )?;
     PidFile::current()?.write(&lab.pid_file())?;
     tracing::info!(lab = %lab.name, %addr, pid = std::process::id(), nodes = cluster.nodes.len(),
         "lab daemon starting");
@@ -53,9 +56,11 @@ pub async fn run(lab: &LabDir) -> Result<(), DaemonError> {
     ));
     let store = lab.store_dir();
     let server_stop = stop.clone();
-    let served = podnet_apiserver::serve(listener, &store, async move {
-        server_stop.cancelled().await
-    })
+    let served = podnet_apiserver::serve(
+        listener,
+        &store,
+        async move { server_stop.cancelled().await },
+    )
     .await;
     stop.cancel();
     let _ = controllers.await;
