@@ -107,6 +107,18 @@ fn up_with_a_kind_config_names_nodes_and_subnets_from_it() {
 
     let nodes = lab.kubectl_ok(&["get", "nodes", "-l", "tier=edge", "-o", "name"]);
     assert_eq!(nodes, format!("node/{}-worker\n", lab.name));
+    let tmp2 = tempfile::tempdir().unwrap();
+    let svc = manifest(
+        tmp2.path(),
+        "svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports:\n  - port: 80\n",
+    );
+    lab.ok(&["apply", "-f", svc.to_str().unwrap()]);
+    let ip = lab.kubectl_ok(&["get", "svc", "s", "-o", "jsonpath={.spec.clusterIP}"]);
+    assert!(
+        ip.starts_with("10.200."),
+        "ClusterIP {ip} not from the config's serviceSubnet"
+    );
     assert_eq!(
         lab.ok(&["kubeconfig"]).trim(),
         lab.kubeconfig().to_str().unwrap()

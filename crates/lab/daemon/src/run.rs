@@ -48,6 +48,12 @@ pub async fn run(lab: &LabDir) -> Result<(), DaemonError> {
         on_signal.cancel();
     });
 
+    // ClusterIPs come from the config's serviceSubnet (kube-apiserver's
+    // --service-cluster-ip-range); node ports from the default range.
+    let api_config = podnet_apiserver::Config {
+        service_cidrs: cluster.networking.service_subnets.clone(),
+        ..Default::default()
+    };
     let controllers = tokio::spawn(controllers::run(
         addr,
         lab.name.clone(),
@@ -56,11 +62,9 @@ pub async fn run(lab: &LabDir) -> Result<(), DaemonError> {
     ));
     let store = lab.store_dir();
     let server_stop = stop.clone();
-    let served = podnet_apiserver::serve(
-        listener,
-        &store,
-        async move { server_stop.cancelled().await },
-    )
+    let served = podnet_apiserver::serve_with(listener, &store, &api_config, async move {
+        server_stop.cancelled().await
+    })
     .await;
     stop.cancel();
     let _ = controllers.await;
