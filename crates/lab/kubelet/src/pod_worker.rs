@@ -55,14 +55,6 @@ pub(crate) struct WorkerCtx {
     pub cancel: CancellationToken,
 }
 
-// === impl WorkerCtx ===
-
-impl WorkerCtx {
-    pub fn grace_period(&self) -> Duration {
-        self.state.lock().unwrap().grace
-    }
-}
-
 pub(crate) fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
 }

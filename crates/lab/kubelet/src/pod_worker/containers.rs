@@ -483,6 +483,7 @@ async fn wait_started(ctx: &WorkerCtx, name: &str, instance: u64, cancel: &Cance
 fn report(ctx: &WorkerCtx, name: &str, instance: u64, kind: ProbeKind, ok: bool) {
     let mut st = ctx.state.lock().unwrap();
     let key = st.record.key();
+    let grace = st.grace;
     let Some(rt) = st
         .containers
         .get_mut(name)
@@ -500,7 +501,6 @@ fn report(ctx: &WorkerCtx, name: &str, instance: u64, kind: ProbeKind, ok: bool)
             rt.killing = true;
             rt.ready = false;
             if let Some(process) = rt.process {
-                let grace = ctx.grace_period();
                 tokio::spawn(stop_process(process, grace));
             }
         }
