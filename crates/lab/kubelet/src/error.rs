@@ -8,7 +8,7 @@ pub enum Error {
     Api {
         what: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
     #[error("{path}: {op}: {source}")]
     Io {
@@ -29,7 +29,7 @@ pub enum Error {
         pod: String,
         verb: &'static str,
         #[source]
-        source: podnet_cni_runtime::Error,
+        source: Box<podnet_cni_runtime::Error>,
     },
     #[error("network configuration in {dir}: {reason}")]
     NetworkConfig { dir: PathBuf, reason: String },
@@ -65,7 +65,7 @@ impl Error {
     pub(crate) fn api(what: impl Into<String>, source: kube::Error) -> Self {
         Self::Api {
             what: what.into(),
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -297,7 +297,7 @@ mod tests {
             None,
             false,
         );
-        assert_eq!(phase("Always", &[first.clone()]), "Pending");
+        assert_eq!(phase("Always", std::slice::from_ref(&first)), "Pending");
         assert_eq!(
             phase("Never", &[view("a", running(), None, true), first]),
             "Pending"

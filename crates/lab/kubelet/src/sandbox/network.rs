@@ -76,7 +76,7 @@ impl Network {
                 Err(Error::Cni {
                     pod: at.key(),
                     verb: "ADD",
-                    source,
+                    source: Box::new(source),
                 })
             }
         }
@@ -90,7 +90,7 @@ impl Network {
             .map_err(|source| Error::Cni {
                 pod: at.key(),
                 verb: "DEL",
-                source,
+                source: Box::new(source),
             })
     }
 }
