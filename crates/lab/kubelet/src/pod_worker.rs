@@ -27,6 +27,9 @@ use crate::state::{self, PodRecord};
 use crate::status::{self, ContainerView, PodView};
 use containers::ContainerRt;
 
+/// Tries of the final gracePeriodSeconds=0 delete.
+const DELETE_ATTEMPTS: usize = 10;
+
 /// What every pod worker of a kubelet shares.
 pub(crate) struct Shared {
     pub client: Client,
@@ -344,10 +347,16 @@ impl Worker {
             ..Default::default()
         };
         let name = pod.metadata.name.as_deref().unwrap_or("");
-        match api.delete(name, &params).await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(error) => tracing::warn!(pod = %containers::pod_key(pod), %error, "deleting pod"),
+        // The worker ends after this: retry a while, or the pod stays Terminating.
+        for _ in 0..DELETE_ATTEMPTS {
+            match api.delete(name, &params).await {
+                Ok(_) => return,
+                Err(e) if is_not_found(&e) => return,
+                Err(error) => {
+                    tracing::warn!(pod = %containers::pod_key(pod), %error, "deleting pod");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
         }
     }
 }
