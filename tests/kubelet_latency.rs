@@ -3,6 +3,8 @@
 //! p50/p90/max; fails only if a pod is not Ready within the timeout. Run inside
 //! `unshare --net --mount --propagation private` (see kubelet_pods.rs).
 
+// The harness is shared with kubelet_pods.rs, which uses all of it; this suite needs less.
+#[allow(dead_code)]
 #[path = "kubelet/harness.rs"]
 mod harness;
 
