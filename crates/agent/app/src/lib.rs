@@ -19,6 +19,6 @@ mod store;
 
 pub use agent::{Agent, Settings};
 pub use client::client;
-pub use error::{Error, Result};
 pub use command::main;
+pub use error::{Error, Result};
 pub use store::NodeStore;
