@@ -20,5 +20,8 @@ fi
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^pn-t-' || true); do
   ip netns delete "$ns" || true
 done
+# A private tmpfs on /run/netns: the namespaces tests pin there (and any a killed test leaves
+# behind) never appear in the machine's own /run/netns.
 exec unshare --net --mount --propagation private -- \
-  bash -c 'ip link set lo up && exec "$@"' bash "${runner[@]}" "$@"
+  bash -c 'mkdir -p /run/netns && mount -t tmpfs podnet-test-netns /run/netns &&
+           ip link set lo up && exec "$@"' bash "${runner[@]}" "$@"
