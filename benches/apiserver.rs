@@ -22,7 +22,7 @@ use serde_json::json;
 const PODNET: &str = env!("CARGO_BIN_EXE_podnet");
 const SEQUENTIAL: usize = 500;
 const CONCURRENT_CLIENTS: usize = 8;
-const PER_CLIENT: usize = 63;
+const PER_CLIENT: usize = 62;
 const WATCHERS: usize = 10;
 const WRITES: usize = 200;
 const NS: &str = "bench";

@@ -42,7 +42,8 @@ pub struct LabCommand {
 /// Which lab, and where labs live.
 #[derive(Debug, Args)]
 struct Common {
-    /// The lab's name [default: the config's `name`, else the only lab there is, else "kind"]
+    /// The lab's name [default: for `up`, the config's `name`; for the others, the only lab
+    /// there is; else "kind"]
     #[arg(long, global = true, env = "PODNET_LAB_NAME")]
     name: Option<String>,
     /// Directory holding the labs' state, one subdirectory per lab
