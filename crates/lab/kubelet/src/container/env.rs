@@ -24,6 +24,23 @@ pub(crate) struct EnvContext<'a> {
     pub podnet_exe: &'a Path,
 }
 
+impl<'a> EnvContext<'a> {
+    /// The context of a pod on this node: the node's part comes from the kubelet's config.
+    pub fn on_node(
+        config: &'a crate::KubeletConfig,
+        pod_ips: &'a [IpAddr],
+        hostname: &'a str,
+    ) -> Self {
+        Self {
+            pod_ips,
+            host_ip: config.node_ip,
+            hostname,
+            kubernetes_service: config.kubernetes_service,
+            podnet_exe: &config.podnet_exe,
+        }
+    }
+}
+
 /// The process a container runs, or the reason it cannot (upstream's
 /// CreateContainerConfigError).
 pub(crate) fn process_spec(

@@ -194,13 +194,7 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
         )
     };
     let hostname = crate::files::uts_hostname(pod, &config.cluster_domain);
-    let env_ctx = EnvContext {
-        pod_ips: &ips,
-        host_ip: config.node_ip,
-        hostname: &hostname,
-        kubernetes_service: config.kubernetes_service,
-        podnet_exe: &config.podnet_exe,
-    };
+    let env_ctx = EnvContext::on_node(config, &ips, &hostname);
     let key = format!("{namespace}/{name}");
     let spec = match process_spec(pod, c, &env_ctx) {
         Ok(spec) => spec,
@@ -332,13 +326,7 @@ pub(crate) fn adopt(
     drop(st);
     let hostname = crate::files::uts_hostname(pod, &config.cluster_domain);
     let ips = [ip];
-    let env_ctx = EnvContext {
-        pod_ips: &ips,
-        host_ip: config.node_ip,
-        hostname: &hostname,
-        kubernetes_service: config.kubernetes_service,
-        podnet_exe: &config.podnet_exe,
-    };
+    let env_ctx = EnvContext::on_node(config, &ips, &hostname);
     let env = process_spec(pod, c, &env_ctx)
         .map(|s| s.env)
         .unwrap_or_default();
