@@ -3,7 +3,7 @@
 # CNI plugins (to test against and to chain with), and the Rust build. Idempotent.
 set -euo pipefail
 
-packages=(nftables iptables iproute2 conntrack containernetworking-plugins
+packages=(nftables iptables ipset iproute2 conntrack containernetworking-plugins
           dnsutils iputils-ping iperf3 curl util-linux)
 missing=()
 for p in "${packages[@]}"; do
