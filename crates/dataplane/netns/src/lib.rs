@@ -139,6 +139,37 @@ pub fn list(prefix: &str) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The processes whose network namespace is the one pinned at `path`, as `ip netns pids`
+/// finds them (same device and inode). Processes that vanish while being looked at are
+/// skipped; an empty list when the namespace is not pinned.
+pub fn pids(path: &Path) -> Result<Vec<i32>> {
+    use std::os::unix::fs::MetadataExt;
+    let target = match fs::metadata(path) {
+        Ok(m) => (m.dev(), m.ino()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                op: "stat",
+                source,
+            });
+        }
+    };
+    let proc = fs::read_dir("/proc").map_err(|source| Error::Io {
+        path: "/proc".into(),
+        op: "list",
+        source,
+    })?;
+    let mut found: Vec<i32> = proc
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| (m.dev(), m.ino()) == target)
+        })
+        .collect();
+    found.sort_unstable();
+    Ok(found)
+}
+
 /// Runs `work` on a fresh OS thread that has entered the namespace at `path`.
 pub fn run_in<T, F>(path: &Path, work: F) -> Result<T>
 where

@@ -61,3 +61,29 @@ fn netns_create_twice_is_refused() {
 fn netns_delete_of_missing_is_ok() {
     podnet_netns::delete(&unique("never")).unwrap();
 }
+
+#[test]
+fn netns_pids_finds_exactly_the_processes_inside() {
+    let name = unique("pids");
+    let _guard = Pinned(name.clone());
+    let path = podnet_netns::create(&name).unwrap();
+    assert!(podnet_netns::pids(&path).unwrap().is_empty());
+    // A child forked from a thread inside the namespace lives in it.
+    let mut child = podnet_netns::run_in(&path, || {
+        std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap()
+    })
+    .unwrap();
+    let found = podnet_netns::pids(&path).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(found, vec![child.id() as i32]);
+    assert!(
+        !podnet_netns::pids(&path)
+            .unwrap()
+            .contains(&(std::process::id() as i32)),
+        "the test process itself is outside"
+    );
+}
