@@ -5,8 +5,13 @@
 //! tested without an API server and reads the same whether the objects came from a real
 //! cluster or the lab.
 
+mod dns;
 mod error;
 mod node;
 
+pub use dns::{
+    DnsEndpoint, DnsEndpointSlice, DnsPod, DnsPort, DnsService, DnsServiceKind, ip_label,
+    namespace_name,
+};
 pub use error::{Error, Result};
 pub use node::{NodeIp, NodeRoute};

@@ -1,0 +1,1 @@
+//! `podnet dns`: the cluster name server (sockets, forwarding, cache, metrics, health, Corefile).
