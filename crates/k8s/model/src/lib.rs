@@ -6,12 +6,22 @@
 //! cluster or the lab.
 
 mod dns;
+mod endpoints;
 mod error;
 mod node;
+mod service;
 
 pub use dns::{
     DnsEndpoint, DnsEndpointSlice, DnsPod, DnsPort, DnsService, DnsServiceKind, ip_label,
     namespace_name,
 };
+pub use endpoints::{
+    AddressFamily, Endpoint, EndpointSliceInfo, SERVICE_NAME_LABEL, SliceEndpoint, SlicePort,
+    endpoints_for_port,
+};
 pub use error::{Error, Result};
 pub use node::{NodeIp, NodeRoute};
+pub use service::{
+    DEFAULT_AFFINITY_TIMEOUT_SECS, Protocol, Service, ServiceName, ServicePort, ServicePortName,
+    ServiceType, SessionAffinity, TargetPort, TrafficDistribution, TrafficPolicy,
+};
