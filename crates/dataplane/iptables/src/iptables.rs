@@ -1,7 +1,7 @@
 //! One family's iptables in one network namespace: whole rulesets through
 //! `iptables-restore --noflush`, single rules through `iptables -C/-I/-A/-D`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
@@ -94,6 +94,14 @@ impl Iptables {
         let program = self.tool("save");
         self.place
             .run_ok(&program, &["-t", table.name()], b"", "save")
+    }
+
+    /// Every table that exists, as `iptables-save` prints them. Unlike [`Iptables::save`],
+    /// this never makes the kernel instantiate a table (the legacy backend creates a table
+    /// in a namespace on first access by name), so it is safe for looking around.
+    pub fn save_all(&self) -> Result<String> {
+        let program = self.tool("save");
+        self.place.run_ok(&program, &[], b"", "save")
     }
 
     /// The user-defined and built-in chains of `table`.
@@ -198,6 +206,24 @@ impl fmt::Display for Table {
     }
 }
 
+/// The chains of each table (`*nat` … `COMMIT`) in iptables-save output.
+pub fn chains_by_table(saved: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut table = None;
+    for line in saved.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table = Some(out.entry(t.trim().to_owned()).or_default());
+        } else if let (Some(chains), Some(name)) = (
+            table.as_mut(),
+            line.strip_prefix(':')
+                .and_then(|rest| rest.split_whitespace().next()),
+        ) {
+            chains.insert(name.to_owned());
+        }
+    }
+    out
+}
+
 /// The chains declared (`:NAME POLICY [counters]`) in iptables-save output.
 pub fn chains_of(saved: &str) -> BTreeSet<String> {
     saved
@@ -230,5 +256,10 @@ mod tests {
             chains.into_iter().collect::<Vec<_>>(),
             ["KUBE-SERVICES", "PREROUTING"]
         );
+        let two = format!("{saved}*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
+        let by_table = chains_by_table(&two);
+        assert_eq!(by_table.len(), 2);
+        assert!(by_table["nat"].contains("KUBE-SERVICES"));
+        assert!(!by_table["filter"].contains("KUBE-SERVICES"));
     }
 }

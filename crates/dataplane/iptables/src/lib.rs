@@ -19,6 +19,6 @@ mod variant;
 
 pub use error::{Error, Result};
 pub use ipset::Ipset;
-pub use iptables::{Family, Iptables, Position, Table, chains_of};
+pub use iptables::{Family, Iptables, Position, Table, chains_by_table, chains_of};
 pub use ipvs::{IpvsSupport, ipvs_support, probe_ipvs};
 pub use variant::Variant;

@@ -1,0 +1,20 @@
+//! The service proxy's iptables and ipvs modes, as kube-proxy renders them: the same table,
+//! chain and set names, the same chain-name hashing, the same rule shapes, rendered from the
+//! mode-independent plan of `podnet-agent-proxy` and applied through `podnet-iptables`.
+//!
+//! - [`names`]: KUBE-SVC-/KUBE-SEP-/… chain names, hashed exactly as upstream.
+//! - [`render`]: one service port → its rules (pure).
+//! - [`IptablesBackend`]: the iptables mode's [`podnet_agent_proxy::Backend`]: full and partial
+//!   syncs through `iptables-restore --noflush`, stale chains flushed and deleted, and
+//!   [`cleanup`] for switching modes.
+
+mod backend;
+mod cleanup;
+mod error;
+pub mod names;
+pub mod render;
+pub mod ruleset;
+
+pub use backend::{IptablesBackend, IptablesConfig};
+pub use cleanup::cleanup;
+pub use error::{Error, Result};
