@@ -36,9 +36,14 @@ pub enum IpvsSupport {
 }
 
 /// Fails with [`Error::IpvsMissing`] (naming CONFIG_IP_VS and the `ip_vs` module) unless the
-/// kernel has IPVS. The agent calls this before it starts in ipvs mode.
-pub fn probe_ipvs() -> Result<()> {
-    match ipvs_support()? {
+/// kernel has IPVS, as seen from `netns` (`None`: the caller's own). The agent calls this
+/// before it starts in ipvs mode.
+pub fn probe_ipvs(netns: Option<&Path>) -> Result<()> {
+    let support = match netns {
+        None => ipvs_support()?,
+        Some(path) => podnet_netns::run_in(path, ipvs_support)??,
+    };
+    match support {
         IpvsSupport::Present => Ok(()),
         IpvsSupport::Missing(evidence) => Err(Error::IpvsMissing { evidence }),
     }

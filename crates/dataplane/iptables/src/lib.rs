@@ -10,6 +10,7 @@
 //! Which xtables backend (nf_tables or legacy) is used is an explicit [`Variant`]; see
 //! [`Variant::detect`] for how the agent picks one.
 
+mod addrs;
 mod error;
 mod exec;
 mod ipset;
@@ -17,6 +18,7 @@ mod iptables;
 mod ipvs;
 mod variant;
 
+pub use addrs::local_addresses;
 pub use error::{Error, Result};
 pub use ipset::Ipset;
 pub use iptables::{Family, Iptables, Position, Table, chains_by_table, chains_of};

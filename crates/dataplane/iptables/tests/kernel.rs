@@ -169,8 +169,21 @@ fn kernel_without_ipvs_is_refused_with_the_missing_kernel_feature_named() {
         return;
     }
     assert!(matches!(support, IpvsSupport::Missing(_)), "{support:?}");
-    let err = probe_ipvs().unwrap_err().to_string();
+    let err = probe_ipvs(None).unwrap_err().to_string();
+    let ns = Netns::new("ipvs");
+    assert_eq!(probe_ipvs(Some(ns.path())).unwrap_err().to_string(), err);
     assert!(err.contains("CONFIG_IP_VS"), "{err}");
     assert!(err.contains("ip_vs"), "{err}");
     assert!(err.contains("\"IPVS\""), "{err}");
+}
+
+#[test]
+fn kernel_local_addresses_lists_the_namespace_s_own() {
+    let ns = Netns::new("addrs");
+    ns.exec(&["ip", "link", "add", "d0", "type", "bridge"]);
+    ns.exec(&["ip", "addr", "add", "10.77.0.1/24", "dev", "d0"]);
+    let ips = podnet_iptables::local_addresses(Some(ns.path())).unwrap();
+    let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
+    assert!(ips.contains(&"10.77.0.1".to_owned()), "{ips:?}");
+    assert!(ips.contains(&"127.0.0.1".to_owned()), "{ips:?}");
 }

@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
-use podnet_agent_proxy::{Backend, NodeInfo, Plan, PortChange, PortKey, SyncKind, SyncStats};
+use podnet_agent_proxy::{
+    Backend, NodeInfo, NodePortAddressConfig, Plan, PortChange, PortKey, SyncKind, SyncStats,
+};
 use podnet_iptables::{Family, Iptables, Position, Table, Variant};
 use podnet_k8s_model::AddressFamily;
 
@@ -23,19 +25,24 @@ use crate::error::Result;
 use crate::names::is_service_chain;
 use crate::render::top::{FILTER_CHAINS, NAT_CHAINS};
 use crate::render::{
-    Context, LARGE_CLUSTER_ENDPOINTS, PortRules, RenderConfig, Shared, jump_rules, render_port,
+    Context, DEFAULT_MASQUERADE_BIT, LARGE_CLUSTER_ENDPOINTS, PortRules, RenderConfig, Shared,
+    jump_rules, render_port,
 };
 use crate::ruleset::{Applied, Ruleset};
 
 const MODE: &str = "iptables";
 
-/// How the iptables mode is set up on a node.
+/// How the iptables mode is set up on a node (kube-proxy's flags).
 #[derive(Clone, Debug)]
 pub struct IptablesConfig {
-    /// One render configuration per family the node serves (IPv4, and IPv6 when dual-stack).
-    pub families: Vec<RenderConfig>,
     /// nf_tables or legacy; see [`Variant::detect`].
     pub variant: Variant,
+    /// `--nodeport-addresses` (iptables default: every local address).
+    pub node_ports: NodePortAddressConfig,
+    /// `--masquerade-all`.
+    pub masquerade_all: bool,
+    /// `--iptables-masquerade-bit` (14: mark 0x4000).
+    pub masquerade_bit: u8,
 }
 
 /// The iptables mode in one network namespace.
@@ -46,7 +53,9 @@ pub struct IptablesBackend {
 /// One family: its iptables, its node facts, what it last wrote.
 struct FamilyProxier {
     ipt: Iptables,
+    /// `node_port_addresses` re-resolved from `node_ports` at each full sync.
     config: RenderConfig,
+    node_ports: NodePortAddressConfig,
     node: NodeInfo,
     /// Every service port's contribution to the shared chains and the names of its chains.
     ports: BTreeMap<PortKey, Cached>,
@@ -65,11 +74,13 @@ struct Cached {
 // === impl IptablesConfig ===
 
 impl IptablesConfig {
-    /// kube-proxy's defaults for an IPv4 node, the backend detected in `netns`.
+    /// kube-proxy's iptables defaults, with the backend detected in `netns`.
     pub fn detect(netns: Option<&Path>) -> Result<Self> {
         Ok(Self {
-            families: vec![RenderConfig::new(AddressFamily::V4)],
             variant: Variant::detect(netns)?,
+            node_ports: NodePortAddressConfig::All,
+            masquerade_all: false,
+            masquerade_bit: DEFAULT_MASQUERADE_BIT,
         })
     }
 }
@@ -77,18 +88,24 @@ impl IptablesConfig {
 // === impl IptablesBackend ===
 
 impl IptablesBackend {
-    /// The mode for `node` in `netns` (`None`: the agent's own). Builds, touches nothing.
+    /// The mode for `node` in `netns` (`None`: the agent's own), one family per address
+    /// family the node has (IPv4 when it says nothing). Builds, touches nothing.
     pub fn new(netns: Option<&Path>, config: IptablesConfig, node: NodeInfo) -> Self {
-        let families = config
-            .families
+        let families = node_families(&node)
             .into_iter()
-            .map(|c| FamilyProxier {
-                ipt: Iptables::new(netns, family(c.family), config.variant),
-                config: c,
-                node: node.clone(),
-                ports: BTreeMap::new(),
-                applied: None,
-                large_cluster: false,
+            .map(|family| {
+                let mut render = RenderConfig::new(family);
+                render.masquerade_all = config.masquerade_all;
+                render.masquerade_bit = config.masquerade_bit;
+                FamilyProxier {
+                    ipt: Iptables::new(netns, ipt_family(family), config.variant),
+                    config: render,
+                    node_ports: config.node_ports.clone(),
+                    node: node.clone(),
+                    ports: BTreeMap::new(),
+                    applied: None,
+                    large_cluster: false,
+                }
             })
             .collect();
         Self { families }
@@ -155,7 +172,7 @@ impl Backend for IptablesBackend {
 
     fn cleanup(&mut self) -> podnet_agent_proxy::Result<()> {
         for f in &mut self.families {
-            crate::cleanup::cleanup_iptables(&f.ipt).map_err(|e| e.into_proxy(MODE))?;
+            crate::cleanup::cleanup_family(&f.ipt).map_err(|e| e.into_proxy(MODE))?;
             f.applied = None;
             f.ports.clear();
         }
@@ -166,6 +183,18 @@ impl Backend for IptablesBackend {
 // === impl FamilyProxier ===
 
 impl FamilyProxier {
+    /// `--nodeport-addresses` as of now: the node's addresses may have changed since.
+    fn resolve_node_ports(&mut self) -> Result<()> {
+        let local = match self.node_ports {
+            NodePortAddressConfig::Cidrs(_) => podnet_iptables::local_addresses(self.ipt.netns())?,
+            _ => Vec::new(),
+        };
+        self.config.node_port_addresses =
+            self.node_ports
+                .resolve(self.config.family, &self.node, &local);
+        Ok(())
+    }
+
     fn sync(&mut self, plan: &Plan, changes: &[PortChange], kind: SyncKind) -> Result<SyncStats> {
         let family = self.config.family;
         let large = endpoint_chains(plan, family) > LARGE_CLUSTER_ENDPOINTS;
@@ -179,6 +208,7 @@ impl FamilyProxier {
         let mut own: Vec<(String, Vec<String>)> = Vec::new();
         let mut stale: BTreeSet<String> = BTreeSet::new();
         if full {
+            self.resolve_node_ports()?;
             for jump in jump_rules() {
                 self.ipt.ensure_chain(jump.table, jump.to)?;
                 let args: Vec<&str> = jump.args.iter().map(String::as_str).collect();
@@ -299,7 +329,24 @@ fn endpoint_chains(plan: &Plan, family: AddressFamily) -> usize {
         .sum()
 }
 
-fn family(f: AddressFamily) -> Family {
+/// The families a node serves: those of its addresses and cluster CIDRs, IPv4 if none.
+fn node_families(node: &NodeInfo) -> Vec<AddressFamily> {
+    let mut out: Vec<AddressFamily> = node
+        .node_ips
+        .iter()
+        .copied()
+        .chain(node.cluster_cidrs.iter().map(|c| c.addr()))
+        .map(podnet_agent_proxy::family_of)
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        out.push(AddressFamily::V4);
+    }
+    out
+}
+
+fn ipt_family(f: AddressFamily) -> Family {
     match f {
         AddressFamily::V4 => Family::V4,
         AddressFamily::V6 => Family::V6,

@@ -15,11 +15,11 @@ use crate::render::top::{FILTER_CHAINS, NAT_CHAINS};
 /// Removes the iptables mode's jumps and chains from `netns` (`None`: the caller's own), in
 /// both address families and both backends (a node may have switched backends too).
 /// Idempotent; other components' rules in the same tables are left alone.
-pub fn cleanup(netns: Option<&Path>) -> Result<()> {
+pub fn cleanup_iptables(netns: Option<&Path>) -> Result<()> {
     for variant in [Variant::Nft, Variant::Legacy] {
         for family in [podnet_iptables::Family::V4, podnet_iptables::Family::V6] {
             let ipt = Iptables::new(netns, family, variant);
-            match cleanup_iptables(&ipt) {
+            match cleanup_family(&ipt) {
                 Ok(()) => {}
                 // A backend or family whose tools are not installed holds nothing of ours.
                 Err(crate::Error::Iptables(podnet_iptables::Error::Spawn { source, .. }))
@@ -32,7 +32,7 @@ pub fn cleanup(netns: Option<&Path>) -> Result<()> {
 }
 
 /// Removes the iptables mode from one family and backend.
-pub(crate) fn cleanup_iptables(ipt: &Iptables) -> Result<()> {
+pub(crate) fn cleanup_family(ipt: &Iptables) -> Result<()> {
     // Look before touching: naming a table of the legacy backend creates it.
     let existing = podnet_iptables::chains_by_table(&ipt.save_all()?);
     let ours = |table: Table, top: &[&str]| -> BTreeSet<String> {

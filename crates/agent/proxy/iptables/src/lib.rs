@@ -6,15 +6,18 @@
 //! - [`render`]: one service port → its rules (pure).
 //! - [`IptablesBackend`]: the iptables mode's [`podnet_agent_proxy::Backend`]: full and partial
 //!   syncs through `iptables-restore --noflush`, stale chains flushed and deleted, and
-//!   [`cleanup`] for switching modes.
+//!   [`cleanup_iptables`] for switching modes.
+//! - [`new_iptables`], [`ipvs_available`]: what the agent calls.
 
 mod backend;
 mod cleanup;
+mod entry;
 mod error;
 pub mod names;
 pub mod render;
 pub mod ruleset;
 
 pub use backend::{IptablesBackend, IptablesConfig};
-pub use cleanup::cleanup;
+pub use cleanup::cleanup_iptables;
+pub use entry::{ipvs_available, new_iptables};
 pub use error::{Error, Result};

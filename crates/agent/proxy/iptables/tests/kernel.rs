@@ -310,7 +310,7 @@ fn kernel_iptables_cleanup_leaves_no_trace_and_other_rules_alone() {
     proxy.sync(true);
     assert!(topo.node.exec(&["iptables-nft-save"]).contains("KUBE-SVC-"));
 
-    podnet_agent_proxy_iptables::cleanup(Some(topo.node.path())).unwrap();
+    podnet_agent_proxy_iptables::cleanup_iptables(Some(topo.node.path())).unwrap();
     let saved = topo.node.exec(&["iptables-nft-save"]);
     assert!(!saved.contains("KUBE-"), "{saved}");
     assert!(
@@ -321,7 +321,7 @@ fn kernel_iptables_cleanup_leaves_no_trace_and_other_rules_alone() {
     let (_, _, stderr) = topo.node.try_exec(&["iptables-nft-save"]);
     assert!(!stderr.contains("legacy tables present"), "{stderr}");
     // Idempotent.
-    podnet_agent_proxy_iptables::cleanup(Some(topo.node.path())).unwrap();
+    podnet_agent_proxy_iptables::cleanup_iptables(Some(topo.node.path())).unwrap();
     assert!(Topology::curl(&topo.client, &format!("http://{NODE_IP}:30011/")).is_err());
 }
 
@@ -356,4 +356,47 @@ fn kernel_iptables_every_feature_fixture_is_accepted_by_the_kernel() {
             .count();
         assert_eq!(jumps, 1, "{from} → {to}:\n{saved}");
     }
+}
+
+#[test]
+fn kernel_ipvs_mode_is_refused_naming_the_missing_kernel_feature() {
+    let ns = podnet_test_util::Netns::new("ipvs-refuse");
+    if std::path::Path::new("/proc/net/ip_vs").exists() {
+        assert_eq!(
+            podnet_agent_proxy_iptables::ipvs_available(Some(ns.path())),
+            Ok(())
+        );
+        return;
+    }
+    let reason = podnet_agent_proxy_iptables::ipvs_available(Some(ns.path())).unwrap_err();
+    assert!(
+        reason.contains("CONFIG_IP_VS") && reason.contains("ip_vs"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn kernel_new_iptables_picks_nf_tables_and_serves_node_ports_on_chosen_addresses_only() {
+    let topo = Topology::new("ipt-npaddr", 1);
+    let node = fixture::node();
+    let cidrs =
+        podnet_agent_proxy::NodePortAddressConfig::Cidrs(vec!["172.18.0.0/24".parse().unwrap()]);
+    let backend =
+        podnet_agent_proxy_iptables::new_iptables(Some(topo.node.path()), cidrs, &node).unwrap();
+    let mut proxy = Proxy::new(topo.node.path());
+    proxy.backend = backend;
+    proxy
+        .state
+        .upsert_service(service("ns1", "np", "10.96.0.14", |s| {
+            s.type_ = ServiceType::NodePort;
+            s.ports[0].node_port = Some(30014);
+        }));
+    proxy.state.upsert_slice(pods_slice("np", &[1]));
+    proxy.sync(true);
+
+    assert!(Topology::curl(&topo.client, &format!("http://{NODE_IP}:30014/hostname")).is_ok());
+    // The bridge address is local too, but outside --nodeport-addresses.
+    assert!(Topology::curl(&topo.client, &format!("http://{GATEWAY}:30014/hostname")).is_err());
+    let nat = topo.node.exec(&["iptables-nft-save", "-t", "nat"]);
+    assert!(nat.contains(&format!("-d {NODE_IP}/32")), "{nat}");
 }

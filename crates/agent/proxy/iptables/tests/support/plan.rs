@@ -58,10 +58,10 @@ impl Proxy {
     pub fn new(netns: &std::path::Path) -> Self {
         let node = fixture::node();
         let config = podnet_agent_proxy_iptables::IptablesConfig {
-            families: vec![podnet_agent_proxy_iptables::render::RenderConfig::new(
-                podnet_k8s_model::AddressFamily::V4,
-            )],
             variant: podnet_iptables::Variant::Nft,
+            node_ports: podnet_agent_proxy::NodePortAddressConfig::All,
+            masquerade_all: false,
+            masquerade_bit: podnet_agent_proxy_iptables::render::DEFAULT_MASQUERADE_BIT,
         };
         Self {
             state: ServiceState::default(),
