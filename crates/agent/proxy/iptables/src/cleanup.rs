@@ -9,8 +9,8 @@ use podnet_iptables::{Iptables, Table, Variant};
 
 use crate::error::Result;
 use crate::names::is_service_chain;
-use crate::render::jump_rules;
 use crate::render::top::{FILTER_CHAINS, NAT_CHAINS};
+use crate::render::{JumpRule, jump_rules};
 
 /// Removes the iptables mode's jumps and chains from `netns` (`None`: the caller's own), in
 /// both address families and both backends (a node may have switched backends too).
@@ -33,6 +33,24 @@ pub fn cleanup_iptables(netns: Option<&Path>) -> Result<()> {
 
 /// Removes the iptables mode from one family and backend.
 pub(crate) fn cleanup_family(ipt: &Iptables) -> Result<()> {
+    remove_chains(
+        ipt,
+        &jump_rules(),
+        &FILTER_CHAINS,
+        &NAT_CHAINS,
+        is_service_chain,
+    )
+}
+
+/// Unlinks `jumps` and flushes and deletes the chains named in `filter_chains` /
+/// `nat_chains` or accepted by `also`, where they exist.
+pub(crate) fn remove_chains(
+    ipt: &Iptables,
+    jumps: &[JumpRule],
+    filter_chains: &[&str],
+    nat_chains: &[&str],
+    also: fn(&str) -> bool,
+) -> Result<()> {
     // Look before touching: naming a table of the legacy backend creates it.
     let existing = podnet_iptables::chains_by_table(&ipt.save_all()?);
     let ours = |table: Table, top: &[&str]| -> BTreeSet<String> {
@@ -40,17 +58,17 @@ pub(crate) fn cleanup_family(ipt: &Iptables) -> Result<()> {
             .get(table.name())
             .into_iter()
             .flatten()
-            .filter(|c| top.contains(&c.as_str()) || is_service_chain(c))
+            .filter(|c| top.contains(&c.as_str()) || also(c))
             .cloned()
             .collect()
     };
-    let filter = ours(Table::Filter, &FILTER_CHAINS);
-    let nat = ours(Table::Nat, &NAT_CHAINS);
+    let filter = ours(Table::Filter, filter_chains);
+    let nat = ours(Table::Nat, nat_chains);
     if filter.is_empty() && nat.is_empty() {
         return Ok(());
     }
     // Unlink first: a chain still jumped to cannot be deleted.
-    for jump in jump_rules() {
+    for jump in jumps {
         let present = match jump.table {
             Table::Nat => &nat,
             _ => &filter,
@@ -80,7 +98,7 @@ pub(crate) fn cleanup_family(ipt: &Iptables) -> Result<()> {
         family = ?ipt.family(),
         variant = ?ipt.variant(),
         chains = filter.len() + nat.len(),
-        "removed the iptables mode's rules"
+        "removed a proxy mode's rules"
     );
     Ok(())
 }

@@ -34,3 +34,11 @@ fn node_port_addresses_and_masquerade_all_change_only_their_rules() {
         &render(&config),
     );
 }
+
+#[test]
+fn every_feature_renders_kube_proxy_s_ipvs_state() {
+    use podnet_agent_proxy_iptables::ipvs::{IpvsConfig, render_ipvs};
+    let config = IpvsConfig::new(AddressFamily::V4, vec![ip("172.18.0.2")]);
+    let rendered = render_ipvs(&config, &fixture::node(), &every_feature_plan());
+    golden("every-feature.ipvs", &rendered.dump());
+}

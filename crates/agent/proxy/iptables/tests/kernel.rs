@@ -400,3 +400,41 @@ fn kernel_new_iptables_picks_nf_tables_and_serves_node_ports_on_chosen_addresses
     let nat = topo.node.exec(&["iptables-nft-save", "-t", "nat"]);
     assert!(nat.contains(&format!("-d {NODE_IP}/32")), "{nat}");
 }
+
+#[test]
+fn kernel_ipvs_mode_sets_and_rules_are_accepted_and_cleaned_up() {
+    use podnet_agent_proxy_iptables::ipvs::{IpvsConfig, render_ipvs};
+    let ns = podnet_test_util::Netns::new("ipvs-sets");
+    let (services, slices) = fixture::every_feature();
+    let plan = plan::plan_of(&fixture::node(), services, slices);
+    let config = IpvsConfig::new(podnet_k8s_model::AddressFamily::V4, vec![ip("172.18.0.2")]);
+    let rendered = render_ipvs(&config, &fixture::node(), &plan);
+
+    // The halves this kernel has: ipsets, and the iptables rules that match them.
+    podnet_iptables::Ipset::new(Some(ns.path()))
+        .restore(&rendered.ipset_script())
+        .unwrap();
+    podnet_iptables::Iptables::new(
+        Some(ns.path()),
+        podnet_iptables::Family::V4,
+        podnet_iptables::Variant::Nft,
+    )
+    .restore(&rendered.iptables.dump())
+    .unwrap();
+    let saved = ns.exec(&["ipset", "save"]);
+    assert!(
+        saved.contains("add KUBE-CLUSTER-IP 10.96.0.11,tcp:80"),
+        "{saved}"
+    );
+    assert!(saved.contains("add KUBE-NODE-PORT-TCP 30014"), "{saved}");
+    let nat = ns.exec(&["iptables-nft-save", "-t", "nat"]);
+    assert!(
+        nat.contains("--match-set KUBE-LOOP-BACK dst,dst,src -j MASQUERADE"),
+        "{nat}"
+    );
+
+    podnet_agent_proxy_iptables::cleanup_ipvs(Some(ns.path())).unwrap();
+    assert_eq!(ns.exec(&["ipset", "list", "-n"]).trim(), "");
+    assert!(!ns.exec(&["iptables-nft-save"]).contains("KUBE-"));
+    podnet_agent_proxy_iptables::cleanup_ipvs(Some(ns.path())).unwrap();
+}

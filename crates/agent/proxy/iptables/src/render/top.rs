@@ -51,49 +51,35 @@ pub struct JumpRule {
 
 /// kube-proxy's jumps from the built-in chains, in the order it ensures them.
 pub fn jump_rules() -> Vec<JumpRule> {
-    let new = ["-m", "conntrack", "--ctstate", "NEW"];
-    let jump = |table, from, to, comment: &str, ctstate: bool| {
-        let mut args: Vec<String> = Vec::new();
-        if ctstate {
-            args.extend(new.iter().map(|s| (*s).to_owned()));
-        }
-        args.extend(["-m", "comment", "--comment", comment, "-j", to].map(str::to_owned));
-        JumpRule {
-            table,
-            from,
-            to,
-            args,
-        }
-    };
     use Table::{Filter, Nat};
     let portals = "kubernetes service portals";
     let external = "kubernetes externally-visible service portals";
     let firewall = "kubernetes load balancer firewall";
     vec![
-        jump(Filter, "INPUT", EXTERNAL_SERVICES, external, true),
-        jump(Filter, "FORWARD", EXTERNAL_SERVICES, external, true),
-        jump(
+        JumpRule::new(Filter, "INPUT", EXTERNAL_SERVICES, external, true),
+        JumpRule::new(Filter, "FORWARD", EXTERNAL_SERVICES, external, true),
+        JumpRule::new(
             Filter,
             "INPUT",
             NODEPORTS,
             "kubernetes health check service ports",
             false,
         ),
-        jump(Filter, "FORWARD", SERVICES, portals, true),
-        jump(Filter, "OUTPUT", SERVICES, portals, true),
-        jump(
+        JumpRule::new(Filter, "FORWARD", SERVICES, portals, true),
+        JumpRule::new(Filter, "OUTPUT", SERVICES, portals, true),
+        JumpRule::new(
             Filter,
             "FORWARD",
             FORWARD,
             "kubernetes forwarding rules",
             false,
         ),
-        jump(Filter, "INPUT", PROXY_FIREWALL, firewall, true),
-        jump(Filter, "OUTPUT", PROXY_FIREWALL, firewall, true),
-        jump(Filter, "FORWARD", PROXY_FIREWALL, firewall, true),
-        jump(Nat, "OUTPUT", SERVICES, portals, false),
-        jump(Nat, "PREROUTING", SERVICES, portals, false),
-        jump(
+        JumpRule::new(Filter, "INPUT", PROXY_FIREWALL, firewall, true),
+        JumpRule::new(Filter, "OUTPUT", PROXY_FIREWALL, firewall, true),
+        JumpRule::new(Filter, "FORWARD", PROXY_FIREWALL, firewall, true),
+        JumpRule::new(Nat, "OUTPUT", SERVICES, portals, false),
+        JumpRule::new(Nat, "PREROUTING", SERVICES, portals, false),
+        JumpRule::new(
             Nat,
             "POSTROUTING",
             POSTROUTING,
@@ -101,6 +87,31 @@ pub fn jump_rules() -> Vec<JumpRule> {
             false,
         ),
     ]
+}
+
+// === impl JumpRule ===
+
+impl JumpRule {
+    /// `-A FROM [-m conntrack --ctstate NEW] -m comment --comment COMMENT -j TO` in `table`.
+    pub fn new(
+        table: Table,
+        from: &'static str,
+        to: &'static str,
+        comment: &str,
+        new_only: bool,
+    ) -> Self {
+        let mut args: Vec<String> = Vec::new();
+        if new_only {
+            args.extend(["-m", "conntrack", "--ctstate", "NEW"].map(str::to_owned));
+        }
+        args.extend(["-m", "comment", "--comment", comment, "-j", to].map(str::to_owned));
+        Self {
+            table,
+            from,
+            to,
+            args,
+        }
+    }
 }
 
 // === impl Shared ===
