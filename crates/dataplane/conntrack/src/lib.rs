@@ -143,11 +143,11 @@ impl Conntrack {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // "N flow entries have been deleted." — conntrack exits 1 when N is 0.
         let deleted = stderr.lines().find_map(|l| {
-            l.split_whitespace()
-                .next()?
-                .parse::<u64>()
-                .ok()
-                .filter(|_| l.contains("deleted"))
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let at = words.windows(2).position(|w| w == ["flow", "entries"])?;
+            l.contains("deleted")
+                .then(|| at.checked_sub(1).and_then(|i| words[i].parse::<u64>().ok()))
+                .flatten()
         });
         match deleted {
             Some(n) => {

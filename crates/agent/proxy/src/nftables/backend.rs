@@ -1,0 +1,163 @@
+//! The nftables mode's [`Backend`]: one `nft -f -` transaction per sync and family.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Instant;
+
+use podnet_k8s_model::AddressFamily;
+use podnet_nft::Nft;
+
+use super::render::{TABLE, nft_family, render, render_port, skeleton};
+use super::ruleset::Desired;
+use super::transaction::{self, Existing};
+use crate::backend::{Backend, SyncKind, SyncStats};
+use crate::error::Result;
+use crate::node::{NodeInfo, NodePortAddressConfig};
+use crate::plan::{Plan, PortChange};
+
+/// nftables mode in one network namespace (`None`: the agent's own).
+pub struct NftBackend {
+    nft: Nft,
+    node: NodeInfo,
+    node_ports: NodePortAddressConfig,
+    /// What the last successful sync applied, per family.
+    applied: BTreeMap<AddressFamily, Desired>,
+}
+
+// === impl NftBackend ===
+
+impl NftBackend {
+    pub fn new(netns: Option<&Path>, node: NodeInfo, node_ports: NodePortAddressConfig) -> Self {
+        Self {
+            nft: Nft::new(netns),
+            node,
+            node_ports,
+            applied: BTreeMap::new(),
+        }
+    }
+
+    /// The families to program: IPv4 always, IPv6 when the node or a Service has it.
+    fn families(&self, plan: &Plan) -> Vec<AddressFamily> {
+        let v6 = self.node.node_ip(AddressFamily::V6).is_some()
+            || plan.ports().any(|p| p.key.family == AddressFamily::V6);
+        if v6 {
+            vec![AddressFamily::V4, AddressFamily::V6]
+        } else {
+            vec![AddressFamily::V4]
+        }
+    }
+
+    /// The desired table of `family`, as the next full sync would write it (for golden
+    /// tests and debugging).
+    pub fn desired(&self, plan: &Plan, family: AddressFamily) -> Desired {
+        let np = self
+            .node_ports
+            .resolve(family, &self.node, &self.node.node_ips);
+        render(plan, &self.node, family, &np)
+    }
+
+    fn existing(&self, family: &str) -> Result<Existing> {
+        let chains = self.nft.list(&["chains", family])?;
+        let sets = self.nft.list(&["sets", family])?;
+        Ok(Existing {
+            chains: transaction::parse_names(&chains, family, "chain"),
+            sets: transaction::parse_names(&sets, family, "set|map"),
+        })
+    }
+
+    fn sync_family(
+        &mut self,
+        plan: &Plan,
+        changes: &[PortChange],
+        kind: SyncKind,
+        family: AddressFamily,
+    ) -> Result<usize> {
+        let fam = nft_family(family);
+        let np = self
+            .node_ports
+            .resolve(family, &self.node, &self.node.node_ips);
+        let skel = skeleton(family, &np);
+        let partial_ok = kind == SyncKind::Partial
+            && self
+                .applied
+                .get(&family)
+                .is_some_and(|d| d.skeleton == skel);
+        if !partial_ok {
+            let desired = render(plan, &self.node, family, &np);
+            let existing = self.existing(fam)?;
+            let text = transaction::full(&desired, &existing);
+            self.nft.apply(&text)?;
+            self.applied.insert(family, desired);
+            return Ok(text.lines().count());
+        }
+        let applied = self.applied.get_mut(&family).expect("checked above");
+        let keys: BTreeSet<_> = changes
+            .iter()
+            .map(|c| &c.key)
+            .filter(|k| k.family == family)
+            .collect();
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut new = BTreeMap::new();
+        for k in &keys {
+            if let Some(p) = plan.port(k) {
+                new.insert((*k).clone(), render_port(p, &self.node));
+            }
+        }
+        let text = transaction::partial(fam, &applied.ports, &new, &keys);
+        self.nft.apply(&text)?;
+        for k in keys {
+            match new.remove(k) {
+                Some(objs) => applied.ports.insert(k.clone(), objs),
+                None => applied.ports.remove(k),
+            };
+        }
+        Ok(text.lines().count())
+    }
+}
+
+impl Backend for NftBackend {
+    fn mode(&self) -> &'static str {
+        "nftables"
+    }
+
+    fn sync(&mut self, plan: &Plan, changes: &[PortChange], kind: SyncKind) -> Result<SyncStats> {
+        let start = Instant::now();
+        let mut stats = SyncStats::default();
+        for family in self.families(plan) {
+            let result = self.sync_family(plan, changes, kind, family);
+            if result.is_err() {
+                // Unknown kernel state: the next sync starts from scratch.
+                self.applied.remove(&family);
+            }
+            stats.transaction_lines += result?;
+        }
+        for d in self.applied.values() {
+            stats.rules += d.rule_count();
+            stats.elements += d.element_count();
+            stats.chains += d.chain_count();
+        }
+        stats.duration = start.elapsed();
+        Ok(stats)
+    }
+
+    fn cleanup(&mut self) -> Result<()> {
+        self.applied.clear();
+        cleanup_in(&self.nft)
+    }
+}
+
+/// Deletes `table ip kube-proxy` and `table ip6 kube-proxy` in `netns` if they exist
+/// (switching to another mode, or `--proxy-mode none`).
+pub fn cleanup(netns: Option<&Path>) -> Result<()> {
+    cleanup_in(&Nft::new(netns))
+}
+
+fn cleanup_in(nft: &Nft) -> Result<()> {
+    // add-then-delete: never fails on a missing table (kube-proxy's idiom).
+    nft.apply(&format!(
+        "add table ip {TABLE}\ndelete table ip {TABLE}\nadd table ip6 {TABLE}\ndelete table ip6 {TABLE}\n"
+    ))?;
+    Ok(())
+}
