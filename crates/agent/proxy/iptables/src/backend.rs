@@ -23,14 +23,18 @@ use podnet_k8s_model::AddressFamily;
 
 use crate::error::Result;
 use crate::names::is_service_chain;
-use crate::render::top::{FILTER_CHAINS, NAT_CHAINS};
+use crate::render::top::{FILTER_CHAINS, MARK_MASQ, NAT_CHAINS};
 use crate::render::{
     Context, DEFAULT_MASQUERADE_BIT, LARGE_CLUSTER_ENDPOINTS, PortRules, RenderConfig, Shared,
     jump_rules, render_port,
 };
-use crate::ruleset::{Applied, Ruleset};
+use crate::ruleset::{Applied, Ruleset, TableRules};
 
 const MODE: &str = "iptables";
+
+/// Port chains per `iptables-restore` when a sync writes many (see
+/// [`FamilyProxier::write_in_batches`]).
+const BATCH_CHAINS: usize = 1000;
 
 /// How the iptables mode is set up on a node (kube-proxy's flags).
 #[derive(Clone, Debug)]
@@ -183,6 +187,52 @@ impl Backend for IptablesBackend {
 // === impl FamilyProxier ===
 
 impl FamilyProxier {
+    /// Writes the port chain `groups` in several restores of about [`BATCH_CHAINS`] chains,
+    /// each port's chains together (a KUBE-SVC and the KUBE-SEPs it jumps to change at
+    /// once). The first batch also writes KUBE-MARK-MASQ (`mark_masq`, its rules), which
+    /// endpoint chains jump to. Returns the lines written.
+    ///
+    /// iptables-nft-restore with `--noflush` takes time quadratic in the chains of one input
+    /// (measured here: 1k Services × 3 endpoints 1.8–3 s, 2k 5–10 s, 4k 24–42 s, 10k over
+    /// 8 minutes), while batches of 250 Services take 0.25 s each. The shared chains that
+    /// make new port chains reachable, and the deletion of stale ones, come after the last
+    /// batch, so every Service still changes atomically.
+    fn write_in_batches(
+        &self,
+        groups: Vec<Vec<(String, Vec<String>)>>,
+        mark_masq: Vec<String>,
+    ) -> Result<usize> {
+        let mut lines = 0;
+        let mut batch = TableRules::default();
+        batch.chain(MARK_MASQ);
+        for rule in mark_masq {
+            batch.rule(MARK_MASQ, rule);
+        }
+        let mut flush = |batch: &mut TableRules| -> Result<()> {
+            let mut input = String::new();
+            batch.restore_section(Table::Nat.name(), None, &BTreeSet::new(), &mut input);
+            self.ipt.restore(&input)?;
+            lines += input.lines().count();
+            *batch = TableRules::default();
+            Ok(())
+        };
+        for group in groups {
+            for (chain, rules) in group {
+                batch.chain(&chain);
+                for rule in rules {
+                    batch.rule(&chain, rule);
+                }
+            }
+            if batch.chain_count() >= BATCH_CHAINS {
+                flush(&mut batch)?;
+            }
+        }
+        if batch.chain_count() > 0 {
+            flush(&mut batch)?;
+        }
+        Ok(lines)
+    }
+
     /// `--nodeport-addresses` as of now: the node's addresses may have changed since.
     fn resolve_node_ports(&mut self) -> Result<()> {
         let local = match self.node_ports {
@@ -204,8 +254,9 @@ impl FamilyProxier {
         let span = tracing::debug_span!("iptables sync", ?family, full);
         let _enter = span.enter();
 
-        // The chains of changed (or, in a full sync, all) ports, freshly rendered.
-        let mut own: Vec<(String, Vec<String>)> = Vec::new();
+        // The chains of changed (or, in a full sync, all) ports, freshly rendered, one group
+        // per port.
+        let mut own: Vec<Vec<(String, Vec<String>)>> = Vec::new();
         let mut stale: BTreeSet<String> = BTreeSet::new();
         if full {
             self.resolve_node_ports()?;
@@ -219,9 +270,9 @@ impl FamilyProxier {
             for p in plan.ports().filter(|p| p.key.family == family) {
                 let r = render_port(p, &ctx);
                 self.ports.insert(p.key.clone(), cached(&r));
-                own.extend(r.chains);
+                own.push(r.chains);
             }
-            let wanted: BTreeSet<&str> = own.iter().map(|(c, _)| c.as_str()).collect();
+            let wanted: BTreeSet<&str> = own.iter().flatten().map(|(c, _)| c.as_str()).collect();
             stale = podnet_iptables::chains_of(&self.ipt.save(Table::Nat)?)
                 .into_iter()
                 .filter(|c| is_service_chain(c) && !wanted.contains(c.as_str()))
@@ -241,7 +292,7 @@ impl FamilyProxier {
                 stale.extend(old.into_iter().filter(|c| !kept.contains(c.as_str())));
                 if let Some(r) = new {
                     self.ports.insert(change.key.clone(), cached(&r));
-                    own.extend(r.chains);
+                    own.push(r.chains);
                 }
             }
         }
@@ -249,8 +300,16 @@ impl FamilyProxier {
         let shared = Shared::assemble(&self.config, self.ports.values().map(|c| &c.shared));
         let now_applied = (shared.filter.applied(), shared.nat.applied());
         let previous = if full { None } else { self.applied.take() };
+        // Until this sync succeeds, what the kernel holds is unknown: the next one is full.
+        self.applied = None;
+        let mut lines = 0;
+        let own_chains: usize = own.iter().map(Vec::len).sum();
+        if own_chains > BATCH_CHAINS {
+            let mark_masq = shared.nat.rules_of(MARK_MASQ).unwrap_or_default().to_vec();
+            lines += self.write_in_batches(std::mem::take(&mut own), mark_masq)?;
+        }
         let mut ruleset = shared;
-        for (chain, rules) in own {
+        for (chain, rules) in own.into_iter().flatten() {
             ruleset.nat.chain(&chain);
             for rule in rules {
                 ruleset.nat.rule(&chain, rule);
@@ -271,11 +330,9 @@ impl FamilyProxier {
             &mut input,
         );
         let written = filter.written + nat.written + nat.deleted;
-        if written > 0
-            && let Err(e) = self.ipt.restore(&input)
-        {
-            self.applied = None;
-            return Err(e.into());
+        if written > 0 {
+            self.ipt.restore(&input)?;
+            lines += input.lines().count();
         }
         self.applied = Some(now_applied);
         let port_rules: usize = self.ports.values().map(|c| c.rules).sum();
@@ -284,11 +341,7 @@ impl FamilyProxier {
             rules: ruleset_shared_rules(&ruleset) + port_rules,
             chains: port_chains + FILTER_CHAINS.len() + NAT_CHAINS.len(),
             elements: 0,
-            transaction_lines: if written > 0 {
-                input.lines().count()
-            } else {
-                0
-            },
+            transaction_lines: lines,
             duration: std::time::Duration::ZERO,
         };
         tracing::debug!(

@@ -438,3 +438,29 @@ fn kernel_ipvs_mode_sets_and_rules_are_accepted_and_cleaned_up() {
     assert!(!ns.exec(&["iptables-nft-save"]).contains("KUBE-"));
     podnet_agent_proxy_iptables::cleanup_ipvs(Some(ns.path())).unwrap();
 }
+
+#[test]
+fn kernel_iptables_a_full_sync_written_in_batches_programs_every_service() {
+    let topo = Topology::new("ipt-batches", 3);
+    let mut proxy = Proxy::new(topo.node.path());
+    // 300 Services × (KUBE-SVC + 3 KUBE-SEP): past one batch of port chains.
+    for i in 0..300 {
+        let name = format!("svc{i}");
+        let cip = format!("10.96.{}.{}", 10 + i / 200, i % 200 + 1);
+        proxy
+            .state
+            .upsert_service(service("ns1", &name, &cip, |_| {}));
+        proxy.state.upsert_slice(pods_slice(&name, &[1, 2, 3]));
+    }
+    let stats = proxy.sync(true);
+    assert_eq!(stats.chains, 1200 + 9, "{stats:?}");
+    let nat = topo.node.exec(&["iptables-nft-save", "-t", "nat"]);
+    assert_eq!(
+        nat.lines().filter(|l| l.starts_with(":KUBE-SEP-")).count(),
+        900
+    );
+    for cip in ["10.96.10.1", "10.96.10.200", "10.96.11.100"] {
+        let answer = Topology::curl(&topo.client, &format!("http://{cip}/hostname")).unwrap();
+        assert!(answer.starts_with("pod-"), "{cip}: {answer}");
+    }
+}
