@@ -1,6 +1,6 @@
 //! `podnet lab up`, then the current kubectl with its default flags, as a user would drive a
 //! kind cluster: nodes, namespaces, apply, scale, get -o wide, endpointslices, patch, label,
-//! delete, apply again. Pods stay Pending (no kubelet yet), so their endpoints are not ready.
+//! delete, apply again. The nodes' kubelets run the pods, so their endpoints turn ready.
 
 #[path = "lab/support.rs"]
 mod support;
@@ -50,9 +50,13 @@ fn kubectl_drives_the_lab_like_a_cluster() {
     for col in ["NAME", "READY", "STATUS", "IP", "NODE"] {
         assert!(header.contains(col), "{wide}");
     }
-    assert!(wide.contains("Pending"), "{wide}");
     // The control-plane node is tainted: the scheduler spreads over the workers.
     assert!(!wide.contains("control-plane"), "{wide}");
+    // The nodes' kubelets run them.
+    eventually(20, "3 running pods", || {
+        let out = lab.kubectl_ok(&["get", "pods", "-l", "app=web"]);
+        (out.matches("Running").count() == 3).then_some(())
+    });
 
     let slices = eventually(20, "web's EndpointSlice", || {
         let out = lab.kubectl_ok(&[
@@ -64,7 +68,13 @@ fn kubectl_drives_the_lab_like_a_cluster() {
             "json",
         ]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        (v["items"].as_array().unwrap().len() == 1).then_some(v)
+        let ready = v["items"][0]["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|ep| ep["conditions"]["ready"] == true)
+            .count();
+        (v["items"].as_array().unwrap().len() == 1 && ready == 3).then_some(v)
     });
     let slice = &slices["items"][0];
     assert_eq!(slice["addressType"], "IPv4");
@@ -73,7 +83,7 @@ fn kubectl_drives_the_lab_like_a_cluster() {
         "endpointslice-controller.k8s.io"
     );
     for ep in slice["endpoints"].as_array().into_iter().flatten() {
-        assert_eq!(ep["conditions"]["ready"], false, "{slice}");
+        assert_eq!(ep["targetRef"]["kind"], "Pod", "{slice}");
     }
     assert!(lab.kubectl_ok(&["get", "endpointslices"]).contains("web-"));
 

@@ -41,13 +41,14 @@ impl Lab {
         self.dir().join("kubeconfig")
     }
 
-    /// `podnet lab ARGS --name NAME --state-dir ROOT`.
+    /// `podnet lab --name NAME --state-dir ROOT ARGS` (the lab's flags first: ARGS may end
+    /// with `-- CMD…`).
     pub fn podnet(&self, args: &[&str]) -> Output {
         Command::new(PODNET)
             .arg("lab")
-            .args(args)
             .args(["--name", &self.name, "--state-dir"])
             .arg(self.root.path())
+            .args(args)
             .output()
             .unwrap()
     }

@@ -1,13 +1,20 @@
-//! `podnet lab`: a whole Kubernetes cluster on this machine. This part is its control plane:
-//! `up` starts a lab's daemon (API server + controllers) in the background and waits for it,
-//! `status`/`list`/`kubeconfig` inspect labs, `down` stops and removes one, and
-//! `apply`/`get`/`delete` are a small built-in client (kube-rs), so kubectl is optional.
+//! `podnet lab`: a whole Kubernetes cluster on this machine, made of network namespaces.
+//! `up` starts a lab's daemon (its network, API server, controllers, and every node's agent
+//! and kubelet) in the background and waits for it, `status`/`list`/`kubeconfig` inspect
+//! labs, `down` stops and removes one, `apply`/`get`/`delete` are a small built-in client
+//! (kube-rs), so kubectl is optional, and `exec`/`node-exec`/`external-exec`/`logs`/
+//! `stop`/`start` reach into the lab.
 
 mod apply;
 mod client;
+mod control;
+mod exec;
 mod get;
 mod info;
+mod kubelet;
+mod logs;
 mod manifest;
+mod pods;
 mod progress;
 mod up;
 
@@ -21,15 +28,17 @@ use podnet_lab_daemon::state::{DEFAULT_ROOT, ROOT_ENV};
 /// The lab's name when neither --name nor the cluster config gives one (kind's default).
 const DEFAULT_NAME: &str = "kind";
 
-/// Run a Kubernetes cluster on this machine: API server, controllers, kubectl-ready
+/// Run a Kubernetes cluster on this machine: nodes as network namespaces, kubectl-ready
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
     podnet lab up -f examples/lab/web.yaml\n  \
     export KUBECONFIG=$(podnet lab kubeconfig)\n  \
     kubectl get pods -o wide\n  \
+    podnet lab exec POD -- curl -s http://web/hostname\n  \
     podnet lab down\n\n\
-    Each lab keeps its state in STATE_DIR/NAME: the objects, its address, a kubeconfig, \
-    the daemon's pid and log.\n\
+    Each lab keeps its state in STATE_DIR/NAME: the objects, its address, kubeconfigs, \
+    the daemon's pid and log, the nodes' CNI config and logs. Its network namespaces are \
+    podnet.NAME.*.\n\
     The daemon itself is `podnet lab daemon --name NAME`: `up` starts it in the background; \
     run it by hand to watch a lab in the foreground (Ctrl-C stops it, state kept).")]
 pub struct LabCommand {
@@ -67,6 +76,13 @@ enum Verb {
     Apply(apply::ApplyArgs),
     Delete(apply::DeleteArgs),
     Get(get::GetArgs),
+    Exec(exec::ExecArgs),
+    NodeExec(exec::NodeExecArgs),
+    ExternalExec(exec::ExternalExecArgs),
+    Logs(logs::LogsArgs),
+    Stop(control::StopArgs),
+    Start(control::StartArgs),
+    Kubelet(kubelet::KubeletArgs),
     /// Run a lab's control plane in the foreground (what `up` starts in the background)
     #[command(
         hide = true,
@@ -87,8 +103,26 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<()> {
         Verb::Apply(args) => runtime()?.block_on(apply::apply(&common.existing()?, args)),
         Verb::Delete(args) => runtime()?.block_on(apply::delete(&common.existing()?, args)),
         Verb::Get(args) => runtime()?.block_on(get::get(&common.existing()?, args)),
+        Verb::Exec(args) => exit_with(runtime()?.block_on(exec::exec(&common.existing()?, args))?),
+        Verb::NodeExec(args) => exit_with(exec::node_exec(&common.existing()?, args)?),
+        Verb::ExternalExec(args) => exit_with(exec::external_exec(&common.existing()?, args)?),
+        Verb::Logs(args) => runtime()?.block_on(logs::logs(&common.existing()?, args)),
+        Verb::Stop(args) => control::stop(&common.existing()?, args),
+        Verb::Start(args) => control::start(&common.existing()?, args),
+        Verb::Kubelet(args) => kubelet::run(args),
         Verb::Daemon => daemon(&common.existing()?),
     }
+}
+
+/// Ends this process with the exit status of the command run inside the lab (128+signal
+/// when a signal ended it, as a shell reports it).
+fn exit_with(status: std::process::ExitStatus) -> anyhow::Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+    std::process::exit(code)
 }
 
 fn daemon(lab: &LabDir) -> anyhow::Result<()> {

@@ -3,7 +3,6 @@
 
 pub mod agent;
 pub mod cni;
-pub mod kubelet;
 pub mod lab;
 pub mod workload;
 
@@ -25,9 +24,6 @@ pub struct Cli {
 pub enum Command {
     Agent(agent::AgentCommand),
     Cni(cni::CniCommand),
-    /// The lab's kubelet for one node (started by the lab inside the node's netns)
-    #[command(hide = true)]
-    Kubelet(kubelet::KubeletArgs),
     Lab(lab::LabCommand),
     Workload(workload::WorkloadCommand),
 }
@@ -36,7 +32,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Agent(cmd) => agent::run(cmd),
         Command::Cni(cmd) => cni::run(cmd),
-        Command::Kubelet(args) => kubelet::run(args),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),
     }

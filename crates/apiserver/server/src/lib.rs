@@ -85,6 +85,18 @@ pub async fn serve_with(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    serve_on(vec![listener], state_dir, config, shutdown).await
+}
+
+/// [`serve_with`] on several listeners at once, one store behind them all: the lab's API
+/// server answers on the host's loopback and, inside the lab's fabric, where the nodes
+/// reach it.
+pub async fn serve_on(
+    listeners: Vec<tokio::net::TcpListener>,
+    state_dir: &Path,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     config.check()?;
     let options = Options {
         held: namespaces::held,
@@ -97,17 +109,22 @@ pub async fn serve_with(
     let app = App {
         store,
         services: Arc::new(Mutex::new(services)),
-        shutdown: stop_rx,
+        shutdown: stop_rx.clone(),
         bookmark_interval: Duration::from_secs(10),
     };
     let router = axum::Router::new().fallback(http::handle).with_state(app);
-    tracing::info!(addr = ?listener.local_addr().ok(), "API server listening");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let servers = listeners.into_iter().map(|listener| {
+        tracing::info!(addr = ?listener.local_addr().ok(), "API server listening");
+        let mut stop = stop_rx.clone();
+        axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
         })
-        .await?;
+    });
+    futures::future::try_join_all(servers.map(std::future::IntoFuture::into_future)).await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use super::client::{self, Catalog};
 /// How long a daemon gets to stop after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Stop a lab's daemon and remove its state
+/// Stop a lab (its processes, its network namespaces) and remove its state
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     podnet lab down --name dev\n  \
@@ -44,6 +44,16 @@ pub fn down(common: &Common, args: DownArgs) -> anyhow::Result<()> {
                 );
             }
         }
+    }
+    // The daemon removes the lab's network when it stops; after a crash nobody did.
+    let removed = podnet_lab_topology::teardown(&lab.name)
+        .with_context(|| format!("removing the network of lab {:?}", lab.name))?;
+    if !removed.is_empty() {
+        eprintln!(
+            "lab {:?}: removed {} network namespaces a crashed run left",
+            lab.name,
+            removed.len()
+        );
     }
     if args.keep_state {
         let _ = std::fs::remove_file(lab.pid_file());

@@ -1,4 +1,4 @@
-//! `podnet kubelet --node NAME --node-ip IP`: the lab's kubelet for one node, in the
+//! `podnet lab kubelet --node NAME --node-ip IP`: the lab's kubelet for one node, in the
 //! foreground. It must be started inside the node's network namespace (the lab does that):
 //! pods are wired to that namespace's bridge by CNI, and hostNetwork pods share it.
 //! SIGTERM or SIGINT stop it; its pods keep running and the next kubelet adopts them.
@@ -9,15 +9,19 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use nix::sys::signal::{SigSet, Signal};
 use podnet_lab_kubelet::KubeletConfig;
+use tokio::signal::unix::{SignalKind, signal};
 
-/// Run the lab's kubelet for one node (inside the node's network namespace)
+/// Run the lab's kubelet for one node (`lab up` starts one inside each node's namespace)
 #[derive(Debug, Args)]
-#[command(after_help = "Example (inside the node's netns):\n  \
-    ip netns exec lab-node-1 podnet kubelet --node node-1 --node-ip 172.18.0.3 \\\n    \
-    --kubeconfig /var/lib/podnet/labs/kind/kubeconfig --state-dir /var/lib/podnet/labs/kind/node-1\n\n\
-    Container logs: STATE_DIR/logs/<namespace>_<pod>_<uid>/<container>.log.")]
+#[command(
+    after_help = "Example (what `lab up` runs, inside the node's netns):\n  \
+    ip netns exec podnet.kind.kind-worker podnet lab kubelet --node kind-worker \\\n    \
+    --node-ip 172.18.0.3 --kubeconfig /var/lib/podnet/labs/kind/kubeconfig.in-lab \\\n    \
+    --root-dir /var/lib/podnet/labs/kind/nodes/kind-worker/kubelet\n\n\
+    Container logs: ROOT_DIR/logs/<namespace>_<pod>_<uid>/<container>.log \
+    (`podnet lab logs POD` finds them)."
+)]
 pub struct KubeletArgs {
     /// The Node this kubelet runs pods for
     #[arg(long)]
@@ -28,16 +32,16 @@ pub struct KubeletArgs {
     /// kubeconfig of the API server [default: inferred, as kubectl does]
     #[arg(long, env = "KUBECONFIG")]
     kubeconfig: Option<PathBuf>,
-    /// Pod records, generated files and container logs
+    /// Pod records, generated files and container logs (the kubelet's --root-dir)
     #[arg(long)]
-    state_dir: PathBuf,
+    root_dir: PathBuf,
     /// Directory holding the node's CNI network configuration (the first list is used)
     #[arg(long, default_value = "/etc/cni/net.d")]
     cni_conf_dir: PathBuf,
     /// Directories searched for CNI plugins, in order (repeat the flag)
     #[arg(long = "cni-bin-dir", default_values = ["/opt/cni/bin", "/usr/lib/cni"])]
     cni_bin_dirs: Vec<PathBuf>,
-    /// CNI result cache [default: STATE_DIR/cni-cache]
+    /// CNI result cache [default: ROOT_DIR/cni-cache]
     #[arg(long)]
     cni_cache_dir: Option<PathBuf>,
     /// Prefix of the pods' pinned network namespaces in /run/netns
@@ -48,15 +52,13 @@ pub struct KubeletArgs {
     cluster_dns: IpAddr,
     #[arg(long, default_value = "cluster.local")]
     cluster_domain: String,
+    /// The resolv.conf given to dnsPolicy Default pods (the node's resolver)
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    resolv_conf: PathBuf,
 }
 
 pub fn run(args: KubeletArgs) -> anyhow::Result<()> {
-    // Blocked before any thread starts, so that only the waiting thread below receives them.
-    let stop_signals = SigSet::from_iter([Signal::SIGTERM, Signal::SIGINT]);
-    stop_signals
-        .thread_block()
-        .context("blocking SIGTERM and SIGINT")?;
-    let mut config = KubeletConfig::new(&args.node, args.node_ip, &args.state_dir);
+    let mut config = KubeletConfig::new(&args.node, args.node_ip, &args.root_dir);
     config.cni_conf_dir = args.cni_conf_dir;
     config.cni_bin_path = args.cni_bin_dirs;
     if let Some(dir) = args.cni_cache_dir {
@@ -65,20 +67,23 @@ pub fn run(args: KubeletArgs) -> anyhow::Result<()> {
     config.netns_prefix = args.netns_prefix;
     config.cluster_dns = args.cluster_dns;
     config.cluster_domain = args.cluster_domain;
+    config.node_resolv_conf = args.resolv_conf;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let client = client(args.kubeconfig.as_deref()).await?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let signal = stop_signals.wait();
-            tracing::info!(?signal, "stopping");
-            let _ = stop.send(());
-        });
-        podnet_lab_kubelet::run(client, config, async {
-            let _ = stopped.await;
+        // Signals are taken by tokio's handler, never blocked: a blocked mask would be
+        // inherited by every container the kubelet starts, and SIGTERM would not stop them.
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+        podnet_lab_kubelet::run(client, config, async move {
+            let which = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!(signal = which, "stopping");
         })
         .await
         .with_context(|| format!("kubelet of node {}", args.node))

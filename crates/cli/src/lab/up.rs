@@ -1,6 +1,7 @@
 //! `podnet lab up`: makes a lab (or finds it), starts its daemon in the background if it is
-//! not running — a daemon that died is restarted on the same state — waits until the control
-//! plane answers, applies manifests and prints where everything is.
+//! not running — a daemon that died is restarted on the same state, after clearing what it
+//! left — waits until the control plane answers and every node is Ready, applies manifests,
+//! waits until every pod is Ready, and prints where everything is.
 
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
@@ -15,9 +16,9 @@ use podnet_lab_daemon::{DaemonProcess, LabDir, context_name};
 
 use super::client::{self, Catalog};
 use super::progress::Steps;
-use super::{Common, DEFAULT_NAME, apply, manifest, runtime};
+use super::{Common, DEFAULT_NAME, apply, manifest, pods, runtime};
 
-/// Start a lab and wait until its control plane is ready (restarts a lab whose daemon died)
+/// Start a lab and wait until its nodes and pods are Ready (restarts a lab whose daemon died)
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     podnet lab up                                   # 1 control-plane node, 2 workers\n  \
@@ -31,8 +32,8 @@ pub struct UpArgs {
     /// Manifests to apply once the lab is up (file, directory or -; repeatable)
     #[arg(short = 'f', long = "filename")]
     files: Vec<PathBuf>,
-    /// How long to wait for the control plane
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    /// How long to wait for each stage: the control plane, the nodes, the pods
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
     wait: Duration,
 }
 
@@ -93,8 +94,14 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let client = client::connect(&lab)?;
         steps.start("Waiting for the nodes");
-        let nodes = wait_nodes(&client, parsed_nodes(&lab)?, args.wait, &steps).await?;
-        steps.done(&format!("{} nodes", nodes.len()));
+        let nodes = match wait_nodes(&client, parsed_nodes(&lab)?, args.wait, &steps).await {
+            Ok(nodes) => nodes,
+            Err(e) => {
+                steps.fail();
+                return Err(e);
+            }
+        };
+        steps.done(&format!("{} nodes Ready", nodes.len()));
         if !objects.is_empty() {
             steps.start(&format!("Applying {} objects", objects.len()));
             let catalog = Catalog::discover(&client).await?;
@@ -105,6 +112,14 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
                     steps.fail();
                     return Err(e);
                 }
+            }
+        }
+        steps.start("Waiting for the pods");
+        match pods::wait_ready(&client, args.wait, &steps).await {
+            Ok(n) => steps.done(&format!("{n} pods Ready")),
+            Err(e) => {
+                steps.fail();
+                return Err(e);
             }
         }
         summary(&lab, pid, &nodes)
@@ -188,7 +203,8 @@ async fn wait_ready(
     }
 }
 
-/// Until the controllers have registered every node of the config with its pod CIDR.
+/// Until every node of the config is registered with a pod CIDR and Ready (its kubelet
+/// reports in).
 async fn wait_nodes(
     client: &kube::Client,
     want: usize,
@@ -203,21 +219,37 @@ async fn wait_nodes(
             .await
             .map_err(client::api_error)?
             .items;
-        let ready = nodes
-            .iter()
-            .filter(|n| n.spec.as_ref().is_some_and(|s| s.pod_cidr.is_some()))
-            .count();
-        steps.update(&format!("{ready}/{want} with a pod CIDR"));
-        if ready >= want {
+        let ready: Vec<&Node> = nodes.iter().filter(|n| node_ready(n)).collect();
+        steps.update(&format!("{}/{want} Ready", ready.len()));
+        if ready.len() >= want {
             return Ok(nodes);
         }
         if Instant::now() > deadline {
+            let waiting: Vec<&str> = nodes
+                .iter()
+                .filter(|n| !node_ready(n))
+                .filter_map(|n| n.metadata.name.as_deref())
+                .collect();
             return Err(anyhow!(
-                "only {ready} of {want} nodes registered with a pod CIDR after {wait:?}"
+                "only {} of {want} nodes Ready after {wait:?} (waiting: {}); see \
+                 `podnet lab logs NODE/kubelet`",
+                ready.len(),
+                waiting.join(", ")
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A pod CIDR, and the Ready condition True.
+fn node_ready(node: &Node) -> bool {
+    let cidr = node.spec.as_ref().is_some_and(|s| s.pod_cidr.is_some());
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    cidr && ready
 }
 
 fn summary(lab: &LabDir, pid: i32, nodes: &[Node]) -> anyhow::Result<()> {

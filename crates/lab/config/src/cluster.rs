@@ -61,6 +61,9 @@ pub struct Networking {
     /// `disableDefaultCNI`: the nodes get no CNI config; the user installs one.
     pub disable_default_cni: bool,
     pub kube_proxy_mode: KubeProxyMode,
+    /// `routingMode` (podnet's own key; kind's nodes share one L2 network and route
+    /// directly): how pod traffic crosses between nodes.
+    pub routing_mode: RoutingMode,
     /// `dnsSearch`: None keeps the host's search list, as kind does.
     pub dns_search: Option<Vec<String>>,
 }
@@ -70,6 +73,14 @@ pub enum IpFamily {
     Ipv4,
     Ipv6,
     Dual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutingMode {
+    /// An overlay (VNI 1, UDP 8472), as flannel's vxlan backend: the default.
+    Vxlan,
+    /// Direct routes via the node addresses, as flannel's host-gw backend.
+    HostGw,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +179,7 @@ impl Networking {
             service_subnets: ip_family.default_service_subnets(),
             disable_default_cni: false,
             kube_proxy_mode: KubeProxyMode::Nftables,
+            routing_mode: RoutingMode::Vxlan,
             dns_search: None,
         }
     }
@@ -224,6 +236,29 @@ impl fmt::Display for IpFamily {
             IpFamily::Ipv4 => "ipv4",
             IpFamily::Ipv6 => "ipv6",
             IpFamily::Dual => "dual",
+        })
+    }
+}
+
+// === impl RoutingMode ===
+
+impl RoutingMode {
+    pub const VALUES: &[&str] = &["vxlan", "host-gw"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "vxlan" => Some(RoutingMode::Vxlan),
+            "host-gw" => Some(RoutingMode::HostGw),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RoutingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RoutingMode::Vxlan => "vxlan",
+            RoutingMode::HostGw => "host-gw",
         })
     }
 }

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde_yaml_ng::{Mapping, Value};
 
 use crate::cluster::{
-    Cluster, IpFamily, KubeProxyMode, Networking, Node, PortMapping, Protocol, Role,
+    Cluster, IpFamily, KubeProxyMode, Networking, Node, PortMapping, Protocol, Role, RoutingMode,
 };
 use crate::decode::{Decoder, field, index};
 use crate::error::ConfigError;
@@ -62,6 +62,7 @@ const NETWORKING_KEYS: &[&str] = &[
     "serviceSubnet",
     "disableDefaultCNI",
     "kubeProxyMode",
+    "routingMode",
     "dnsSearch",
 ];
 const PORT_MAPPING_KEYS: &[&str] = &["containerPort", "hostPort", "listenAddress", "protocol"];
@@ -343,6 +344,17 @@ impl Parser {
                     KubeProxyMode::parse,
                 )
                 .unwrap_or(KubeProxyMode::Nftables);
+        }
+        if let Some(m) = get(map, "routingMode") {
+            net.routing_mode = self
+                .d
+                .one_of(
+                    &p("routingMode"),
+                    m,
+                    RoutingMode::VALUES,
+                    RoutingMode::parse,
+                )
+                .unwrap_or(RoutingMode::Vxlan);
         }
         if let Some(list) = get(map, "dnsSearch").and_then(|l| self.d.seq(&p("dnsSearch"), l)) {
             let search = list

@@ -1,7 +1,7 @@
 //! kind's v1alpha4 cluster config as the lab reads it: defaults, every field, and errors that
 //! name the field's path.
 
-use podnet_lab_config::{ConfigError, IpFamily, KubeProxyMode, Protocol, Role, parse};
+use podnet_lab_config::{ConfigError, IpFamily, KubeProxyMode, Protocol, Role, RoutingMode, parse};
 
 const HEAD: &str = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n";
 
@@ -83,6 +83,19 @@ fn each_kube_proxy_mode_is_accepted() {
         let p = ok(&format!("networking:\n  kubeProxyMode: {s}\n"));
         assert_eq!(p.cluster.networking.kube_proxy_mode, mode);
     }
+}
+
+#[test]
+fn routing_mode_is_podnets_own_key_defaulting_to_vxlan() {
+    assert_eq!(ok("").cluster.networking.routing_mode, RoutingMode::Vxlan);
+    let p = ok("networking:\n  routingMode: host-gw\n");
+    assert_eq!(p.cluster.networking.routing_mode, RoutingMode::HostGw);
+    assert_eq!(
+        body_errors("networking:\n  routingMode: wireguard\n"),
+        [
+            "networking.routingMode: Unsupported value: \"wireguard\": supported values: \"vxlan\", \"host-gw\""
+        ]
+    );
 }
 
 #[test]

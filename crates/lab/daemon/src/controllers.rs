@@ -10,6 +10,11 @@ use podnet_lab_config::{Cluster, Role};
 use podnet_lab_controllers::{CancellationToken, Config, NodeConfig};
 use serde_json::json;
 
+use podnet_lab_topology::{API_PORT, FABRIC_GATEWAY, Plan};
+
+use crate::error::DaemonError;
+use crate::state::LabDir;
+
 /// How long the controllers rest after failing before they are started again.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 
@@ -27,23 +32,41 @@ pub fn config(lab: &str, cluster: &Cluster) -> Config {
     let mut config = Config::lab(lab, &roles);
     config.pod_subnets = cluster.networking.pod_subnets.clone();
     config.service_subnets = cluster.networking.service_subnets.clone();
+    // The network's plan is the one source of the nodes' addresses and the API endpoint.
+    let names: Vec<String> = config.nodes.iter().map(|n| n.name.clone()).collect();
+    if let Ok(plan) = Plan::new(lab, &names) {
+        for (node, placed) in config.nodes.iter_mut().zip(&plan.nodes) {
+            node.internal_ip = Some(placed.ip.into());
+        }
+    }
+    config.api_server = SocketAddr::from((FABRIC_GATEWAY, API_PORT));
     config
+}
+
+/// The lab's network plan for the nodes of `config`.
+pub fn plan(lab: &str, config: &Config) -> Result<Plan, DaemonError> {
+    let names: Vec<String> = config.nodes.iter().map(|n| n.name.clone()).collect();
+    Ok(Plan::new(lab, &names)?)
+}
+
+/// The network plan of an existing lab (its namespaces, nodes and addresses), for the
+/// commands that reach into it.
+pub fn lab_plan(lab: &LabDir) -> Result<Plan, DaemonError> {
+    let cluster = lab.cluster()?.cluster;
+    plan(&lab.name, &config(&lab.name, &cluster))
+}
+
+/// The controllers' (and the node side's) client of the daemon's own API server.
+pub fn client(addr: SocketAddr) -> Result<kube::Client, DaemonError> {
+    let url = format!("http://{addr}")
+        .parse()
+        .expect("a socket address is a URI");
+    kube::Client::try_from(kube::Config::new(url)).map_err(|e| DaemonError::Client(e.to_string()))
 }
 
 /// Runs every controller until `stop`; restarts them if they fail (a failing controller
 /// stops the others), so the lab degrades for a second rather than for good.
-pub async fn run(addr: SocketAddr, lab: String, cluster: Cluster, stop: CancellationToken) {
-    let config = config(&lab, &cluster);
-    let url = format!("http://{addr}")
-        .parse()
-        .expect("a socket address is a URI");
-    let client = match kube::Client::try_from(kube::Config::new(url)) {
-        Ok(c) => c,
-        Err(error) => {
-            tracing::error!(%error, "cannot build the controllers' client");
-            return;
-        }
-    };
+pub async fn run(client: kube::Client, config: Config, cluster: Cluster, stop: CancellationToken) {
     tokio::spawn(label_nodes(
         client.clone(),
         config.nodes.clone(),

@@ -28,6 +28,20 @@ pub enum DaemonError {
     Corrupt { path: PathBuf, content: String },
     #[error(transparent)]
     Serve(#[from] podnet_apiserver::ServeError),
+    #[error("the lab's API client: {0}")]
+    Client(String),
+    #[error("building the lab's network: {0}")]
+    Topology(#[from] podnet_lab_topology::Error),
+    #[error(
+        "{path} is missing: the lab's nodes run the CNI plugins built next to podnet \
+         (cargo build --release builds them all)"
+    )]
+    MissingBinary { path: PathBuf },
+    #[error(
+        "networking.ipFamily: {family}: the lab's node network is IPv4 (172.18.0.0/16); \
+         ipv6 and dual-stack labs are not supported yet"
+    )]
+    UnsupportedFamily { family: String },
 }
 
 // === impl DaemonError ===

@@ -19,12 +19,15 @@
 mod controllers;
 mod error;
 mod kubeconfig;
+mod nodes;
 pub mod pidfile;
 mod run;
 pub mod state;
+mod supervise;
 
+pub use controllers::lab_plan;
 pub use error::DaemonError;
 pub use kubeconfig::{context_name, render as render_kubeconfig};
 pub use pidfile::{DaemonProcess, PidFile};
 pub use run::run;
-pub use state::LabDir;
+pub use state::{Component, LabDir};

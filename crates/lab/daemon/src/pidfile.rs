@@ -39,6 +39,20 @@ impl PidFile {
         Ok(PidFile { pid, start_time })
     }
 
+    /// The entry of process `pid`, if it exists.
+    pub fn of(pid: i32) -> Option<Self> {
+        Some(PidFile {
+            pid,
+            start_time: start_time(pid)?,
+        })
+    }
+
+    /// Whether the process this entry names still runs (the same process: a reused pid
+    /// has another start time).
+    pub fn alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start_time)
+    }
+
     pub fn write(&self, path: &Path) -> Result<(), DaemonError> {
         write_atomic(
             path,

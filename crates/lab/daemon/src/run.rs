@@ -1,7 +1,9 @@
-//! The daemon: one lab's API server and controllers until SIGTERM or SIGINT.
+//! The daemon: one lab — its network, API server, controllers and node processes — until
+//! SIGTERM or SIGINT.
 
 use std::fs::{File, OpenOptions};
 use std::net::SocketAddr;
+use std::path::Path;
 
 use nix::fcntl::{Flock, FlockArg};
 use tokio::net::{TcpListener, TcpSocket};
@@ -9,13 +11,20 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use podnet_lab_controllers::CancellationToken;
 
+use podnet_lab_config::{Cluster, IpFamily};
+use podnet_lab_topology::{API_PORT, FABRIC_GATEWAY, Plan};
+
 use crate::controllers;
 use crate::error::DaemonError;
 use crate::kubeconfig;
+use crate::nodes::{self, NodeSide};
 use crate::pidfile::{DaemonProcess, PidFile};
 use crate::state::{LabDir, write_atomic};
 
-/// Runs the lab's control plane from its state directory until SIGTERM or SIGINT.
+/// Runs the lab from its state directory until SIGTERM or SIGINT: its network (fabric,
+/// nodes, external host — rebuilt from scratch, after removing whatever an earlier run
+/// left), the API server, the controllers, and every node's agent and kubelet. On the way
+/// out the supervised processes are stopped and the lab's network removed; the objects stay.
 ///
 /// The address is chosen once (the config's `apiServerPort`, else a free port) and kept in
 /// the state directory, so that a restarted daemon serves where kubeconfigs already point.
@@ -24,16 +33,60 @@ pub async fn run(lab: &LabDir) -> Result<(), DaemonError> {
     let _lock = lock(lab)?;
     let parsed = lab.cluster()?;
     let cluster = parsed.cluster;
+    if cluster.networking.ip_family != IpFamily::Ipv4 {
+        return Err(DaemonError::UnsupportedFamily {
+            family: cluster.networking.ip_family.to_string(),
+        });
+    }
+    let controller_config = controllers::config(&lab.name, &cluster);
+    let plan = controllers::plan(&lab.name, &controller_config)?;
+    // Whatever a crashed run left: its processes, namespaces and node state.
+    podnet_lab_topology::teardown(&lab.name)?;
+    let run_dir = lab.path.join("nodes");
+    if run_dir.exists() {
+        std::fs::remove_dir_all(&run_dir).map_err(DaemonError::io(&run_dir))?;
+    }
+    let side = NodeSide {
+        lab: lab.clone(),
+        plan: plan.clone(),
+        cluster: cluster.clone(),
+        exe: std::env::current_exe().map_err(DaemonError::io(Path::new("/proc/self/exe")))?,
+    };
+    nodes::prepare(&side)?;
+    podnet_lab_topology::build(&plan).await?;
+    let served = serve(lab, &cluster, &side, controller_config).await;
+    if let Err(error) = podnet_lab_topology::teardown(&lab.name) {
+        tracing::error!(%error, "removing the lab's network");
+    }
+    // Only a clean stop removes the pid file: after a crash it is the stale one `up` checks.
+    let _ = std::fs::remove_file(lab.pid_file());
+    tracing::info!(lab = %lab.name, "lab daemon stopped");
+    served
+}
+
+/// The control plane and the node side, from the network being built to the stop signal.
+async fn serve(
+    lab: &LabDir,
+    cluster: &Cluster,
+    side: &NodeSide,
+    controller_config: podnet_lab_controllers::Config,
+) -> Result<(), DaemonError> {
     let listener = bind(lab, &cluster.networking).await?;
     let addr = listener.local_addr().map_err(DaemonError::io(&lab.path))?;
+    let fabric = bind_in_fabric(&side.plan)?;
     write_atomic(&lab.address_file(), format!("{addr}\n").as_bytes())?;
     write_atomic(
         &lab.kubeconfig(),
         kubeconfig::render(&lab.name, addr).as_bytes(),
     )?;
+    let in_lab = SocketAddr::from((FABRIC_GATEWAY, API_PORT));
+    write_atomic(
+        &lab.in_lab_kubeconfig(),
+        kubeconfig::render(&lab.name, in_lab).as_bytes(),
+    )?;
     PidFile::current()?.write(&lab.pid_file())?;
-    tracing::info!(lab = %lab.name, %addr, pid = std::process::id(), nodes = cluster.nodes.len(),
-        "lab daemon starting");
+    tracing::info!(lab = %lab.name, %addr, %in_lab, pid = std::process::id(),
+        nodes = cluster.nodes.len(), "lab daemon starting");
 
     let stop = CancellationToken::new();
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::io(&lab.path))?;
@@ -54,24 +107,51 @@ pub async fn run(lab: &LabDir) -> Result<(), DaemonError> {
         service_cidrs: cluster.networking.service_subnets.clone(),
         ..Default::default()
     };
+    let client = controllers::client(addr)?;
     let controllers = tokio::spawn(controllers::run(
-        addr,
-        lab.name.clone(),
-        cluster,
+        client.clone(),
+        controller_config,
+        cluster.clone(),
         stop.clone(),
     ));
+    // The node side stops its processes before the API server goes, so that kubelets and
+    // agents end cleanly rather than on a refused connection.
+    let node_stop = CancellationToken::new();
+    let node_side = tokio::spawn(nodes::run(side.clone(), client, node_stop.clone()));
     let store = lab.store_dir();
-    let server_stop = stop.clone();
-    let served = podnet_apiserver::serve_with(listener, &store, &api_config, async move {
-        server_stop.cancelled().await
-    })
-    .await;
-    stop.cancel();
+    let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn({
+        let api_config = api_config.clone();
+        async move {
+            podnet_apiserver::serve_on(vec![listener, fabric], &store, &api_config, async move {
+                let _ = server_stop_rx.await;
+            })
+            .await
+        }
+    });
+    stop.cancelled().await;
+    node_stop.cancel();
+    let _ = node_side.await;
     let _ = controllers.await;
-    // Only a clean stop removes the pid file: after a crash it is the stale one `up` checks.
-    let _ = std::fs::remove_file(lab.pid_file());
-    tracing::info!(lab = %lab.name, "lab daemon stopped");
-    served.map_err(DaemonError::from)
+    let _ = server_stop_tx.send(());
+    match server.await {
+        Ok(served) => served.map_err(DaemonError::from),
+        Err(join) => Err(DaemonError::io(&lab.path)(std::io::Error::other(join))),
+    }
+}
+
+/// The API server's listener inside the fabric, at 172.18.0.1:6443: a socket made on a
+/// thread inside the fabric's namespace stays in it.
+fn bind_in_fabric(plan: &Plan) -> Result<TcpListener, DaemonError> {
+    let addr = SocketAddr::from((FABRIC_GATEWAY, API_PORT));
+    let bind_err = |source| DaemonError::Bind { addr, source };
+    let listener = podnet_netns::run_in(&podnet_netns::path_of(&plan.fabric), || {
+        std::net::TcpListener::bind(addr)
+    })
+    .map_err(podnet_lab_topology::Error::from)?
+    .map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    TcpListener::from_std(listener).map_err(bind_err)
 }
 
 /// Holds the lab's lock for the daemon's lifetime: a second daemon for the same lab fails

@@ -64,6 +64,48 @@ impl LabDir {
         self.path.join("kubeconfig")
     }
 
+    /// The kubeconfig of the processes inside the lab (agents, kubelets, pods): the API
+    /// server at its fabric address, 172.18.0.1:6443, the one they can reach.
+    pub fn in_lab_kubeconfig(&self) -> PathBuf {
+        self.path.join("kubeconfig.in-lab")
+    }
+
+    /// Per node: its CNI config, IPAM state and kubelet root.
+    pub fn node_dir(&self, node: &str) -> PathBuf {
+        self.path.join("nodes").join(node)
+    }
+
+    /// The podnet CNI plugins the nodes use (links to the binaries next to `podnet`).
+    pub fn cni_bin_dir(&self) -> PathBuf {
+        self.path.join("cni-bin")
+    }
+
+    /// The resolv.conf of the nodes (and of dnsPolicy Default pods): the external host.
+    pub fn node_resolv_conf(&self) -> PathBuf {
+        self.path.join("resolv.conf")
+    }
+
+    /// A supervised process's pid file and `stopped` marker.
+    pub fn component_dir(&self, c: &Component) -> PathBuf {
+        self.path.join("run").join(&c.owner).join(&c.name)
+    }
+
+    pub fn component_pid_file(&self, c: &Component) -> PathBuf {
+        self.component_dir(c).join("pid")
+    }
+
+    /// Present while `podnet lab stop OWNER/NAME` holds the process stopped.
+    pub fn stopped_marker(&self, c: &Component) -> PathBuf {
+        self.component_dir(c).join("stopped")
+    }
+
+    pub fn component_log(&self, c: &Component) -> PathBuf {
+        self.path
+            .join("logs")
+            .join(&c.owner)
+            .join(format!("{}.log", c.name))
+    }
+
     pub fn pid_file(&self) -> PathBuf {
         self.path.join("daemon.pid")
     }
@@ -107,6 +149,31 @@ impl LabDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(DaemonError::io(&self.path)(e)),
         }
+    }
+}
+
+/// A process the daemon supervises: `owner` is a node's name or `external`, `name` what it
+/// is (`agent`, `kubelet`, `http`, `dns`). Written `OWNER/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Component {
+    pub owner: String,
+    pub name: String,
+}
+
+// === impl Component ===
+
+impl Component {
+    pub fn new(owner: &str, name: &str) -> Self {
+        Component {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
     }
 }
 
