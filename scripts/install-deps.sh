@@ -3,8 +3,10 @@
 # CNI plugins (to test against and to chain with), and the Rust build. Idempotent.
 set -euo pipefail
 
+# knot: the lab's external host serves its test zone with Knot DNS (and the DNS benchmark
+# compares against it); dnsperf drives that benchmark.
 packages=(nftables iptables ipset iproute2 conntrack containernetworking-plugins
-          dnsutils iputils-ping iperf3 curl util-linux)
+          dnsutils iputils-ping iperf3 curl util-linux knot dnsperf)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,10 +14,11 @@ use podnet_lab_daemon::{Component, DaemonProcess, LabDir, PidFile, lab_plan};
 /// 10 s).
 const ACT_WAIT: Duration = Duration::from_secs(15);
 
-/// Which processes: NODE (its agent and kubelet), NODE/agent, NODE/kubelet, external/http
+/// Which processes: NODE (its agent and kubelet), NODE/agent, NODE/kubelet, external
+/// (its servers), external/http, external/dns
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// NODE, NODE/agent, NODE/kubelet or external/http
+    /// NODE, NODE/agent, NODE/kubelet, external, external/http or external/dns
     target: String,
 }
 
@@ -81,7 +82,7 @@ fn components(lab: &LabDir, target: &str) -> anyhow::Result<Vec<Component>> {
         None => (target, None),
     };
     let valid: &[&str] = match owner {
-        "external" => &["http"],
+        "external" => &["http", "dns"],
         node if plan.node(node).is_some() => &["agent", "kubelet"],
         _ => {
             let names: Vec<&str> = plan.nodes.iter().map(|n| n.name.as_str()).collect();

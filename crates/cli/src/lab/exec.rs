@@ -1,10 +1,13 @@
 //! `podnet lab exec`, `node-exec` and `external-exec`: run a command inside a pod's, a
 //! node's or the external host's namespaces, so that curl, dig and getent behave as they
-//! would there. The command is forked with the namespaces entered between fork and exec
+//! would there (a node's resolver is the external host's DNS, as the pods' Default policy
+//! sees it). The command is forked with the namespaces entered between fork and exec
 //! (setns in the child), and its exit status becomes ours.
 
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
@@ -12,7 +15,8 @@ use std::process::{Command, ExitStatus};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use k8s_openapi::api::core::v1::Pod;
-use nix::sched::{CloneFlags, setns};
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, setns, unshare};
 use podnet_lab_daemon::{LabDir, lab_plan};
 
 use super::client;
@@ -99,7 +103,7 @@ pub async fn exec(lab: &LabDir, args: ExecArgs) -> anyhow::Result<ExitStatus> {
         (ns("uts"), CloneFlags::CLONE_NEWUTS),
         (ns("mnt"), CloneFlags::CLONE_NEWNS),
     ];
-    run_inside(&entered, &args.command)
+    run_inside(&entered, &args.command, || Ok(()))
 }
 
 pub fn node_exec(lab: &LabDir, args: NodeExecArgs) -> anyhow::Result<ExitStatus> {
@@ -113,17 +117,62 @@ pub fn node_exec(lab: &LabDir, args: NodeExecArgs) -> anyhow::Result<ExitStatus>
         )
     })?;
     let path = podnet_netns::path_of(&node.netns);
-    run_inside(&[(path, CloneFlags::CLONE_NEWNET)], &args.command)
+    let host = Host {
+        netns: path,
+        resolv_conf: lab.node_resolv_conf(),
+    };
+    host.run(&args.command)
 }
 
 pub fn external_exec(lab: &LabDir, args: ExternalExecArgs) -> anyhow::Result<ExitStatus> {
     let plan = lab_plan(lab)?;
-    let path = podnet_netns::path_of(&plan.external);
-    run_inside(&[(path, CloneFlags::CLONE_NEWNET)], &args.command)
+    let host = Host {
+        netns: podnet_netns::path_of(&plan.external),
+        resolv_conf: lab.node_resolv_conf(),
+    };
+    host.run(&args.command)
 }
 
-/// Runs `command` in the namespaces named by the files in `entered`, stdio inherited.
-fn run_inside(entered: &[(PathBuf, CloneFlags)], command: &[String]) -> anyhow::Result<ExitStatus> {
+/// A node or the external host: its network namespace, and the resolver it uses (the
+/// external host's DNS), given to the command by a bind mount in a mount namespace of its
+/// own, so that `dig` and `getent` there ask what the machine would.
+struct Host {
+    netns: PathBuf,
+    resolv_conf: PathBuf,
+}
+
+// === impl Host ===
+
+impl Host {
+    fn run(&self, command: &[String]) -> anyhow::Result<ExitStatus> {
+        let source = CString::new(self.resolv_conf.as_os_str().as_bytes())?;
+        let own_resolver = move || -> nix::Result<()> {
+            unshare(CloneFlags::CLONE_NEWNS)?;
+            let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+            mount(None::<&CStr>, c"/", None::<&CStr>, private, None::<&CStr>)?;
+            mount(
+                Some(source.as_c_str()),
+                c"/etc/resolv.conf",
+                None::<&CStr>,
+                MsFlags::MS_BIND,
+                None::<&CStr>,
+            )
+        };
+        run_inside(
+            &[(self.netns.clone(), CloneFlags::CLONE_NEWNET)],
+            command,
+            own_resolver,
+        )
+    }
+}
+
+/// Runs `command` in the namespaces named by the files in `entered`, then `then` (in the
+/// child, before exec: system calls only), stdio inherited.
+fn run_inside(
+    entered: &[(PathBuf, CloneFlags)],
+    command: &[String],
+    then: impl Fn() -> nix::Result<()> + Send + Sync + 'static,
+) -> anyhow::Result<ExitStatus> {
     let mut files = Vec::with_capacity(entered.len());
     for (path, kind) in entered {
         let file = File::open(path).with_context(|| {
@@ -143,6 +192,7 @@ fn run_inside(entered: &[(PathBuf, CloneFlags)], command: &[String]) -> anyhow::
             for (file, kind) in &files {
                 setns(file.as_fd(), *kind).map_err(std::io::Error::from)?;
             }
+            then().map_err(std::io::Error::from)?;
             // The mount namespace's root is the pod's view of /: start there.
             nix::unistd::chdir(c"/").map_err(std::io::Error::from)
         });

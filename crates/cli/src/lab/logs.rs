@@ -12,7 +12,7 @@ use podnet_lab_daemon::{Component, LabDir};
 
 use super::client;
 
-/// Print the logs of a container in a pod, or of a lab process (NODE/agent, NODE/kubelet)
+/// Print the logs of a container in a pod, or of a lab process (NODE/agent, external/dns, …)
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     podnet lab logs web-7d4b9c-abcde\n  \
@@ -39,8 +39,8 @@ pub async fn logs(lab: &LabDir, args: LogsArgs) -> anyhow::Result<()> {
             let path = lab.component_log(&Component::new(owner, name));
             if !path.exists() {
                 bail!(
-                    "no log for {}: the lab's processes are NODE/agent, NODE/kubelet and \
-                     external/http",
+                    "no log for {}: the lab's processes are NODE/agent, NODE/kubelet, \
+                     external/http and external/dns",
                     args.target
                 );
             }

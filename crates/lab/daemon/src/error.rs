@@ -33,10 +33,13 @@ pub enum DaemonError {
     #[error("building the lab's network: {0}")]
     Topology(#[from] podnet_lab_topology::Error),
     #[error(
-        "{path} is missing: the lab's nodes run the CNI plugins built next to podnet \
-         (cargo build --release builds them all)"
+        "{path} is missing (package {package}): the lab runs it; scripts/install-deps.sh \
+         installs everything the lab needs"
     )]
-    MissingBinary { path: PathBuf },
+    MissingBinary {
+        path: PathBuf,
+        package: &'static str,
+    },
     #[error(
         "networking.ipFamily: {family}: the lab's node network is IPv4 (172.18.0.0/16); \
          ipv6 and dual-stack labs are not supported yet"

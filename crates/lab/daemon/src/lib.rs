@@ -18,6 +18,7 @@
 
 mod controllers;
 mod error;
+mod external_dns;
 mod kubeconfig;
 mod nodes;
 pub mod pidfile;

@@ -1,6 +1,7 @@
 //! The node side of the lab: per node, once the controllers gave it a pod CIDR, its CNI
 //! network configuration and its two supervised processes (`podnet agent` and the lab's
-//! kubelet) inside the node's namespace; and the external host's servers.
+//! kubelet) inside the node's namespace; and the external host's servers (HTTP, and DNS for
+//! the test zone).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use podnet_lab_topology::{EXTERNAL_IP, NodePlan, Plan};
 use serde_json::json;
 
 use crate::error::DaemonError;
+use crate::external_dns;
 use crate::state::{Component, LabDir, write_atomic};
 use crate::supervise::{Spec, supervise};
 
@@ -37,11 +39,9 @@ pub async fn run(side: NodeSide, client: kube::Client, stop: CancellationToken) 
     for node in side.plan.nodes.clone() {
         tasks.spawn(run_node(side.clone(), node, client.clone(), stop.clone()));
     }
-    tasks.spawn(supervise(
-        side.lab.clone(),
-        external_http(&side),
-        stop.clone(),
-    ));
+    for spec in [external_http(&side), external_dns(&side)] {
+        tasks.spawn(supervise(side.lab.clone(), spec, stop.clone()));
+    }
     while tasks.join_next().await.is_some() {}
 }
 
@@ -54,7 +54,11 @@ pub fn prepare(side: &NodeSide) -> Result<(), DaemonError> {
     for plugin in PODNET_PLUGINS {
         let target = dir.join(plugin);
         if !target.is_file() {
-            return Err(DaemonError::MissingBinary { path: target });
+            // Built by `cargo build` next to podnet itself.
+            return Err(DaemonError::MissingBinary {
+                path: target,
+                package: "podnet (cargo build --release builds every binary)",
+            });
         }
         let link = bin.join(plugin);
         let _ = std::fs::remove_file(&link);
@@ -62,7 +66,8 @@ pub fn prepare(side: &NodeSide) -> Result<(), DaemonError> {
     }
     // The nodes' resolver is the outside world's, as a real node's is its network's.
     let resolv = format!("nameserver {EXTERNAL_IP}\n");
-    write_atomic(&side.lab.node_resolv_conf(), resolv.as_bytes())
+    write_atomic(&side.lab.node_resolv_conf(), resolv.as_bytes())?;
+    external_dns::prepare(&side.lab)
 }
 
 async fn run_node(side: NodeSide, node: NodePlan, client: kube::Client, stop: CancellationToken) {
@@ -200,6 +205,15 @@ fn cluster_dns(cluster: &Cluster) -> String {
         .first()
         .and_then(|net| net.hosts().nth(9))
         .map_or_else(|| "10.96.0.10".to_owned(), |ip| ip.to_string())
+}
+
+fn external_dns(side: &NodeSide) -> Spec {
+    Spec {
+        component: Component::new("external", "dns"),
+        netns: podnet_netns::path_of(&side.plan.external),
+        program: external_dns::KNOTD.into(),
+        args: external_dns::args(&side.lab),
+    }
 }
 
 /// The external host's HTTP server: agnhost netexec on port 80 (/clientip shows who came).
