@@ -464,3 +464,80 @@ fn kernel_iptables_a_full_sync_written_in_batches_programs_every_service() {
         assert!(answer.starts_with("pod-"), "{cip}: {answer}");
     }
 }
+
+#[test]
+fn kernel_iptables_load_balancer_ip_honours_source_ranges() {
+    let topo = Topology::new("ipt-lb", 1);
+    let mut proxy = Proxy::new(topo.node.path());
+    let lb = |name: &str, vip: &str, node_port: u16, range: &str| {
+        service("ns1", name, "10.96.0.0", |s| {
+            s.cluster_ips = vec![ip(&format!("10.96.0.{}", node_port % 100))];
+            s.type_ = ServiceType::LoadBalancer;
+            s.ports[0].node_port = Some(node_port);
+            s.load_balancer_ips = vec![ip(vip)];
+            s.load_balancer_source_ranges = vec![range.parse().unwrap()];
+        })
+    };
+    proxy
+        .state
+        .upsert_service(lb("open", "172.18.255.200", 30020, "172.18.0.0/24"));
+    proxy.state.upsert_slice(pods_slice("open", &[1]));
+    proxy
+        .state
+        .upsert_service(lb("closed", "172.18.255.201", 30021, "192.0.2.0/24"));
+    proxy.state.upsert_slice(pods_slice("closed", &[1]));
+    proxy.sync(true);
+
+    let answer = Topology::curl(&topo.client, "http://172.18.255.200/hostname").unwrap();
+    assert_eq!(answer, "pod-1");
+    // Outside the source ranges: dropped (KUBE-PROXY-FIREWALL), not answered.
+    let err = Topology::curl(&topo.client, "http://172.18.255.201/hostname").unwrap_err();
+    assert_eq!(err.0, 28, "{err:?}");
+    let filter = topo.node.exec(&["iptables-nft-save", "-c", "-t", "filter"]);
+    let dropped = filter
+        .lines()
+        .find(|l| l.contains("-A KUBE-PROXY-FIREWALL") && l.contains("172.18.255.201"))
+        .unwrap_or_else(|| panic!("{filter}"));
+    assert!(
+        !dropped.starts_with("[0:"),
+        "not dropped by KUBE-PROXY-FIREWALL: {dropped}"
+    );
+}
+
+#[test]
+fn kernel_iptables_terminating_endpoints_serve_when_none_is_ready() {
+    let topo = Topology::new("ipt-term", 2);
+    let mut proxy = Proxy::new(topo.node.path());
+    proxy
+        .state
+        .upsert_service(service("ns1", "web", "10.96.0.18", |_| {}));
+    let eps = vec![
+        fixture::terminating(&pod_ip(1).to_string(), NODE),
+        podnet_k8s_model::SliceEndpoint {
+            serving: false,
+            ..fixture::terminating(&pod_ip(2).to_string(), NODE)
+        },
+    ];
+    proxy
+        .state
+        .upsert_slice(slice("ns1", "web", 1, eps, |_| {}));
+    proxy.sync(true);
+
+    // Only the one that still serves.
+    let seen = tally(&topo.client, "http://10.96.0.18/hostname", 10);
+    assert_eq!(seen.keys().collect::<Vec<_>>(), ["pod-1"], "{seen:?}");
+    // A ready endpoint appears: the terminating one is no longer used.
+    proxy.state.upsert_slice(slice(
+        "ns1",
+        "web",
+        1,
+        vec![
+            fixture::terminating(&pod_ip(1).to_string(), NODE),
+            endpoint(&pod_ip(2).to_string(), NODE),
+        ],
+        |_| {},
+    ));
+    proxy.sync(false);
+    let seen = tally(&topo.client, "http://10.96.0.18/hostname", 10);
+    assert_eq!(seen.keys().collect::<Vec<_>>(), ["pod-2"], "{seen:?}");
+}

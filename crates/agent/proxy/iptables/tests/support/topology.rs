@@ -36,6 +36,17 @@ impl Topology {
     pub fn new(tag: &str, pods: usize) -> Self {
         let node = Netns::new(&format!("{tag}-n"));
         let client = Netns::new(&format!("{tag}-c"));
+        // The client is also the node's default gateway (below), so traffic the node forwards
+        // back out where it came from would draw ICMP redirects, and those eat the per-peer
+        // ICMP budget the REJECT of a Service without endpoints needs. A node is not a
+        // router for its neighbours: no redirects (set before any link, which inherits it).
+        for scope in ["all", "default"] {
+            node.exec(&[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv4.conf.{scope}.send_redirects=0"),
+            ]);
+        }
         node.exec(&["ip", "link", "add", "cbr0", "type", "bridge"]);
         node.exec(&["ip", "addr", "add", &format!("{GATEWAY}/24"), "dev", "cbr0"]);
         node.exec(&["ip", "link", "set", "cbr0", "up"]);
@@ -60,6 +71,9 @@ impl Topology {
             "dev",
             "eth0",
         ]);
+        // The client is also the node's way out (its default gateway), as the node network's
+        // router would be.
+        node.exec(&["ip", "route", "add", "default", "via", CLIENT_IP]);
         for net in [
             "10.96.0.0/16",
             "10.244.0.0/16",
