@@ -11,6 +11,7 @@
 //! port unreachable itself.
 
 mod render;
+mod rules;
 mod sets;
 
 pub use render::{IpvsConfig, IpvsRuleset, RealServer, VirtualServer, render_ipvs};
@@ -33,7 +34,7 @@ pub fn cleanup_ipvs(netns: Option<&Path>) -> Result<()> {
     for variant in [Variant::Nft, Variant::Legacy] {
         for family in [podnet_iptables::Family::V4, podnet_iptables::Family::V6] {
             let ipt = podnet_iptables::Iptables::new(netns, family, variant);
-            match render::cleanup_chains(&ipt) {
+            match rules::cleanup_chains(&ipt) {
                 Ok(()) => {}
                 Err(crate::Error::Iptables(podnet_iptables::Error::Spawn { source, .. }))
                     if source.kind() == std::io::ErrorKind::NotFound => {}
