@@ -541,3 +541,49 @@ fn kernel_iptables_terminating_endpoints_serve_when_none_is_ready() {
     let seen = tally(&topo.client, "http://10.96.0.18/hostname", 10);
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["pod-2"], "{seen:?}");
 }
+
+#[test]
+fn kernel_iptables_dual_stack_writes_each_family_with_its_own_tool() {
+    let ns = podnet_test_util::Netns::new("ipt-dual");
+    let mut proxy = Proxy::new(ns.path());
+    let mut node = fixture::node();
+    node.node_ips.push(ip("fd12::2"));
+    node.cluster_cidrs.push("fd00:244::/56".parse().unwrap());
+    proxy.backend = podnet_agent_proxy_iptables::new_iptables(
+        Some(ns.path()),
+        podnet_agent_proxy::NodePortAddressConfig::All,
+        &node,
+    )
+    .unwrap();
+    proxy.node = node;
+    proxy
+        .state
+        .upsert_service(service("ns1", "dual", "10.96.0.30", |s| {
+            s.cluster_ips.push(ip("fd00:96::30"));
+            s.type_ = ServiceType::NodePort;
+            s.ports[0].node_port = Some(30030);
+        }));
+    proxy.state.upsert_slice(pods_slice("dual", &[1]));
+    proxy.state.upsert_slice(slice(
+        "ns1",
+        "dual",
+        2,
+        vec![endpoint("fd00:244:0:1::2", NODE)],
+        |_| {},
+    ));
+    proxy.sync(true);
+
+    let v4 = ns.exec(&["iptables-nft-save", "-t", "nat"]);
+    let v6 = ns.exec(&["ip6tables-nft-save", "-t", "nat"]);
+    assert!(
+        v4.contains("--to-destination 10.244.1.2:8080") && !v4.contains("fd00"),
+        "{v4}"
+    );
+    assert!(
+        v6.contains("--to-destination [fd00:244:0:1::2]:8080"),
+        "{v6}"
+    );
+    assert!(v6.contains("! -d ::1/128"), "{v6}");
+    podnet_agent_proxy_iptables::cleanup_iptables(Some(ns.path())).unwrap();
+    assert!(!ns.exec(&["ip6tables-nft-save"]).contains("KUBE-"));
+}
