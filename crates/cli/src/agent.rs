@@ -1,25 +1,39 @@
-//! `podnet agent`: the node agent (cross-node routing and egress), run on every node — in a
-//! real cluster in the host's network namespace, in the lab inside the node's namespace.
+//! `podnet agent`: the node agent (cross-node routing and egress, and the service proxy), run
+//! on every node — in a real cluster in the host's network namespace, in the lab inside the
+//! node's namespace.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use ipnet::Ipv4Net;
-use podnet_agent_app::Settings;
+use ipnet::{IpNet, Ipv4Net};
+use podnet_agent_app::{ProxyMode, ProxySettings, Settings};
+use podnet_agent_proxy::NodePortAddressConfig;
 use podnet_agent_routing::{Config, Mode};
 
 #[derive(Debug, Args)]
 #[command(
-    about = "Run the node agent: routes to the other nodes' pods, egress masquerade",
+    about = "Run the node agent: routes to the other nodes' pods, egress masquerade, Services",
     long_about = "Run the node agent. It watches the cluster's Nodes and keeps this node's \
         kernel in step: routes to every other node's pod CIDR (vxlan: an overlay device \
         podnet.1, VNI 1, UDP 8472, with static FDB and neighbour entries; host-gw: direct \
         routes via the node IPs, nodes must share an L2 segment) and masquerade of pod \
         traffic leaving the cluster CIDR (table ip podnet-egress). It programs the network \
-        namespace it runs in; stop it with SIGTERM (its routes stay until the next start).",
-    after_help = "Logs go to stderr; set RUST_LOG=info to see every change it makes."
+        namespace it runs in; stop it with SIGTERM (its routes stay until the next start).\n\n\
+        It is also the node's service proxy, doing kube-proxy's job with kube-proxy's names: it \
+        watches Services and EndpointSlices and programs ClusterIPs, NodePorts, externalIPs and \
+        LoadBalancer IPs (--proxy-mode nftables: `nft list table ip kube-proxy`; iptables: \
+        `iptables -t nat -L KUBE-SERVICES`). It serves /healthz, /livez and /metrics on \
+        --healthz-bind-address, and each externalTrafficPolicy=Local Service's \
+        healthCheckNodePort. Starting in one mode removes the rules of the others.",
+    after_help = "Examples:\n  \
+        podnet agent --node node-1 --kubeconfig ~/.kube/config\n  \
+        podnet agent --node node-1 --proxy-mode iptables --nodeport-addresses 172.18.0.0/16\n  \
+        podnet agent --node node-1 --proxy-mode none        # another proxy runs here\n  \
+        curl -s localhost:10256/healthz; curl -s localhost:10256/metrics\n\n\
+        Logs go to stderr; set RUST_LOG=info to see every change it makes."
 )]
 pub struct AgentCommand {
     /// This node's name (its Node object).
@@ -34,9 +48,44 @@ pub struct AgentCommand {
     /// The cluster's pod CIDR: traffic to it is never masqueraded.
     #[arg(long, default_value = "10.244.0.0/16", value_name = "CIDR")]
     pub cluster_cidr: Ipv4Net,
-    /// Seconds between full reconciles, which repair changes made behind the agent's back.
+    /// Seconds between full reconciles (routes and proxy rules), which repair changes made
+    /// behind the agent's back.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub resync: u64,
+    /// Service proxy mode: nftables, iptables, ipvs (refused on kernels without IPVS) or
+    /// none.
+    #[arg(long, default_value = "nftables", value_name = "MODE")]
+    pub proxy_mode: ProxyMode,
+    /// Which local addresses accept NodePort traffic: `primary` (the node's InternalIP; the
+    /// nftables default) or a comma-separated list of CIDRs (`0.0.0.0/0`: every local
+    /// address; the iptables default).
+    #[arg(long, value_name = "primary|CIDR,…")]
+    pub nodeport_addresses: Option<String>,
+    /// Where /healthz (kube-proxy's semantics), /livez and /metrics are served.
+    #[arg(long, default_value = "0.0.0.0:10256", value_name = "ADDR:PORT")]
+    pub healthz_bind_address: SocketAddr,
+}
+
+/// `--nodeport-addresses`, or the mode's default (kube-proxy's).
+fn node_ports(mode: ProxyMode, flag: Option<&str>) -> anyhow::Result<NodePortAddressConfig> {
+    match flag.map(str::trim) {
+        None | Some("") => Ok(match mode {
+            ProxyMode::Iptables | ProxyMode::Ipvs => NodePortAddressConfig::All,
+            _ => NodePortAddressConfig::Primary,
+        }),
+        Some("primary") => Ok(NodePortAddressConfig::Primary),
+        Some(list) => {
+            let cidrs =
+                list.split(',')
+                    .map(|c| {
+                        c.trim().parse::<IpNet>().map(|n| n.trunc()).map_err(|_| {
+                            anyhow::anyhow!("--nodeport-addresses: {c:?} is not a CIDR")
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(NodePortAddressConfig::Cidrs(cidrs))
+        }
+    }
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -53,6 +102,12 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
         },
         resync: Duration::from_secs(cmd.resync),
         netns: None,
+        proxy: ProxySettings {
+            mode: cmd.proxy_mode,
+            node_ports: node_ports(cmd.proxy_mode, cmd.nodeport_addresses.as_deref())?,
+            healthz: cmd.healthz_bind_address,
+            resync: Duration::from_secs(cmd.resync),
+        },
     };
     podnet_agent_app::main(settings, cmd.kubeconfig.as_deref())
         .with_context(|| format!("agent of node {:?}", cmd.node))

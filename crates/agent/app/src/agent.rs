@@ -12,6 +12,7 @@ use podnet_agent_routing::{Config, Kernel, Reconciler};
 use tracing::Instrument;
 
 use crate::error::Result;
+use crate::proxy::{self, ProxySettings};
 use crate::store::NodeStore;
 
 /// After a failed reconcile, the next attempt comes this soon (not a whole resync period).
@@ -26,6 +27,8 @@ pub struct Settings {
     /// The namespace to program; `None`: the agent's own (how it runs, in the lab and on a
     /// real node). Tests point it elsewhere.
     pub netns: Option<PathBuf>,
+    /// The service proxy (kube-proxy's job).
+    pub proxy: ProxySettings,
 }
 
 /// The node agent: constructed with its client, started with [`Agent::run`].
@@ -50,10 +53,26 @@ impl Agent {
     }
 
     async fn run_in_span(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        // Both loops stop on the same signal; a failure of either (the proxy refusing its
+        // mode at start) stops the agent.
+        let shutdown = shutdown.shared();
+        let proxy = proxy::run(
+            self.settings.proxy.clone(),
+            self.client.clone(),
+            self.settings.routing.node.clone(),
+            vec![self.settings.routing.cluster_cidr.into()],
+            self.settings.netns.clone(),
+            shutdown.clone(),
+        );
+        tokio::try_join!(self.routing(shutdown), proxy).map(drop)
+    }
+
+    async fn routing(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         let Settings {
             routing,
             resync,
             netns,
+            proxy: _,
         } = self.settings;
         let kernel = Kernel::open(netns.as_deref())?;
         let mut reconciler = Reconciler::new(routing, kernel);

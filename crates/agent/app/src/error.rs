@@ -16,6 +16,14 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
     Routing(#[from] podnet_agent_routing::Error),
+    #[error("service proxy: {0}")]
+    Proxy(#[from] podnet_agent_proxy::Error),
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,5 +1,7 @@
 //! The node agent (`podnet agent`): watches the cluster's Nodes through kube-rs and keeps
-//! this node's cross-node routing and egress in step with them.
+//! this node's cross-node routing and egress in step with them; and, side by side, the
+//! service proxy ([`proxy`]: Services and EndpointSlices → kube-proxy's rules, /healthz,
+//! /metrics, health-check node ports).
 //!
 //! ```text
 //! watcher(Nodes) ──▶ NodeStore ──(complete list)──▶ Reconciler::reconcile ──▶ kernel
@@ -15,10 +17,12 @@ mod agent;
 mod client;
 mod command;
 mod error;
+pub mod proxy;
 mod store;
 
 pub use agent::{Agent, Settings};
 pub use client::client;
 pub use command::main;
 pub use error::{Error, Result};
+pub use proxy::{ProxyMode, ProxySettings};
 pub use store::NodeStore;

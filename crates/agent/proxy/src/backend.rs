@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::node::NodeInfo;
 use crate::plan::{Plan, PortChange};
 
 /// Which kind of sync the engine asks for.
@@ -41,6 +42,10 @@ pub trait Backend: Send {
     /// every service port whose plan differs from the last successful sync; a backend may
     /// still do a full sync (and must, if it has not done one yet).
     fn sync(&mut self, plan: &Plan, changes: &[PortChange], kind: SyncKind) -> Result<SyncStats>;
+
+    /// The node changed (addresses, zone): what the next sync renders from. The plan is
+    /// re-made by the engine; a backend that keeps its own copy replaces it here.
+    fn set_node(&mut self, _node: &NodeInfo) {}
 
     /// Removes everything this mode ever programmed in its namespace (switching modes, or
     /// `--proxy-mode none`). Idempotent.

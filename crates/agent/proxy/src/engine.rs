@@ -75,8 +75,11 @@ impl Engine {
     /// re-planned at the next sync.
     pub fn set_node(&mut self, node: NodeInfo) {
         if node != self.node {
+            self.backend.set_node(&node);
             self.node = node;
             self.state.mark_all_dirty();
+            // Rendering reads the node too (cluster CIDRs, node IPs): rewrite everything.
+            self.need_full = true;
         }
     }
 

@@ -75,11 +75,17 @@ impl ServiceState {
     /// Replaces everything (after a watch relist); the Services whose inputs differ become
     /// dirty, exactly as if each difference had arrived as an event.
     pub fn replace_all(&mut self, services: Vec<Service>, slices: Vec<EndpointSliceInfo>) {
-        let keep_svcs: BTreeSet<ServiceName> = services.iter().map(|s| s.name.clone()).collect();
+        self.replace_services(services);
+        self.replace_slices(slices);
+    }
+
+    /// Replaces every Service (a relist of the Service watch).
+    pub fn replace_services(&mut self, services: Vec<Service>) {
+        let keep: BTreeSet<ServiceName> = services.iter().map(|s| s.name.clone()).collect();
         let gone: Vec<ServiceName> = self
             .services
             .keys()
-            .filter(|n| !keep_svcs.contains(*n))
+            .filter(|n| !keep.contains(*n))
             .cloned()
             .collect();
         for name in gone {
@@ -88,14 +94,18 @@ impl ServiceState {
         for svc in services {
             self.upsert_service(svc);
         }
-        let keep_slices: BTreeSet<SliceKey> = slices
+    }
+
+    /// Replaces every EndpointSlice (a relist of the EndpointSlice watch).
+    pub fn replace_slices(&mut self, slices: Vec<EndpointSliceInfo>) {
+        let keep: BTreeSet<SliceKey> = slices
             .iter()
             .map(|s| (s.namespace.clone(), s.name.clone()))
             .collect();
         let gone: Vec<SliceKey> = self
             .slices
             .keys()
-            .filter(|k| !keep_slices.contains(*k))
+            .filter(|k| !keep.contains(*k))
             .cloned()
             .collect();
         for (ns, name) in gone {

@@ -142,6 +142,11 @@ impl Backend for NftBackend {
         Ok(stats)
     }
 
+    fn set_node(&mut self, node: &NodeInfo) {
+        // A changed node IP changes the skeleton (nodeport-ips): the next sync is full.
+        self.node = node.clone();
+    }
+
     fn cleanup(&mut self) -> Result<()> {
         self.applied.clear();
         cleanup_in(&self.nft)

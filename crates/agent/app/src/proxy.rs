@@ -1,0 +1,219 @@
+//! The service proxy in the agent: Services, EndpointSlices and this Node watched through
+//! kube-rs into the proxy engine; a partial sync on change, a full one every resync period;
+//! /healthz + /metrics, and the health checks of ETP Local Services.
+//!
+//! ```text
+//! watcher(Services) ─┐
+//! watcher(EndpointSlices) ─┼─▶ Engine state (dirty Services) ──(both lists complete)──▶ Engine::sync
+//! watcher(Nodes: ours) ─┘                                        (blocking pool: nft / iptables)
+//! ```
+
+mod http;
+mod metrics;
+mod mode;
+mod watch;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use ipnet::IpNet;
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use podnet_agent_proxy::{Engine, NodeInfo, NodePortAddressConfig};
+use podnet_conntrack::Conntrack;
+use tracing::Instrument;
+
+pub use http::healthy;
+pub use metrics::Metrics;
+pub use mode::{ProxyMode, start_backend};
+pub use watch::ProxyStore;
+
+use crate::error::{Error, Result};
+
+/// After a failed sync, the next attempt comes this soon.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The proxy's part of the agent's command line.
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
+    pub mode: ProxyMode,
+    pub node_ports: NodePortAddressConfig,
+    /// /healthz, /livez and /metrics (kube-proxy: 0.0.0.0:10256).
+    pub healthz: SocketAddr,
+    /// Full resync period.
+    pub resync: Duration,
+}
+
+/// Runs the proxy for node `node` until `shutdown` completes.
+pub async fn run(
+    settings: ProxySettings,
+    client: kube::Client,
+    node: String,
+    cluster_cidrs: Vec<IpNet>,
+    netns: Option<PathBuf>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let span = tracing::info_span!("proxy", mode = %settings.mode);
+    run_in_span(settings, client, node, cluster_cidrs, netns, shutdown)
+        .instrument(span)
+        .await
+}
+
+async fn run_in_span(
+    settings: ProxySettings,
+    client: kube::Client,
+    node: String,
+    cluster_cidrs: Vec<IpNet>,
+    netns: Option<PathBuf>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let info = NodeInfo {
+        name: node.clone(),
+        zone: None,
+        node_ips: Vec::new(),
+        cluster_cidrs,
+    };
+    let Some(backend) = start_backend(
+        settings.mode,
+        netns.as_deref(),
+        &info,
+        settings.node_ports.clone(),
+    )?
+    else {
+        tracing::info!("no service proxy (--proxy-mode none); other modes' rules removed");
+        shutdown.await;
+        return Ok(());
+    };
+    let engine = Arc::new(Mutex::new(Engine::new(
+        info,
+        backend,
+        Conntrack::new(netns.as_deref()),
+    )));
+    let shared: http::Shared = Arc::new(Mutex::new(Metrics::new(engine_mode(&engine))));
+    shared.lock().expect("metrics").queued();
+
+    let listener = tokio::net::TcpListener::bind(settings.healthz)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: settings.healthz,
+            source,
+        })?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let healthz = tokio::spawn(http::serve_healthz(
+        listener,
+        shared.clone(),
+        settings.resync * 2,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+
+    let mut services = watcher(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .boxed();
+    let mut slices = watcher(
+        Api::<EndpointSlice>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .boxed();
+    let nodes_cfg = watcher::Config::default().fields(&format!("metadata.name={node}"));
+    let mut nodes = watcher(Api::<Node>::all(client), nodes_cfg)
+        .default_backoff()
+        .boxed();
+    let mut store = ProxyStore::new(node);
+    let mut health = http::HealthServers::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut tick = tokio::time::interval(settings.resync);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut dirty, mut full) = (false, false);
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    tracing::info!(healthz = %settings.healthz, "service proxy started");
+    loop {
+        let retry = async {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(e) = services.next() => {
+                    let mut eng = engine.lock().expect("engine");
+                    dirty |= store.service_event(eng.state_mut(), e);
+                    while let Some(Some(e)) = services.next().now_or_never() {
+                        dirty |= store.service_event(eng.state_mut(), e);
+                    }
+                }
+                Some(e) = slices.next() => {
+                    let mut eng = engine.lock().expect("engine");
+                    dirty |= store.slice_event(eng.state_mut(), e);
+                    while let Some(Some(e)) = slices.next().now_or_never() {
+                        dirty |= store.slice_event(eng.state_mut(), e);
+                    }
+                }
+                Some(e) = nodes.next() => {
+                    let mut eng = engine.lock().expect("engine");
+                    if let Some(new) = store.node_event(eng.node(), e) {
+                        tracing::info!(zone = ?new.zone, ips = ?new.node_ips, "node changed");
+                        eng.set_node(new);
+                        dirty = true;
+                    }
+                }
+                _ = tick.tick() => { dirty = true; full = true; }
+                () = retry => dirty = true,
+            }
+        }
+        if !(dirty && store.synced()) {
+            continue;
+        }
+        shared.lock().expect("metrics").queued();
+        let (was_full, eng) = (full, engine.clone());
+        dirty = false;
+        full = false;
+        retry_at = None;
+        let result = tokio::task::spawn_blocking(move || {
+            let mut eng = eng.lock().expect("engine");
+            let r = eng.sync(was_full);
+            (r, eng.health_checks(), eng.state().service_count())
+        })
+        .await
+        .expect("sync task");
+        match result {
+            (Ok(report), checks, services) => {
+                let level_info =
+                    report.kind == podnet_agent_proxy::SyncKind::Full || report.changed_ports > 0;
+                if level_info {
+                    tracing::info!(kind = ?report.kind, ports = report.changed_ports,
+                        rules = report.stats.rules, ms = report.duration.as_millis() as u64,
+                        conntrack_deleted = report.conntrack_deleted, "proxy rules synced");
+                }
+                shared.lock().expect("metrics").synced(&report, services);
+                health.update(checks).await;
+            }
+            (Err(error), _, _) => {
+                tracing::warn!(%error, "proxy sync failed, retrying");
+                shared.lock().expect("metrics").failed();
+                retry_at = Some(tokio::time::Instant::now() + RETRY);
+            }
+        }
+    }
+    tracing::info!("service proxy stopping; its rules stay for the next start");
+    let _ = stop_tx.send(());
+    let _ = healthz.await;
+    Ok(())
+}
+
+fn engine_mode(engine: &Arc<Mutex<Engine>>) -> &'static str {
+    engine.lock().expect("engine").mode()
+}

@@ -1,0 +1,276 @@
+//! `podnet agent` as the service proxy, end to end: the real binary inside a node namespace,
+//! watching an API server (in-process, on the node's loopback) through kube-rs; Services
+//! and EndpointSlices created and deleted, the kernel, /healthz, /metrics and the
+//! healthCheckNodePort checked to follow; mode switches and the ipvs refusal.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use podnet_test_util::Netns;
+use serde_json::json;
+
+const API: &str = "127.0.0.1:6443";
+
+struct Agent {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Agent {
+    fn start(ns: &Netns, dir: &Path, mode: &str) -> Self {
+        let log = dir.join(format!("agent-{mode}.log"));
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns.name()])
+            .arg(env!("CARGO_BIN_EXE_podnet"))
+            .args(["agent", "--node", "node-1", "--kubeconfig"])
+            .arg(dir.join("kubeconfig"))
+            .args([
+                "--routing",
+                "host-gw",
+                "--resync",
+                "2",
+                "--proxy-mode",
+                mode,
+            ])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Agent { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn stop(&mut self) -> std::process::ExitStatus {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("agent did not stop on SIGTERM:\n{}", self.log());
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn write_kubeconfig(dir: &Path) {
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "t", "cluster": {"server": format!("http://{API}")}}],
+        "users": [{"name": "t", "user": {}}],
+        "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}],
+        "current-context": "t",
+    });
+    std::fs::write(dir.join("kubeconfig"), config.to_string()).unwrap();
+}
+
+async fn eventually(what: &str, agent: &Agent, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for: {what}\nagent log:\n{}", agent.log());
+}
+
+/// `curl -s -w ' %{http_code}'` inside `ns`: (status, body).
+fn get(ns: &Netns, url: &str) -> (u16, String) {
+    let (_, out, _) = ns.try_exec(&["curl", "-s", "--max-time", "2", "-w", " %{http_code}", url]);
+    let (body, code) = out.rsplit_once(' ').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+fn kube_proxy_table(ns: &Netns) -> String {
+    ns.try_exec(&["nft", "list", "table", "ip", "kube-proxy"]).1
+}
+
+fn objects() -> (Service, EndpointSlice) {
+    let svc = serde_json::from_value(json!({
+        "metadata": {"namespace": "default", "name": "web"},
+        "spec": {"type": "NodePort", "clusterIP": "10.96.0.50", "externalTrafficPolicy": "Local",
+            "healthCheckNodePort": 32080, "ports": [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080}]}
+    }))
+    .unwrap();
+    let slice = serde_json::from_value(json!({
+        "metadata": {"namespace": "default", "name": "web-abc",
+            "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        "endpoints": [{"addresses": ["10.244.1.7"], "nodeName": "node-1",
+            "conditions": {"ready": true}}]
+    }))
+    .unwrap();
+    (svc, slice)
+}
+
+#[test]
+fn kernel_agent_proxy_follows_services_serves_health_and_switches_modes() {
+    podnet_test_util::sweep_leftovers();
+    let ns = Netns::new("proxy-agent");
+    let dir = tempfile::tempdir().unwrap();
+    write_kubeconfig(dir.path());
+    let dir_path = dir.path().to_owned();
+    podnet_netns::run_in(ns.path(), || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(scenario(&ns, &dir_path))
+    })
+    .unwrap();
+}
+
+async fn scenario(ns: &Netns, dir: &Path) {
+    let listener = tokio::net::TcpListener::bind(API).await.unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let state = dir.join("state");
+    let server = tokio::spawn(async move {
+        podnet_apiserver::serve(listener, &state, async {
+            let _ = stop_rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    let client =
+        kube::Client::try_from(kube::Config::new(format!("http://{API}").parse().unwrap()))
+            .unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({"metadata": {"name": "node-1",
+        "labels": {"topology.kubernetes.io/zone": "zone-a"}},
+        "spec": {"podCIDR": "10.244.1.0/24"}}))
+    .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let status =
+        json!({"status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}});
+    nodes
+        .patch_status("node-1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let (svc, slice) = objects();
+    let svc = services.create(&PostParams::default(), &svc).await.unwrap();
+    slices.create(&PostParams::default(), &slice).await.unwrap();
+    let hc_port = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.health_check_node_port)
+        .expect("healthCheckNodePort kept");
+
+    let mut agent = Agent::start(ns, dir, "nftables");
+    eventually("the Service programmed", &agent, || {
+        let t = kube_proxy_table(ns);
+        t.contains("default/web:http") && t.contains("dnat to 10.244.1.7:8080")
+    })
+    .await;
+    eventually("/healthz answers 200 after a sync", &agent, || {
+        let (code, body) = get(ns, "http://127.0.0.1:10256/healthz");
+        code == 200 && body.contains("\"lastUpdated\":\"20")
+    })
+    .await;
+    let (code, metrics) = get(ns, "http://127.0.0.1:10256/metrics");
+    assert_eq!(code, 200);
+    for want in [
+        "kubeproxy_sync_proxy_rules_duration_seconds_count",
+        "kubeproxy_sync_proxy_rules_last_timestamp_seconds 1",
+        "podnet_proxy_mode_info{mode=\"nftables\"} 1",
+    ] {
+        assert!(metrics.contains(want), "{want}:\n{metrics}");
+    }
+    let hc_url = format!("http://127.0.0.1:{hc_port}/healthz");
+    eventually("the health check says 1 local endpoint", &agent, || {
+        let (code, body) = get(ns, &hc_url);
+        code == 200 && body.contains("\"localEndpoints\":1")
+    })
+    .await;
+
+    // The endpoint moves to another node: 503, zero local endpoints.
+    let moved = json!({"endpoints": [{"addresses": ["10.244.2.7"], "nodeName": "node-2",
+        "conditions": {"ready": true}}]});
+    slices
+        .patch("web-abc", &PatchParams::default(), &Patch::Merge(&moved))
+        .await
+        .unwrap();
+    eventually("the health check says 503", &agent, || {
+        let (code, body) = get(ns, &hc_url);
+        code == 503 && body.contains("\"localEndpoints\":0")
+    })
+    .await;
+
+    // A deleted Service leaves nothing, and its health check stops.
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the Service's rules gone", &agent, || {
+        let t = kube_proxy_table(ns);
+        t.contains("table ip kube-proxy") && !t.contains("default/web")
+    })
+    .await;
+    eventually("the health check server stopped", &agent, || {
+        get(ns, &hc_url).0 == 0
+    })
+    .await;
+    assert!(agent.stop().success(), "{}", agent.log());
+
+    // Switching to iptables removes the nftables mode's table.
+    let (svc, _) = objects();
+    services.create(&PostParams::default(), &svc).await.unwrap();
+    let mut agent = Agent::start(ns, dir, "iptables");
+    eventually(
+        "iptables mode programs KUBE-SERVICES, nftables' table gone",
+        &agent,
+        || {
+            let (_, nat, _) = ns.try_exec(&["iptables", "-t", "nat", "-S", "KUBE-SERVICES"]);
+            nat.contains("default/web:http") && kube_proxy_table(ns).is_empty()
+        },
+    )
+    .await;
+    assert!(agent.stop().success(), "{}", agent.log());
+
+    // ipvs is refused at start, naming what the kernel lacks.
+    let mut agent = Agent::start(ns, dir, "ipvs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = agent.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ipvs mode must be refused at start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    let log = agent.log();
+    assert!(
+        log.to_lowercase().contains("ipvs") && log.contains("ip_vs"),
+        "{log}"
+    );
+
+    let _ = stop_tx.send(());
+    server.await.unwrap();
+}
