@@ -115,17 +115,6 @@ impl IptablesBackend {
         Self { families }
     }
 
-    /// Updates the node facts the rules depend on (cluster CIDR, node IP); the next sync is
-    /// full.
-    pub fn set_node(&mut self, node: &NodeInfo) {
-        for f in &mut self.families {
-            if &f.node != node {
-                f.node = node.clone();
-                f.applied = None;
-            }
-        }
-    }
-
     /// The whole ruleset `plan` renders to, for one family, as the golden files show it
     /// (what a full sync writes, minus deletions).
     pub fn render(config: &RenderConfig, node: &NodeInfo, plan: &Plan) -> Ruleset {
@@ -172,6 +161,17 @@ impl Backend for IptablesBackend {
         }
         total.duration = start.elapsed();
         Ok(total)
+    }
+
+    /// The node facts the rules depend on (cluster CIDR, node IP) changed: the next sync is
+    /// full.
+    fn set_node(&mut self, node: &NodeInfo) {
+        for f in &mut self.families {
+            if &f.node != node {
+                f.node = node.clone();
+                f.applied = None;
+            }
+        }
     }
 
     fn cleanup(&mut self) -> podnet_agent_proxy::Result<()> {

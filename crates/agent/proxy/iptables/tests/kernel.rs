@@ -587,3 +587,27 @@ fn kernel_iptables_dual_stack_writes_each_family_with_its_own_tool() {
     podnet_agent_proxy_iptables::cleanup_iptables(Some(ns.path())).unwrap();
     assert!(!ns.exec(&["ip6tables-nft-save"]).contains("KUBE-"));
 }
+
+#[test]
+fn kernel_iptables_a_new_cluster_cidr_rewrites_the_masquerade_rules() {
+    use podnet_agent_proxy::Backend;
+    let ns = podnet_test_util::Netns::new("ipt-node");
+    let mut proxy = Proxy::new(ns.path());
+    proxy
+        .state
+        .upsert_service(service("ns1", "web", "10.96.0.11", |_| {}));
+    proxy.state.upsert_slice(pods_slice("web", &[1]));
+    proxy.sync(true);
+    let mut node = fixture::node();
+    node.cluster_cidrs = vec!["10.245.0.0/16".parse().unwrap()];
+    proxy.backend.set_node(&node);
+    proxy.node = node;
+    // Nothing else changed: a partial sync, which the backend turns into a full one.
+    let stats = proxy.sync(false);
+    assert!(stats.transaction_lines > 10, "{stats:?}");
+    let nat = ns.exec(&["iptables-nft-save", "-t", "nat"]);
+    assert!(
+        nat.contains("! -s 10.245.0.0/16 ") && !nat.contains("10.244.0.0/16"),
+        "{nat}"
+    );
+}
