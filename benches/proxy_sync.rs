@@ -1,0 +1,276 @@
+//! The service proxy at scale, every mode side by side in one run (a mode is a [`Column`]):
+//!
+//! - full sync (first program) and full resync, at 1k / 10k / 30k Services × 3 endpoints;
+//! - a one-endpoint change (partial sync) at each size — the aim is < 10 ms at 30k;
+//! - first-connection latency (TCP connect through a ClusterIP) with 10 vs 10k Services;
+//! - the proxy's memory (RSS growth of this process) holding 10k Services.
+//!
+//! Everything runs inside network namespaces the bench creates (through the same `Engine`
+//! the agent runs); the machine's own network is not touched. Needs root.
+//!
+//!     cargo bench --bench proxy_sync                       # 1k,10k,30k
+//!     PODNET_BENCH_SIZES=1000,10000 cargo bench --bench proxy_sync
+//!
+//! Adding a mode: one more entry in [`columns`].
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use podnet_agent_proxy::fixture::{self, NODE, endpoint, service, slice};
+use podnet_agent_proxy::nftables::NftBackend;
+use podnet_agent_proxy::{Backend, Engine, NodeInfo, NodePortAddressConfig};
+use podnet_conntrack::Conntrack;
+use podnet_k8s_model::{EndpointSliceInfo, Service};
+use podnet_test_util::Netns;
+
+/// One proxy mode under test.
+struct Column {
+    name: &'static str,
+    make: fn(&Path, &NodeInfo) -> Box<dyn Backend>,
+}
+
+fn columns() -> Vec<Column> {
+    vec![
+        Column {
+            name: "nftables",
+            make: |ns, node| {
+                Box::new(NftBackend::new(
+                    Some(ns),
+                    node.clone(),
+                    NodePortAddressConfig::Primary,
+                ))
+            },
+        },
+        Column {
+            name: "iptables",
+            make: |ns, node| {
+                Box::new(
+                    podnet_agent_proxy_iptables::new_iptables(
+                        Some(ns),
+                        NodePortAddressConfig::All,
+                        node,
+                    )
+                    .expect("iptables mode"),
+                )
+            },
+        },
+    ]
+}
+
+fn node() -> NodeInfo {
+    fixture::node()
+}
+
+/// The `i`th Service (10.96.0.0/16 and beyond, in 10.100/14 for the big sizes) with its slice.
+fn nth(i: u32) -> (Service, EndpointSliceInfo) {
+    let cip = format!("10.{}.{}.{}", 96 + (i >> 16), (i >> 8) & 255, i & 255);
+    let name = format!("svc-{i}");
+    let svc = service("bench", &name, &cip, |_| {});
+    let ep = |k: u32| {
+        let n = i * 3 + k;
+        endpoint(
+            &format!("10.{}.{}.{}", 200 + (n >> 16), (n >> 8) & 255, n & 255),
+            NODE,
+        )
+    };
+    (
+        svc,
+        slice("bench", &name, 1, vec![ep(0), ep(1), ep(2)], |_| {}),
+    )
+}
+
+fn engine(ns: &Netns, col: &Column, n: u32) -> Engine {
+    let node = node();
+    let mut e = Engine::new(
+        node.clone(),
+        (col.make)(ns.path(), &node),
+        Conntrack::new(Some(ns.path())),
+    );
+    for i in 0..n {
+        let (svc, sl) = nth(i);
+        e.state_mut().upsert_service(svc);
+        e.state_mut().upsert_slice(sl);
+    }
+    e
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct SyncFigures {
+    full: Duration,
+    resync: Duration,
+    one_endpoint: Duration,
+    one_endpoint_max: Duration,
+    rules: usize,
+}
+
+fn sync_figures(col: &Column, n: u32) -> SyncFigures {
+    let ns = Netns::new(&format!("bench-{}", col.name));
+    let mut e = engine(&ns, col, n);
+    let t = Instant::now();
+    let report = e.sync(false).expect("full sync");
+    let full = t.elapsed();
+    let t = Instant::now();
+    e.sync(true).expect("resync");
+    let resync = t.elapsed();
+    let mut times = Vec::new();
+    for round in 0..5u32 {
+        // One endpoint of one Service is replaced by another.
+        let target = (round * 7919) % n;
+        let (_, mut sl) = nth(target);
+        sl.endpoints[2] = endpoint(&format!("10.250.{}.{}", round, target & 255), NODE);
+        e.state_mut().upsert_slice(sl);
+        let t = Instant::now();
+        let r = e.sync(false).expect("partial sync");
+        times.push(t.elapsed());
+        assert_eq!(r.changed_ports, 1);
+    }
+    let max = *times.iter().max().expect("rounds");
+    SyncFigures {
+        full,
+        resync,
+        one_endpoint: median(times),
+        one_endpoint_max: max,
+        rules: report.stats.rules,
+    }
+}
+
+/// Median TCP connect time through a ClusterIP (10.96.0.0, the first Service) whose one
+/// endpoint is a listener in a pod namespace, with `n` Services programmed.
+fn connect_latency(col: &Column, n: u32) -> Duration {
+    let node_ns = Netns::new(&format!("bench-c-{}", col.name));
+    let pod = Netns::new("bench-pod");
+    node_ns.exec(&[
+        "ip",
+        "link",
+        "add",
+        "veth-pod",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        pod.name(),
+    ]);
+    node_ns.exec(&["ip", "addr", "add", "10.244.1.1/24", "dev", "veth-pod"]);
+    node_ns.exec(&["ip", "link", "set", "veth-pod", "up"]);
+    node_ns.exec(&["ip", "route", "add", "10.96.0.0/12", "dev", "veth-pod"]);
+    pod.exec(&["ip", "addr", "add", "10.244.1.2/24", "dev", "eth0"]);
+    pod.exec(&["ip", "link", "set", "eth0", "up"]);
+    pod.exec(&["ip", "route", "add", "default", "via", "10.244.1.1"]);
+    let listener = podnet_netns::run_in(pod.path(), || TcpListener::bind("10.244.1.2:8080"))
+        .expect("netns")
+        .expect("bind");
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let mut s = s;
+            let _ = s.read(&mut [0u8; 1]);
+        }
+    });
+    let mut e = engine(&node_ns, col, n);
+    // The first Service's endpoints: only the pod.
+    let (_, mut sl) = nth(0);
+    sl.endpoints = vec![endpoint("10.244.1.2", NODE)];
+    e.state_mut().upsert_slice(sl);
+    e.sync(false).expect("sync");
+    let target: SocketAddr = "10.96.0.0:80".parse().expect("addr");
+    podnet_netns::run_in(node_ns.path(), move || {
+        let mut times = Vec::new();
+        for _ in 0..300 {
+            let t = Instant::now();
+            let s = TcpStream::connect_timeout(&target, Duration::from_secs(2)).expect("connect");
+            times.push(t.elapsed());
+            drop(s);
+        }
+        median(times)
+    })
+    .expect("netns")
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    podnet_test_util::sweep_leftovers();
+    let sizes: Vec<u32> = std::env::var("PODNET_BENCH_SIZES")
+        .unwrap_or_else(|_| "1000,10000,30000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let cols = columns();
+    println!(
+        "service proxy sync ({} Services × 3 endpoints each)",
+        sizes
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+    println!(
+        "{:<10} {:>8} {:>10} {:>12} {:>12} {:>16} {:>16}",
+        "mode", "services", "rules", "full sync", "full resync", "1-endpoint p50", "1-endpoint max"
+    );
+    for col in &cols {
+        for &n in &sizes {
+            let f = sync_figures(col, n);
+            println!(
+                "{:<10} {:>8} {:>10} {:>12} {:>12} {:>16} {:>16}",
+                col.name,
+                n,
+                f.rules,
+                ms(f.full),
+                ms(f.resync),
+                ms(f.one_endpoint),
+                ms(f.one_endpoint_max)
+            );
+        }
+    }
+    println!("\nfirst-connection latency through a ClusterIP (TCP connect, median of 300)");
+    let mut lat: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for col in &cols {
+        for n in [10u32, 10_000] {
+            lat.entry(col.name).or_default().push(format!(
+                "{n} Services: {:.1} µs",
+                connect_latency(col, n).as_secs_f64() * 1e6
+            ));
+        }
+    }
+    for (name, v) in lat {
+        println!("{name:<10} {}", v.join("   "));
+    }
+    println!(
+        "\nproxy memory holding 10k Services (RSS growth of this process: state, plan, applied rules)"
+    );
+    for col in &cols {
+        let ns = Netns::new("bench-mem");
+        let before = rss_kib();
+        let mut e = engine(&ns, col, 10_000);
+        e.sync(false).expect("sync");
+        let after = rss_kib();
+        println!(
+            "{:<10} {:.1} MiB",
+            col.name,
+            (after.saturating_sub(before)) as f64 / 1024.0
+        );
+        drop(e);
+    }
+}
