@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod cni;
+pub mod dns;
 pub mod lab;
 pub mod workload;
 
@@ -24,6 +25,7 @@ pub struct Cli {
 pub enum Command {
     Agent(agent::AgentCommand),
     Cni(cni::CniCommand),
+    Dns(dns::DnsCommand),
     Lab(lab::LabCommand),
     Workload(workload::WorkloadCommand),
 }
@@ -32,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Agent(cmd) => agent::run(cmd),
         Command::Cni(cmd) => cni::run(cmd),
+        Command::Dns(cmd) => dns::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),
     }

@@ -11,7 +11,7 @@ mod query;
 mod response;
 
 pub use message::{Rr, Section, walk};
-pub(crate) use name::is_under;
+pub use name::is_under;
 pub use name::{MAX_NAME, Name, NameBuf, read_name};
 pub use query::{Edns, Query, Reject, parse_query};
 pub use response::{Response, write_rejection};

@@ -105,7 +105,7 @@ impl Name {
 }
 
 /// Whether the wire name `zone` is a label-aligned suffix of `name`.
-pub(crate) fn is_under(name: &[u8], zone: &[u8]) -> bool {
+pub fn is_under(name: &[u8], zone: &[u8]) -> bool {
     if zone.len() > name.len() {
         return false;
     }

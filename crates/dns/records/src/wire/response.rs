@@ -30,6 +30,24 @@ impl<'o> Response<'o> {
         }
     }
 
+    /// Continues a response already in `out` (a cached message whose question is the same
+    /// name, type and class as `q`'s): the client's ID, RD/CD and spelling of the question
+    /// are written over it; `counts` are its answer, authority and additional counts.
+    pub fn resume(out: &'o mut Vec<u8>, q: &Query<'_>, counts: [u16; 3]) -> Self {
+        out[..2].copy_from_slice(&q.id.to_be_bytes());
+        let flags = u16::from_be_bytes([out[2], out[3]]);
+        let f =
+            (flags & !(FLAG_RD | FLAG_CD | FLAG_TC)) | FLAG_QR | (q.flags & (FLAG_RD | FLAG_CD));
+        out[2..4].copy_from_slice(&f.to_be_bytes());
+        out[HEADER_LEN..q.question_end].copy_from_slice(q.question());
+        Response {
+            out,
+            counts,
+            question_end: q.question_end,
+            edns: q.edns,
+        }
+    }
+
     pub fn set_rcode(&mut self, rcode: u8) {
         self.out[3] = (self.out[3] & 0xF0) | (rcode & 0x0F);
     }
