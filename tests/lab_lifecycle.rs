@@ -162,3 +162,23 @@ fn config_errors_name_the_file_and_field_and_start_nothing() {
     assert!(err.contains("networking.podSubnt: unknown field"), "{err}");
     assert!(!lab.dir().exists());
 }
+
+#[test]
+fn up_refuses_an_ipv6_or_dual_stack_lab_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    for family in ["ipv6", "dual"] {
+        let config = manifest(
+            tmp.path(),
+            "kind.yaml",
+            &format!(
+                "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking:\n  ipFamily: {family}\n"
+            ),
+        );
+        let lab = Lab::new(&format!("fam-{family}"));
+        let out = lab.podnet(&["up", "--config", config.to_str().unwrap()]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("networking.ipFamily"), "{err}");
+        assert!(!lab.dir().exists(), "nothing was made");
+    }
+}

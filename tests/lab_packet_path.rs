@@ -394,3 +394,34 @@ fn lab_runs_the_upstream_e2e_netexec_deployment_unchanged_and_down_leaves_nothin
     }
     assert!(!lab.dir().exists(), "no state left");
 }
+
+const HOST_PORT: &str = "
+apiVersion: v1
+kind: Pod
+metadata: {name: hp}
+spec:
+  containers:
+  - name: web
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=8080]
+    ports: [{containerPort: 8080, hostPort: 18080}]
+";
+
+#[test]
+fn lab_host_port_reaches_the_pod_from_outside_through_portmap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lab = Lab::up(
+        "hostport",
+        &[
+            "-f",
+            manifest(tmp.path(), "hp.yaml", HOST_PORT).to_str().unwrap(),
+        ],
+    );
+    let pod = pod(&lab, "hp");
+    let node: Value =
+        serde_json::from_str(&lab.ok(&["get", "node", &pod.node, "-o", "json"])).unwrap();
+    let node_ip = node["status"]["addresses"][0]["address"].as_str().unwrap();
+    let url = format!("http://{node_ip}:18080/hostname");
+    let answer = lab.ok(&["external-exec", "--", "curl", "-sS", "-m", "5", &url]);
+    assert_eq!(answer.trim(), "hp", "the node's hostPort leads to the pod");
+}

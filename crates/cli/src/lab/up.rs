@@ -57,6 +57,13 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
         .or(parsed.cluster.name.clone())
         .unwrap_or_else(|| DEFAULT_NAME.into());
     let lab = common.named(&name)?;
+    let family = parsed.cluster.networking.ip_family;
+    if family != podnet_lab_config::IpFamily::Ipv4 {
+        bail!(
+            "networking.ipFamily: Unsupported value: \"{family}\": the lab's node network is \
+             IPv4 (172.18.0.0/16); ipv6 and dual-stack labs are not supported yet"
+        );
+    }
     let objects = manifest_objects(&args.files)?;
     let mut steps = Steps::new();
     if lab.exists() {

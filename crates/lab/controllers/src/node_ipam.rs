@@ -71,8 +71,12 @@ pub fn desired_node(config: &Config, index: usize) -> Node {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let mut taints = None;
+    // kind leaves the control plane schedulable when there is no worker to run pods.
+    let has_workers = config.nodes.iter().any(|n| n.role == Role::Worker);
     if n.role == Role::ControlPlane {
         labels.insert(CONTROL_PLANE_LABEL.into(), String::new());
+    }
+    if n.role == Role::ControlPlane && has_workers {
         taints = Some(vec![Taint {
             key: CONTROL_PLANE_LABEL.into(),
             effect: "NoSchedule".into(),
@@ -226,6 +230,14 @@ mod tests {
         );
         let addrs = n.status.unwrap().addresses.unwrap();
         assert_eq!(addrs[0].address, "172.18.0.2");
+    }
+
+    #[test]
+    fn a_lone_control_plane_is_not_tainted_as_kind_leaves_it() {
+        let c = Config::lab("lab", &[ControlPlane]);
+        let n = desired_node(&c, 0);
+        assert_eq!(n.labels()[CONTROL_PLANE_LABEL], "");
+        assert!(n.spec.unwrap().taints.is_none());
     }
 
     #[test]

@@ -171,6 +171,11 @@ fn agent_args(side: &NodeSide, node: &NodePlan) -> Vec<OsString> {
     args.push(side.lab.in_lab_kubeconfig().into());
     args.extend(["--routing".into(), net.routing_mode.to_string().into()]);
     args.extend(["--cluster-cidr".into(), cluster_cidr.into()]);
+    // kube-proxy's job, in the mode the kind config names (kubeProxyMode).
+    args.extend([
+        "--proxy-mode".into(),
+        net.kube_proxy_mode.to_string().into(),
+    ]);
     args
 }
 
