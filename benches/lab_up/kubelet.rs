@@ -17,14 +17,19 @@ pub fn round(pods: usize) -> Result<Timeline, String> {
         async move {
             let timeline = async {
                 let watch = PodWatch::start(c.pods()).await?;
-                for i in 0..pods {
-                    c.create_pod(
-                        &format!("lat-{i}"),
-                        json!({"containers": [netexec(json!({}))]}),
-                    )
-                    .await;
-                }
-                watch.until_ready(pods, Duration::from_secs(120)).await
+                // Created while the watch is read, so each event is timed as it arrives.
+                let create = async {
+                    for i in 0..pods {
+                        c.create_pod(
+                            &format!("lat-{i}"),
+                            json!({"containers": [netexec(json!({}))]}),
+                        )
+                        .await;
+                    }
+                };
+                let ((), timeline) =
+                    tokio::join!(create, watch.until_ready(pods, Duration::from_secs(120)));
+                timeline
             }
             .await;
             *outcome = timeline;
