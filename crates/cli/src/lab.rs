@@ -5,6 +5,7 @@
 //! (kube-rs), so kubectl is optional, and `exec`/`node-exec`/`external-exec`/`logs`/
 //! `stop`/`start` reach into the lab.
 
+mod addons;
 mod apply;
 mod client;
 mod control;

@@ -53,7 +53,7 @@ pub async fn apply(lab: &LabDir, args: ApplyArgs) -> anyhow::Result<()> {
     let objects = manifest::read_all(&args.files)?;
     let client = client::connect(lab)?;
     let catalog = Catalog::discover(&client).await?;
-    apply_objects(&client, &catalog, &objects, &args.namespace).await
+    apply_objects(&client, &catalog, &objects, &args.namespace, true).await
 }
 
 /// Applies each object, printing `deployment.apps/web created|configured|unchanged`; goes on
@@ -63,11 +63,13 @@ pub async fn apply_objects(
     catalog: &Catalog,
     objects: &[Object],
     namespace: &str,
+    report: bool,
 ) -> anyhow::Result<()> {
     let mut failed = 0;
     for obj in objects {
         match apply_one(client, catalog, obj, namespace).await {
-            Ok(line) => println!("{line}"),
+            Ok(line) if report => println!("{line}"),
+            Ok(_) => {}
             Err(e) => {
                 failed += 1;
                 eprintln!("{}: {}", obj.source, crate::report(&e));

@@ -16,7 +16,7 @@ use podnet_lab_daemon::{DaemonProcess, LabDir, context_name};
 
 use super::client::{self, Catalog};
 use super::progress::Steps;
-use super::{Common, DEFAULT_NAME, apply, manifest, pods, runtime};
+use super::{Common, DEFAULT_NAME, addons, apply, manifest, pods, runtime};
 
 /// Start a lab and wait until its nodes and pods are Ready (restarts a lab whose daemon died)
 #[derive(Debug, Args)]
@@ -109,10 +109,18 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
             }
         };
         steps.done(&format!("{} nodes Ready", nodes.len()));
+        let catalog = Catalog::discover(&client).await?;
+        steps.start("Installing the cluster DNS (kube-dns)");
+        match addons::install(&lab, &client, &catalog).await {
+            Ok(()) => steps.done("podnet dns behind Service kube-system/kube-dns"),
+            Err(e) => {
+                steps.fail();
+                return Err(e);
+            }
+        }
         if !objects.is_empty() {
             steps.start(&format!("Applying {} objects", objects.len()));
-            let catalog = Catalog::discover(&client).await?;
-            let applied = apply::apply_objects(&client, &catalog, &objects, "default").await;
+            let applied = apply::apply_objects(&client, &catalog, &objects, "default", true).await;
             match applied {
                 Ok(()) => steps.done(""),
                 Err(e) => {

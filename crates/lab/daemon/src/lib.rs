@@ -29,6 +29,7 @@ mod supervise;
 pub use controllers::lab_plan;
 pub use error::DaemonError;
 pub use kubeconfig::{context_name, render as render_kubeconfig};
+pub use nodes::cluster_dns;
 pub use pidfile::{DaemonProcess, PidFile};
 pub use run::run;
 pub use state::{Component, LabDir};

@@ -203,7 +203,7 @@ fn kubelet_args(side: &NodeSide, node: &NodePlan) -> Vec<OsString> {
 }
 
 /// The kube-dns Service's address: the tenth of the service range, as kind sets it.
-fn cluster_dns(cluster: &Cluster) -> String {
+pub fn cluster_dns(cluster: &Cluster) -> String {
     cluster
         .networking
         .service_subnets

@@ -1,0 +1,30 @@
+//! What every lab runs besides the user's workloads, as kind installs CoreDNS: the cluster
+//! DNS (`podnet dns` as the `coredns` Deployment behind the `kube-dns` Service at
+//! 10.96.0.10), from the same manifest a real cluster uses, with the lab's binary and
+//! in-lab kubeconfig filled in.
+
+use anyhow::Context;
+use podnet_lab_daemon::LabDir;
+
+use super::client::Catalog;
+use super::{apply, manifest};
+
+/// The deploy manifest of `podnet dns` (ConfigMap, RBAC, Deployment, Service).
+const KUBE_DNS: &str = include_str!("../../../dns/server/deploy/kube-dns.yaml");
+
+/// Applies the cluster DNS (idempotent: server-side apply). Object kinds the lab's API does
+/// not serve (RBAC: the lab has no authorization) are left out.
+pub async fn install(lab: &LabDir, client: &kube::Client, catalog: &Catalog) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("finding the podnet binary")?;
+    // The Service's address follows the config's serviceSubnet, as the kubelets' --cluster-dns.
+    let dns_ip = podnet_lab_daemon::cluster_dns(&lab.cluster()?.cluster);
+    let text = KUBE_DNS
+        .replace("clusterIP: 10.96.0.10", &format!("clusterIP: {dns_ip}"))
+        .replace("{{PODNET}}", &exe.to_string_lossy())
+        .replace("{{KUBECONFIG}}", &lab.in_lab_kubeconfig().to_string_lossy());
+    let objects: Vec<manifest::Object> = manifest::parse("kube-dns.yaml", &text)?
+        .into_iter()
+        .filter(|o| catalog.by_kind(o.api_version(), o.kind()).is_ok())
+        .collect();
+    apply::apply_objects(client, catalog, &objects, "kube-system", false).await
+}
