@@ -278,10 +278,7 @@ impl Dns {
         for w in &cf.warnings {
             tracing::warn!(warning = %w, "Corefile");
         }
-        let zone = cf
-            .kubernetes()
-            .map(|k| k.zone.clone())
-            .unwrap_or_default();
+        let zone = cf.kubernetes().map(|k| k.zone.clone()).unwrap_or_default();
         let shared = Arc::new(Shared {
             engine: Engine::new(Arc::new(Metrics::default())),
             state: Published::new(State {
