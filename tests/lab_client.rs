@@ -82,8 +82,12 @@ fn apply_reads_directories_and_stdin() {
         "configmap/c created\n"
     );
     let names = lab.ok(&["get", "cm", "-A", "-o", "name"]);
-    // Listed by namespace, then name: default, kube-public, kube-system.
-    assert_eq!(names, "configmap/a\nconfigmap/c\nconfigmap/b\n");
+    // Listed by namespace, then name: default, kube-public, kube-system (where the lab's
+    // cluster DNS keeps its Corefile).
+    assert_eq!(
+        names,
+        "configmap/a\nconfigmap/c\nconfigmap/b\nconfigmap/coredns\n"
+    );
 }
 
 #[test]

@@ -12,9 +12,20 @@ use super::{apply, manifest};
 /// The deploy manifest of `podnet dns` (ConfigMap, RBAC, Deployment, Service).
 const KUBE_DNS: &str = include_str!("../../../dns/server/deploy/kube-dns.yaml");
 
-/// Applies the cluster DNS (idempotent: server-side apply). Object kinds the lab's API does
+/// Applies the cluster DNS when the lab is new (a restarted lab keeps its objects, and a
+/// user's changes to them, as a cluster keeps its CoreDNS). Object kinds the lab's API does
 /// not serve (RBAC: the lab has no authorization) are left out.
 pub async fn install(lab: &LabDir, client: &kube::Client, catalog: &Catalog) -> anyhow::Result<()> {
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), "kube-system");
+    if deployments
+        .get_opt("coredns")
+        .await
+        .map_err(super::client::api_error)?
+        .is_some()
+    {
+        return Ok(());
+    }
     let exe = std::env::current_exe().context("finding the podnet binary")?;
     // The Service's address follows the config's serviceSubnet, as the kubelets' --cluster-dns.
     let dns_ip = podnet_lab_daemon::cluster_dns(&lab.cluster()?.cluster);
