@@ -35,6 +35,13 @@ step "the client reaches every web pod, on its own node or another, by pod IP (n
 for ip in $ips; do
   show "$podnet" "${lab[@]}" exec client -- curl -s -m 5 "http://$ip:8080/clientip"; echo
 done
+step "by name: the cluster DNS (podnet dns at 10.96.0.10) and the Service (podnet agent, kube-proxy's nftables table) spread requests over the web pods"
+for i in 1 2 3 4; do
+  show "$podnet" "${lab[@]}" exec client -- curl -s -m 5 http://web/hostname; echo
+done
+show "$podnet" "${lab[@]}" exec client -- dig +short web.default.svc.cluster.local
+show "$podnet" "${lab[@]}" node-exec quickstart-worker -- nft list chain ip kube-proxy services
+
 step "leaving the cluster, the client is its node (egress masquerade); the external host sees the node IP"
 show "$podnet" "${lab[@]}" exec client -- curl -s -m 5 http://203.0.113.10/clientip; echo
 step "the pod's own files"
