@@ -22,18 +22,14 @@ fn dig(lab: &Lab, args: &[&str]) -> String {
     .concat())
 }
 
-fn json(lab: &Lab, args: &[&str]) -> Value {
-    serde_json::from_str(&lab.ok(&[args, &["-o", "json"]].concat())).unwrap()
-}
-
 #[test]
 fn lab_pods_resolve_cluster_and_outside_names_through_kube_dns() {
     let lab = Lab::up("dns", &["-f", "tests/lab/manifests/dns.yaml"]);
-    let web_ip = json(&lab, &["get", "svc", "web"])["spec"]["clusterIP"]
+    let web_ip = lab.json(&["get", "svc", "web"])["spec"]["clusterIP"]
         .as_str()
         .unwrap()
         .to_owned();
-    let dns: Value = json(&lab, &["get", "svc", "kube-dns", "-n", "kube-system"]);
+    let dns: Value = lab.json(&["get", "svc", "kube-dns", "-n", "kube-system"]);
     assert_eq!(dns["spec"]["clusterIP"], "10.96.0.10");
 
     // The DNS pods are Ready (lab up waited for them) and answer through the Service.
@@ -67,7 +63,7 @@ fn lab_pods_resolve_cluster_and_outside_names_through_kube_dns() {
     assert_eq!(dig(&lab, &["-x", &web_ip]).trim(), format!("{fqdn}."));
 
     // Headless: the pod's own record by hostname.subdomain, and the Service's A records.
-    let db_ip = json(&lab, &["get", "pod", "db-0"])["status"]["podIP"]
+    let db_ip = lab.json(&["get", "pod", "db-0"])["status"]["podIP"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -101,7 +97,7 @@ fn lab_pods_resolve_cluster_and_outside_names_through_kube_dns() {
     );
     lab.ok(&["apply", "-f", svc.to_str().unwrap()]);
     let created = Instant::now();
-    let fresh_ip = json(&lab, &["get", "svc", "fresh"])["spec"]["clusterIP"]
+    let fresh_ip = lab.json(&["get", "svc", "fresh"])["spec"]["clusterIP"]
         .as_str()
         .unwrap()
         .to_owned();

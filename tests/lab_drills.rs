@@ -26,9 +26,10 @@ spec:
 ";
 
 fn pods(lab: &Lab) -> Vec<Value> {
-    let out = lab.ok(&["get", "pods", "-l", "app=two", "-o", "json"]);
-    let list: Value = serde_json::from_str(&out).unwrap();
-    list["items"].as_array().unwrap().clone()
+    lab.json(&["get", "pods", "-l", "app=two"])["items"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn curl(lab: &Lab, from: &Value, to: &Value) -> String {
@@ -36,16 +37,10 @@ fn curl(lab: &Lab, from: &Value, to: &Value) -> String {
         "http://{}:8080/hostname",
         to["status"]["podIP"].as_str().unwrap()
     );
-    lab.ok(&[
-        "exec",
+    lab.exec(
         from["metadata"]["name"].as_str().unwrap(),
-        "--",
-        "curl",
-        "-sS",
-        "-m",
-        "5",
-        &url,
-    ])
+        &["curl", "-sS", "-m", "5", &url],
+    )
 }
 
 #[test]

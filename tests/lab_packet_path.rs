@@ -66,11 +66,6 @@ impl From<&Value> for Pod {
     }
 }
 
-/// `podnet lab exec POD -- CMD`; stdout when it succeeds, else a panic with its output.
-fn exec(lab: &Lab, pod: &str, cmd: &[&str]) -> String {
-    lab.ok(&[&["exec", pod, "--"], cmd].concat())
-}
-
 fn node_exec(lab: &Lab, node: &str, cmd: &[&str]) -> String {
     lab.ok(&[&["node-exec", node, "--"], cmd].concat())
 }
@@ -114,7 +109,7 @@ fn packet_path(mode: &str) {
     let other = all.iter().find(|p| p.node != client.node).unwrap();
     for server in same.into_iter().chain([other]) {
         let url = format!("http://{}:8080/clientip", server.ip);
-        let seen = exec(&lab, &client.name, &["curl", "-sS", "-m", "5", &url]);
+        let seen = lab.exec(&client.name, &["curl", "-sS", "-m", "5", &url]);
         assert_eq!(
             client_ip(seen.trim()),
             client.ip,
@@ -139,8 +134,7 @@ fn packet_path(mode: &str) {
     let node: Value =
         serde_json::from_str(&lab.ok(&["get", "node", &client.node, "-o", "json"])).unwrap();
     let node_ip = node["status"]["addresses"][0]["address"].as_str().unwrap();
-    let seen = exec(
-        &lab,
+    let seen = lab.exec(
         &client.name,
         &["curl", "-sS", "-m", "5", "http://203.0.113.10/clientip"],
     );
@@ -198,20 +192,20 @@ fn lab_pod_has_its_own_resolv_conf_hosts_and_hostname() {
             manifest(tmp.path(), "p.yaml", FILES).to_str().unwrap(),
         ],
     );
-    let resolv = exec(&lab, "files", &["cat", "/etc/resolv.conf"]);
+    let resolv = lab.exec("files", &["cat", "/etc/resolv.conf"]);
     assert_eq!(
         resolv,
         "nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local\n\
          options ndots:5\n"
     );
-    let hosts = exec(&lab, "files", &["cat", "/etc/hosts"]);
+    let hosts = lab.exec("files", &["cat", "/etc/hosts"]);
     let ip = &pod(&lab, "files").ip;
     assert!(
         hosts.contains(&format!("{ip}\tdb-0.db.default.svc.cluster.local\tdb-0")),
         "{hosts}"
     );
     assert!(hosts.contains("10.1.2.3\tfoo.local\tbar.local"), "{hosts}");
-    assert_eq!(exec(&lab, "files", &["hostname"]).trim(), "db-0");
+    assert_eq!(lab.exec("files", &["hostname"]).trim(), "db-0");
     // The host's files are untouched.
     assert_ne!(std::fs::read_to_string("/etc/resolv.conf").unwrap(), resolv);
 }
@@ -363,7 +357,7 @@ fn lab_runs_the_upstream_e2e_netexec_deployment_unchanged_and_down_leaves_nothin
                 "http://{}:8083/dial?request=hostname&protocol={protocol}&host={}&port={port}&tries=1",
                 servers[0].ip, s.ip
             );
-            let answer = exec(&lab, &servers[0].name, &["curl", "-sS", "-m", "10", &url]);
+            let answer = lab.exec(&servers[0].name, &["curl", "-sS", "-m", "10", &url]);
             let answer: Value = serde_json::from_str(&answer).unwrap();
             assert_eq!(
                 answer["responses"][0],

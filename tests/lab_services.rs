@@ -32,12 +32,8 @@ fn lab(mode: &str) -> (Lab, tempfile::TempDir) {
     (lab, tmp)
 }
 
-fn json(lab: &Lab, args: &[&str]) -> Value {
-    serde_json::from_str(&lab.ok(&[args, &["-o", "json"]].concat())).unwrap()
-}
-
 fn cluster_ip(lab: &Lab, svc: &str) -> String {
-    json(lab, &["get", "svc", svc])["spec"]["clusterIP"]
+    lab.json(&["get", "svc", svc])["spec"]["clusterIP"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -53,7 +49,7 @@ fn answers(lab: &Lab, pod: &str, url: &str, n: usize) -> Vec<String> {
 }
 
 fn node_ips(lab: &Lab) -> Vec<(String, String)> {
-    json(lab, &["get", "nodes"])["items"]
+    lab.json(&["get", "nodes"])["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -141,7 +137,7 @@ fn services_in(mode: &str) {
 
     // externalTrafficPolicy Local: the client's own address arrives; a node without an
     // endpoint drops.
-    let one: Value = json(&lab, &["get", "pod", "one"]);
+    let one: Value = lab.json(&["get", "pod", "one"]);
     let home = one["spec"]["nodeName"].as_str().unwrap();
     for (name, ip) in &nodes {
         let out = external_curl(&lab, &format!("http://{ip}:30081/clientip"));

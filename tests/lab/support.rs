@@ -85,6 +85,16 @@ impl Lab {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `podnet lab ARGS -o json`, parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&[args, &["-o", "json"]].concat())).unwrap()
+    }
+
+    /// `podnet lab exec POD -- CMD`; stdout when it succeeds, else a panic with its output.
+    pub fn exec(&self, pod: &str, cmd: &[&str]) -> String {
+        self.ok(&[&["exec", pod, "--"], cmd].concat())
+    }
+
     /// The pid the daemon wrote.
     pub fn daemon_pid(&self) -> i32 {
         let text = std::fs::read_to_string(self.dir().join("daemon.pid")).unwrap();

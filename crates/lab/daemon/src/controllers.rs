@@ -18,9 +18,10 @@ use crate::state::LabDir;
 /// How long the controllers rest after failing before they are started again.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 
-/// What the controllers need of the cluster config: kind's node names for `lab`, the
-/// config's networks.
-pub fn config(lab: &str, cluster: &Cluster) -> Config {
+/// What the controllers need of the cluster config (kind's node names for `lab`, the
+/// config's networks), and the lab's network plan for those nodes: the plan is the one
+/// source of the nodes' addresses and of the API endpoint the controllers publish.
+pub fn config(lab: &str, cluster: &Cluster) -> Result<(Config, Plan), DaemonError> {
     let roles: Vec<podnet_lab_controllers::Role> = cluster
         .roles()
         .into_iter()
@@ -32,28 +33,20 @@ pub fn config(lab: &str, cluster: &Cluster) -> Config {
     let mut config = Config::lab(lab, &roles);
     config.pod_subnets = cluster.networking.pod_subnets.clone();
     config.service_subnets = cluster.networking.service_subnets.clone();
-    // The network's plan is the one source of the nodes' addresses and the API endpoint.
     let names: Vec<String> = config.nodes.iter().map(|n| n.name.clone()).collect();
-    if let Ok(plan) = Plan::new(lab, &names) {
-        for (node, placed) in config.nodes.iter_mut().zip(&plan.nodes) {
-            node.internal_ip = Some(placed.ip.into());
-        }
+    let plan = Plan::new(lab, &names)?;
+    for (node, placed) in config.nodes.iter_mut().zip(&plan.nodes) {
+        node.internal_ip = Some(placed.ip.into());
     }
     config.api_server = SocketAddr::from((FABRIC_GATEWAY, API_PORT));
-    config
-}
-
-/// The lab's network plan for the nodes of `config`.
-pub fn plan(lab: &str, config: &Config) -> Result<Plan, DaemonError> {
-    let names: Vec<String> = config.nodes.iter().map(|n| n.name.clone()).collect();
-    Ok(Plan::new(lab, &names)?)
+    Ok((config, plan))
 }
 
 /// The network plan of an existing lab (its namespaces, nodes and addresses), for the
 /// commands that reach into it.
 pub fn lab_plan(lab: &LabDir) -> Result<Plan, DaemonError> {
     let cluster = lab.cluster()?.cluster;
-    plan(&lab.name, &config(&lab.name, &cluster))
+    Ok(config(&lab.name, &cluster)?.1)
 }
 
 /// The controllers' (and the node side's) client of the daemon's own API server.

@@ -38,8 +38,7 @@ pub async fn run(lab: &LabDir) -> Result<(), DaemonError> {
             family: cluster.networking.ip_family.to_string(),
         });
     }
-    let controller_config = controllers::config(&lab.name, &cluster);
-    let plan = controllers::plan(&lab.name, &controller_config)?;
+    let (controller_config, plan) = controllers::config(&lab.name, &cluster)?;
     // Whatever a crashed run left: its processes, namespaces and node state.
     podnet_lab_topology::teardown(&lab.name)?;
     let run_dir = lab.path.join("nodes");
