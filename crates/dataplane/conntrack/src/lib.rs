@@ -4,7 +4,6 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const CONNTRACK: &str = "conntrack";
 
@@ -131,15 +130,13 @@ impl Conntrack {
     /// entry is not an error.
     pub fn delete(&self, filter: &Filter) -> Result<u64> {
         let args = filter.args();
-        let spawn = || -> std::io::Result<Output> { Command::new(CONNTRACK).args(&args).output() };
-        let out = match &self.netns {
-            None => spawn(),
-            Some(path) => podnet_netns::run_in(path, spawn)?,
-        }
-        .map_err(|source| Error::Spawn {
-            netns: self.label(),
-            source,
-        })?;
+        let argv: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        let out = podnet_netns::output(self.netns.as_deref(), CONNTRACK, &argv, b"")?.map_err(
+            |source| Error::Spawn {
+                netns: self.label(),
+                source,
+            },
+        )?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         // "N flow entries have been deleted." — conntrack exits 1 when N is 0.
         let deleted = stderr.lines().find_map(|l| {

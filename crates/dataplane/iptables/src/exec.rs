@@ -1,8 +1,6 @@
 //! Spawning a tool inside a network namespace, with its stdin fed from memory.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use crate::{Error, Result};
 
@@ -35,27 +33,13 @@ impl Place {
     /// Runs `program args…` with `stdin` and returns how it ended (a failing exit is not an
     /// error here: callers decide what a failure means).
     pub fn run(&self, program: &str, args: &[&str], stdin: &[u8]) -> Result<Ran> {
-        let spawn = || -> std::io::Result<Output> {
-            let mut child = Command::new(program)
-                .args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()?;
-            if let Some(mut pipe) = child.stdin.take() {
-                pipe.write_all(stdin)?;
-            }
-            child.wait_with_output()
-        };
-        let out = match &self.netns {
-            None => spawn(),
-            Some(path) => podnet_netns::run_in(path, spawn)?,
-        }
-        .map_err(|source| Error::Spawn {
-            netns: self.label(),
-            program: program.to_owned(),
-            source,
-        })?;
+        let out = podnet_netns::output(self.netns.as_deref(), program, args, stdin)?.map_err(
+            |source| Error::Spawn {
+                netns: self.label(),
+                program: program.to_owned(),
+                source,
+            },
+        )?;
         Ok(Ran {
             ok: out.status.success(),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

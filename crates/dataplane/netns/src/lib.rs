@@ -170,6 +170,36 @@ pub fn pids(path: &Path) -> Result<Vec<i32>> {
     Ok(found)
 }
 
+/// Runs `program args…` to completion with `stdin` fed to it, inside the namespace at
+/// `netns` (the caller's own when `None`), and returns its output: how the dataplane crates
+/// drive `nft`, `iptables-restore` and `conntrack`. The outer error is entering the
+/// namespace, the inner one starting or talking to the program.
+pub fn output(
+    netns: Option<&Path>,
+    program: &str,
+    args: &[&str],
+    stdin: &[u8],
+) -> Result<std::io::Result<std::process::Output>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let spawn = || -> std::io::Result<std::process::Output> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut pipe) = child.stdin.take() {
+            pipe.write_all(stdin)?;
+        }
+        child.wait_with_output()
+    };
+    match netns {
+        None => Ok(spawn()),
+        Some(path) => run_in(path, spawn),
+    }
+}
+
 /// Runs `work` on a fresh OS thread that has entered the namespace at `path`.
 pub fn run_in<T, F>(path: &Path, work: F) -> Result<T>
 where

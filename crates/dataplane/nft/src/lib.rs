@@ -5,9 +5,7 @@
 //! ([`podnet_netns::run_in`]): a child inherits the namespace of the thread that forks it,
 //! so no `ip netns exec` and no `setns` on the caller's thread.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 /// The `nft` binary, looked up in PATH.
 const NFT: &str = "nft";
@@ -79,26 +77,13 @@ impl Nft {
     }
 
     fn run(&self, args: &[&str], stdin: &[u8], what: &str) -> Result<String> {
-        let spawn = || -> std::io::Result<Output> {
-            let mut child = Command::new(NFT)
-                .args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()?;
-            if let Some(mut pipe) = child.stdin.take() {
-                pipe.write_all(stdin)?;
-            }
-            child.wait_with_output()
-        };
-        let out = match &self.netns {
-            None => spawn(),
-            Some(path) => podnet_netns::run_in(path, spawn)?,
-        }
-        .map_err(|source| Error::Spawn {
-            netns: self.label(),
-            source,
-        })?;
+        let out =
+            podnet_netns::output(self.netns.as_deref(), NFT, args, stdin)?.map_err(|source| {
+                Error::Spawn {
+                    netns: self.label(),
+                    source,
+                }
+            })?;
         if !out.status.success() {
             return Err(Error::Failed {
                 netns: self.label(),
