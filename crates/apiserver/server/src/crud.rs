@@ -15,7 +15,7 @@ use crate::resources::ResourceType;
 use crate::services::ServiceWrite;
 use crate::table::{self, IncludeObject};
 use crate::validate::{Cause, Errors};
-use crate::{App, namespaces, strategy};
+use crate::{App, namespaces, pagination, strategy};
 
 fn key(t: &Target) -> ObjectKey {
     t.rt.store_resource().key(
@@ -55,26 +55,37 @@ pub fn get(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
 
 pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
     let filter = filter(t.rt, req)?;
+    let selective = !req.param("labelSelector").unwrap_or("").is_empty()
+        || !req.param("fieldSelector").unwrap_or("").is_empty();
     let list = app
         .store
         .list(&t.rt.store_resource(), t.namespace.as_deref(), &filter);
-    if table::wants_table(req.accept()) {
-        let items: Vec<&Value> = list.items.iter().map(|o| o.as_ref()).collect();
+    let page = pagination::page(
+        list.items,
+        list.resource_version,
+        req.param("limit"),
+        req.param("continue"),
+        selective,
+    )?;
+    let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
+    let mut body = if table::wants_table(req.accept()) {
         let include = IncludeObject::parse(req.param("includeObject"));
-        return Ok(Reply::ok(table::table(
-            t.rt,
-            &items,
-            Some(list.resource_version),
-            include,
-        )));
+        table::table(t.rt, &items, Some(page.resource_version), include)
+    } else {
+        json!({
+            "kind": format!("{}List", t.rt.kind),
+            "apiVersion": t.rt.api_version(),
+            "metadata": {"resourceVersion": page.resource_version.to_string()},
+            "items": items,
+        })
+    };
+    if let Some(token) = page.continue_token {
+        body["metadata"]["continue"] = token.into();
     }
-    let items: Vec<&Value> = list.items.iter().map(|o| o.as_ref()).collect();
-    Ok(Reply::ok(json!({
-        "kind": format!("{}List", t.rt.kind),
-        "apiVersion": t.rt.api_version(),
-        "metadata": {"resourceVersion": list.resource_version.to_string()},
-        "items": items,
-    })))
+    if let Some(remaining) = page.remaining {
+        body["metadata"]["remainingItemCount"] = remaining.into();
+    }
+    Ok(Reply::ok(body))
 }
 
 /// Decodes into the typed form (400 when the shape is wrong) and finds unknown fields:

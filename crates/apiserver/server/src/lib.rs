@@ -8,6 +8,7 @@
 //! - [`services`]: ClusterIP / NodePort allocation in the Service write path (422 at once);
 //!   [`namespaces`]: deletion as upstream (Terminating, `finalize`); [`binding`]: `pods/binding`.
 //! - [`patch`]: JSON, merge, strategic merge patches and server-side apply.
+//! - [`pagination`]: chunked lists (`limit`, `continue`).
 //! - [`validate`]: field-path validation with the real server's wording (422 Invalid).
 //! - [`table`]: server-side printing (`kubectl get`'s columns).
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod http;
 pub mod namespaces;
 pub mod openapi;
+pub mod pagination;
 pub mod patch;
 pub mod resources;
 pub mod services;

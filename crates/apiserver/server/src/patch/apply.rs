@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::strategic::{ListMerge, list_merge, strategic_merge_patch};
+use super::strategic::{ListMerge, element_key, list_map_keys, merge_with};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Step {
@@ -86,8 +86,12 @@ pub fn apply(
         return Err(conflicts);
     }
 
-    let mut merged = live;
-    strategic_merge_patch(&mut merged, &config).expect("a configuration has no directives");
+    let previous_entry = entries
+        .iter()
+        .find(|e| e["manager"] == manager && e["operation"] == "Apply")
+        .cloned();
+    let mut merged = live.clone();
+    merge_with(&mut merged, &config, list_map_keys).expect("a configuration has no directives");
     // Remove each field the manager no longer sets at its highest ancestor that nothing
     // still set lies under (a dropped env entry goes whole, not field by field).
     let under =
@@ -104,16 +108,36 @@ pub fn apply(
         remove(&mut merged, path);
     }
     entries.retain(|e| !(e["manager"] == manager && e["operation"] == "Apply"));
-    entries.push(json!({
-        "manager": manager,
-        "operation": "Apply",
-        "apiVersion": api_version,
-        "time": podnet_apiserver_store::meta::timestamp(jiff::Timestamp::now()),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields_json(&owned),
-    }));
+    let fields = fields_json(&owned);
+    // Applying what is already there changes nothing, not even the entry's time: the
+    // object keeps its resourceVersion and watchers see no event.
+    let entry = match previous_entry {
+        Some(entry)
+            if entry["fieldsV1"] == fields
+                && without_managed(&merged) == without_managed(&live) =>
+        {
+            entry
+        }
+        _ => json!({
+            "manager": manager,
+            "operation": "Apply",
+            "apiVersion": api_version,
+            "time": podnet_apiserver_store::meta::timestamp(jiff::Timestamp::now()),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": fields,
+        }),
+    };
+    entries.push(entry);
     merged["metadata"]["managedFields"] = Value::Array(entries);
     Ok(merged)
+}
+
+fn without_managed(obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if let Some(m) = obj["metadata"].as_object_mut() {
+        m.remove("managedFields");
+    }
+    obj
 }
 
 /// Collects the paths of the fields a configuration sets.
@@ -136,10 +160,10 @@ fn leaves(v: &Value, names: &mut Vec<String>, cur: &mut FieldPath, out: &mut Vec
                 names.pop();
             }
         }
-        Value::Array(items) => match list_merge(names) {
-            ListMerge::ByKey(key) => {
+        Value::Array(items) => match list_map_keys(names) {
+            ListMerge::ByKey(keys) => {
                 for item in items {
-                    let id = json!({ key: item.get(key).cloned().unwrap_or(Value::Null) });
+                    let id = Value::Object(element_key(item, keys));
                     cur.push(Step::Key(id.to_string()));
                     leaves(item, names, cur, out);
                     cur.pop();
@@ -204,8 +228,8 @@ fn parse_fields(v: &Value) -> BTreeSet<FieldPath> {
 
 fn find_keyed(list: &[Value], key: &str) -> Option<usize> {
     let id: Map<String, Value> = serde_json::from_str(key).ok()?;
-    list.iter()
-        .position(|item| id.iter().all(|(k, v)| item.get(k) == Some(v)))
+    let keys: Vec<&str> = id.keys().map(String::as_str).collect();
+    list.iter().position(|item| element_key(item, &keys) == id)
 }
 
 fn get<'a>(v: &'a Value, path: &FieldPath) -> Option<&'a Value> {
@@ -337,5 +361,62 @@ mod tests {
         // alice lost .spec.replicas; re-applying her config conflicts with bob now.
         let err = apply(Some(&forced), &config(1, false), "alice", false, "apps/v1").unwrap_err();
         assert_eq!(err[0].manager, "bob");
+    }
+
+    #[test]
+    fn one_port_number_for_two_protocols_applies_twice() {
+        let dns = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "dns"},
+            "spec": {"template": {"spec": {"containers": [{"name": "dns", "ports": [
+                {"containerPort": 53, "protocol": "UDP", "name": "dns"},
+                {"containerPort": 53, "protocol": "TCP", "name": "dns-tcp"}]}]}}}});
+        let first = apply(None, &dns, "kubectl", false, "apps/v1").unwrap();
+        let again = apply(Some(&first), &dns, "kubectl", false, "apps/v1").unwrap();
+        for applied in [&first, &again] {
+            let ports = &applied["spec"]["template"]["spec"]["containers"][0]["ports"];
+            assert_eq!(
+                ports,
+                &dns["spec"]["template"]["spec"]["containers"][0]["ports"]
+            );
+        }
+        let owned = &again["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:template"]["f:spec"]
+            ["f:containers"]["k:{\"name\":\"dns\"}"]["f:ports"];
+        assert!(
+            owned
+                .get("k:{\"containerPort\":53,\"protocol\":\"UDP\"}")
+                .is_some(),
+            "{owned}"
+        );
+        assert!(
+            owned
+                .get("k:{\"containerPort\":53,\"protocol\":\"TCP\"}")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_port_without_protocol_is_the_tcp_one() {
+        let with = |protocol: Option<&str>| {
+            let mut port = json!({"containerPort": 80, "name": "http"});
+            if let Some(p) = protocol {
+                port["protocol"] = p.into();
+            }
+            json!({"metadata": {"name": "w"}, "spec": {"template": {"spec": {"containers": [
+                {"name": "w", "ports": [port]}]}}}})
+        };
+        let first = apply(None, &with(Some("TCP")), "m", false, "apps/v1").unwrap();
+        let second = apply(Some(&first), &with(None), "m", false, "apps/v1").unwrap();
+        let ports = &second["spec"]["template"]["spec"]["containers"][0]["ports"];
+        assert_eq!(ports.as_array().unwrap().len(), 1, "{ports}");
+    }
+
+    #[test]
+    fn applying_the_same_configuration_again_changes_nothing() {
+        let first = apply(None, &config(1, true), "me", false, "apps/v1").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let again = apply(Some(&first), &config(1, true), "me", false, "apps/v1").unwrap();
+        assert_eq!(again, first);
+        let changed = apply(Some(&first), &config(2, true), "me", false, "apps/v1").unwrap();
+        assert_eq!(changed["spec"]["replicas"], 2);
     }
 }

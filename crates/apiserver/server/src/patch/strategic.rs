@@ -9,11 +9,14 @@ use serde_json::{Map, Value};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListMerge {
     Replace,
-    ByKey(&'static str),
+    /// Elements are identified by these fields (a missing `protocol` counts as `TCP`, its
+    /// default, as the API server defaults it).
+    ByKey(&'static [&'static str]),
     /// A list of scalars merged as a set (metadata.finalizers).
     Union,
 }
 
+/// How a list is merged by a strategic merge patch: each list's `patchMergeKey`.
 pub fn list_merge(path: &[String]) -> ListMerge {
     let Some(field) = path.last().map(String::as_str) else {
         return ListMerge::Replace;
@@ -26,29 +29,78 @@ pub fn list_merge(path: &[String]) -> ListMerge {
         | "env"
         | "volumes"
         | "imagePullSecrets"
-        | "resourceClaims" => ListMerge::ByKey("name"),
-        "ports" if parent.is_some_and(|p| p.ends_with("ontainers")) => {
-            ListMerge::ByKey("containerPort")
-        }
-        "ports" if path.len() == 2 && parent == Some("spec") => ListMerge::ByKey("port"),
-        "volumeMounts" => ListMerge::ByKey("mountPath"),
-        "volumeDevices" => ListMerge::ByKey("devicePath"),
-        "conditions" => ListMerge::ByKey("type"),
-        "addresses" if parent == Some("status") => ListMerge::ByKey("type"),
-        "podIPs" | "hostIPs" | "hostAliases" => ListMerge::ByKey("ip"),
-        "ownerReferences" => ListMerge::ByKey("uid"),
-        "topologySpreadConstraints" => ListMerge::ByKey("topologyKey"),
+        | "resourceClaims" => ListMerge::ByKey(&["name"]),
+        "ports" if is_container_ports(path) => ListMerge::ByKey(&["containerPort"]),
+        "ports" if is_service_ports(path) => ListMerge::ByKey(&["port"]),
+        "volumeMounts" => ListMerge::ByKey(&["mountPath"]),
+        "volumeDevices" => ListMerge::ByKey(&["devicePath"]),
+        "conditions" => ListMerge::ByKey(&["type"]),
+        "addresses" if parent == Some("status") => ListMerge::ByKey(&["type"]),
+        "podIPs" | "hostIPs" | "hostAliases" => ListMerge::ByKey(&["ip"]),
+        "ownerReferences" => ListMerge::ByKey(&["uid"]),
+        "topologySpreadConstraints" => ListMerge::ByKey(&["topologyKey"]),
         "finalizers" if parent == Some("metadata") => ListMerge::Union,
         _ => ListMerge::Replace,
     }
 }
 
-/// Applies a strategic merge patch to `target`.
-pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
-    merge_value(target, patch, &mut Vec::new())
+/// How server-side apply identifies list elements: the `x-kubernetes-list-map-keys` of each
+/// list. They differ from the patch merge keys where one port number serves two protocols
+/// (53/UDP and 53/TCP are two elements to apply, one to a strategic merge patch).
+pub fn list_map_keys(path: &[String]) -> ListMerge {
+    match path.last().map(String::as_str) {
+        Some("ports") if is_container_ports(path) => {
+            ListMerge::ByKey(&["containerPort", "protocol"])
+        }
+        Some("ports") if is_service_ports(path) => ListMerge::ByKey(&["port", "protocol"]),
+        _ => list_merge(path),
+    }
 }
 
-fn merge_value(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Result<(), String> {
+fn is_container_ports(path: &[String]) -> bool {
+    let parent = path.len().checked_sub(2).map(|i| path[i].as_str());
+    parent.is_some_and(|p| p.ends_with("ontainers"))
+}
+
+fn is_service_ports(path: &[String]) -> bool {
+    path.len() == 2 && path[0] == "spec"
+}
+
+/// The identity of a list element under `keys`, as a JSON object (`{"containerPort":53,
+/// "protocol":"UDP"}`): what FieldsV1 writes after `k:` and what elements are matched by.
+pub fn element_key(item: &Value, keys: &[&str]) -> Map<String, Value> {
+    keys.iter()
+        .map(|k| {
+            let v = match item.get(*k) {
+                None | Some(Value::Null) if *k == "protocol" => Value::from("TCP"),
+                Some(v) => v.clone(),
+                None => Value::Null,
+            };
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+/// Which rule names a list's merge strategy from its path.
+pub type ListRule = fn(&[String]) -> ListMerge;
+
+/// Applies a strategic merge patch to `target`.
+pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<(), String> {
+    merge_value(target, patch, &mut Vec::new(), list_merge)
+}
+
+/// Merges `patch` into `target` with lists merged by `rule` (server-side apply merges by
+/// the list-map keys).
+pub fn merge_with(target: &mut Value, patch: &Value, rule: ListRule) -> Result<(), String> {
+    merge_value(target, patch, &mut Vec::new(), rule)
+}
+
+fn merge_value(
+    target: &mut Value,
+    patch: &Value,
+    path: &mut Vec<String>,
+    rule: ListRule,
+) -> Result<(), String> {
     let Value::Object(patch_map) = patch else {
         *target = patch.clone();
         return Ok(());
@@ -94,11 +146,11 @@ fn merge_value(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Res
         path.push(key.clone());
         let slot = target_map.entry(key.clone()).or_insert(Value::Null);
         match value {
-            Value::Array(items) => merge_list(slot, items, path)?,
+            Value::Array(items) => merge_list(slot, items, path, rule)?,
             Value::Object(m) if m.get("$patch").and_then(Value::as_str) == Some("delete") => {
                 target_map.remove(key);
             }
-            _ => merge_value(slot, value, path)?,
+            _ => merge_value(slot, value, path, rule)?,
         }
         path.pop();
     }
@@ -107,18 +159,23 @@ fn merge_value(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Res
     }
     for (field, order) in orders {
         path.push(field.clone());
-        if let (ListMerge::ByKey(key), Some(Value::Array(list))) =
-            (list_merge(path), target_map.get_mut(&field))
+        if let (ListMerge::ByKey(keys), Some(Value::Array(list))) =
+            (rule(path), target_map.get_mut(&field))
         {
-            reorder(list, key, order);
+            reorder(list, keys, order);
         }
         path.pop();
     }
     Ok(())
 }
 
-fn merge_list(target: &mut Value, items: &[Value], path: &mut Vec<String>) -> Result<(), String> {
-    let strategy = list_merge(path);
+fn merge_list(
+    target: &mut Value,
+    items: &[Value],
+    path: &mut Vec<String>,
+    rule: ListRule,
+) -> Result<(), String> {
+    let strategy = rule(path);
     let replace_all = items
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
@@ -140,17 +197,17 @@ fn merge_list(target: &mut Value, items: &[Value], path: &mut Vec<String>) -> Re
                 }
             }
         }
-        ListMerge::ByKey(key) => {
+        ListMerge::ByKey(keys) => {
             for item in items {
-                let id = item.get(key).cloned().unwrap_or(Value::Null);
-                let found = list.iter().position(|e| e.get(key) == Some(&id));
+                let id = element_key(item, keys);
+                let found = list.iter().position(|e| element_key(e, keys) == id);
                 let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
                 match (found, delete) {
                     (Some(at), true) => {
                         list.remove(at);
                     }
                     (None, true) => {}
-                    (Some(at), false) => merge_value(&mut list[at], item, path)?,
+                    (Some(at), false) => merge_value(&mut list[at], item, path, rule)?,
                     (None, false) => list.push(strip_directives(item.clone())),
                 }
             }
@@ -162,17 +219,16 @@ fn merge_list(target: &mut Value, items: &[Value], path: &mut Vec<String>) -> Re
 
 /// Orders merged elements as `$setElementOrder` lists them; unlisted ones keep their place
 /// after the listed.
-fn reorder(list: &mut [Value], key: &str, order: &Value) {
-    let order: Vec<&Value> = order
+fn reorder(list: &mut [Value], keys: &[&str], order: &Value) {
+    let order: Vec<Map<String, Value>> = order
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|o| o.get(key))
+        .map(|o| element_key(o, keys))
         .collect();
     list.sort_by_key(|item| {
-        item.get(key)
-            .and_then(|id| order.iter().position(|o| *o == id))
-            .unwrap_or(usize::MAX)
+        let id = element_key(item, keys);
+        order.iter().position(|o| *o == id).unwrap_or(usize::MAX)
     });
 }
 
