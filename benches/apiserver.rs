@@ -1,21 +1,27 @@
 //! The lab's control plane under load, measured against the REAL daemon process (started with
-//! `podnet lab up` in a temporary state directory, its controllers running):
+//! `podnet lab up` in a temporary state directory, its controllers running), once with JSON
+//! and once with Kubernetes' protobuf wire format (what kubectl's typed clients speak):
 //!
 //! - pod creates per second, one client awaiting each create, then 8 concurrent clients;
 //! - watch delivery latency with 1000 pods stored and 10 watchers: for each of 200 writes, the
 //!   time from the write's acknowledgement (the HTTP response) to each watcher receiving it;
-//! - the daemon's memory (VmRSS and VmHWM from /proc/PID/status) at that size.
+//! - the daemon's memory (VmRSS and VmHWM from /proc/PID/status) with 1000 pods and then with
+//!   5000 Events beside them.
 //!
-//! `cargo bench --bench apiserver` (release build). Pods carry `spec.nodeName`, so the
-//! scheduler does not write to them while we measure.
+//! `cargo bench --bench apiserver` (release build). Pods are bound to a node that does not
+//! exist, so neither the scheduler nor a kubelet touches them while we measure.
+
+#[path = "apiserver/protobuf.rs"]
+mod protobuf;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 
@@ -23,9 +29,27 @@ const PODNET: &str = env!("CARGO_BIN_EXE_podnet");
 const SEQUENTIAL: usize = 500;
 const CONCURRENT_CLIENTS: usize = 8;
 const PER_CLIENT: usize = 62;
+const PODS: usize = 1000;
 const WATCHERS: usize = 10;
 const WRITES: usize = 200;
-const NS: &str = "bench";
+const EVENTS: usize = 5000;
+/// No kubelet runs this node's pods and the scheduler leaves bound pods alone.
+const NODE: &str = "bench-absent-node";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Encoding {
+    Json,
+    Protobuf,
+}
+
+struct Figures {
+    sequential: f64,
+    concurrent: f64,
+    delivered: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
 
 fn main() {
     let root = tempfile::tempdir().unwrap();
@@ -55,7 +79,6 @@ fn main() {
 }
 
 fn run(dir: &Path) {
-    let addr = std::fs::read_to_string(dir.join("address")).unwrap();
     let pid: i32 = std::fs::read_to_string(dir.join("daemon.pid"))
         .unwrap()
         .split_whitespace()
@@ -63,179 +86,256 @@ fn run(dir: &Path) {
         .unwrap()
         .parse()
         .unwrap();
+    let kubeconfig = dir.join("kubeconfig");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let url = format!("http://{}", addr.trim()).parse().unwrap();
-        let client = kube::Client::try_from(kube::Config::new(url)).unwrap();
-        let node = Api::<k8s_openapi::api::core::v1::Node>::all(client.clone())
-            .list(&Default::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter_map(|n| n.metadata.name)
-            .find(|n| n.ends_with("-worker"))
-            .expect("a worker node");
-        let nss: Api<Namespace> = Api::all(client.clone());
-        let ns = serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap();
-        nss.create(&PostParams::default(), &ns).await.unwrap();
-        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
         let rss_empty = memory(pid);
-
-        let start = Instant::now();
-        for i in 0..SEQUENTIAL {
-            pods.create(&PostParams::default(), &pod(&format!("seq-{i}"), &node))
-                .await
-                .unwrap();
-        }
-        let seq_rate = SEQUENTIAL as f64 / start.elapsed().as_secs_f64();
-
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..CONCURRENT_CLIENTS)
-            .map(|c| {
-                // Each client its own connection, as separate processes would have.
-                let url = format!("http://{}", addr.trim()).parse().unwrap();
-                let client = kube::Client::try_from(kube::Config::new(url)).unwrap();
-                let node = node.clone();
-                tokio::spawn(async move {
-                    let pods: Api<Pod> = Api::namespaced(client, NS);
-                    for i in 0..PER_CLIENT {
-                        pods.create(&PostParams::default(), &pod(&format!("c{c}-{i}"), &node))
-                            .await
-                            .unwrap();
-                    }
-                })
-            })
-            .collect();
-        futures::future::join_all(tasks).await;
-        let conc_total = CONCURRENT_CLIENTS * PER_CLIENT;
-        let conc_rate = conc_total as f64 / start.elapsed().as_secs_f64();
-
-        // Top up to exactly 1000 pods.
-        let stored = SEQUENTIAL + conc_total;
-        for i in stored..1000 {
-            pods.create(&PostParams::default(), &pod(&format!("fill-{i}"), &node))
-                .await
-                .unwrap();
-        }
-        let list = pods.list(&Default::default()).await.unwrap();
-        assert_eq!(list.items.len(), 1000);
-        let from = list.metadata.resource_version.unwrap();
-
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String, Instant)>();
-        let mut watchers = Vec::new();
-        for w in 0..WATCHERS {
-            let url = format!("http://{}", addr.trim()).parse().unwrap();
-            let client = kube::Client::try_from(kube::Config::new(url)).unwrap();
-            let api: Api<Pod> = Api::namespaced(client, NS);
-            let tx = tx.clone();
-            let from = from.clone();
-            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-            watchers.push(tokio::spawn(async move {
-                let stream = api
-                    .watch(&WatchParams::default().timeout(290), &from)
-                    .await
-                    .unwrap();
-                let _ = ready_tx.send(());
-                futures::pin_mut!(stream);
-                while let Some(ev) = stream.try_next().await.unwrap() {
-                    if let WatchEvent::Modified(p) = ev {
-                        let rv = p.metadata.resource_version.unwrap();
-                        let _ = tx.send((w, rv, Instant::now()));
-                    }
-                }
-            }));
-            ready_rx.await.unwrap();
-        }
-        // Give every watch request time to reach the server before the first write.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-
-        let mut acked: HashMap<String, Instant> = HashMap::new();
-        for i in 0..WRITES {
-            let patch = json!({"metadata": {"labels": {"bench": i.to_string()}}});
-            let p = pods
-                .patch(
-                    &format!("seq-{i}"),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-                .unwrap();
-            acked.insert(p.metadata.resource_version.unwrap(), Instant::now());
-        }
-        let mut latencies = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while latencies.len() < WRITES * WATCHERS && Instant::now() < deadline {
-            let Ok(Some((_, rv, at))) =
-                tokio::time::timeout(Duration::from_secs(5), rx.recv()).await
-            else {
-                break;
-            };
-            if let Some(ack) = acked.get(&rv) {
-                // A watcher can see the event before the writer has read its response.
-                latencies.push(at.saturating_duration_since(*ack));
-            }
-        }
-        let rss_full = memory(pid);
-        for w in watchers {
-            w.abort();
-        }
-        latencies.sort();
-        let pct =
-            |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        let json = measure(&kubeconfig, Encoding::Json, "bench-json").await;
+        let rss_pods = memory(pid);
+        events(&kubeconfig, "bench-json").await;
+        let rss_events = memory(pid);
+        let protobuf = measure(&kubeconfig, Encoding::Protobuf, "bench-protobuf").await;
+        let rss_end = memory(pid);
 
         println!();
         println!("podnet lab daemon (release build, real process, controllers running)");
-        println!("{:<58} {:>14}", "measure", "value");
-        println!("{:<58} {:>14}", "-".repeat(58), "-".repeat(14));
+        println!("{:<52} {:>12} {:>12}", "measure", "JSON", "protobuf");
         println!(
-            "{:<58} {:>10.0} /s",
+            "{:<52} {:>12} {:>12}",
+            "-".repeat(52),
+            "-".repeat(12),
+            "-".repeat(12)
+        );
+        let rate = |what: String, f: fn(&Figures) -> f64| {
+            println!("{what:<52} {:>10.0}/s {:>10.0}/s", f(&json), f(&protobuf));
+        };
+        rate(
             format!("pod creates, 1 client, sequential ({SEQUENTIAL})"),
-            seq_rate
+            |f| f.sequential,
+        );
+        rate(
+            format!("pod creates, {CONCURRENT_CLIENTS} concurrent clients"),
+            |f| f.concurrent,
         );
         println!(
-            "{:<58} {:>10.0} /s",
-            format!("pod creates, {CONCURRENT_CLIENTS} concurrent clients ({conc_total})"),
-            conc_rate
+            "{:<52} {:>12} {:>12}",
+            format!("watch deliveries ({WRITES} writes x {WATCHERS} watchers)"),
+            json.delivered,
+            protobuf.delivered
+        );
+        let latency = |what: &str, f: fn(&Figures) -> Duration| {
+            println!(
+                "{what:<52} {:>9.2} ms {:>9.2} ms",
+                ms(f(&json)),
+                ms(f(&protobuf))
+            );
+        };
+        latency(
+            &format!("watch delivery p50 ({PODS} pods, {WATCHERS} watchers)"),
+            |f| f.p50,
+        );
+        latency("watch delivery p99", |f| f.p99);
+        latency("watch delivery max", |f| f.max);
+        println!();
+        println!("{:<52} {:>9.1} MB", "daemon VmRSS, empty lab", rss_empty.0);
+        println!(
+            "{:<52} {:>9.1} MB",
+            format!("daemon VmRSS, {PODS} pods"),
+            rss_pods.0
         );
         println!(
-            "{:<58} {:>14}",
-            format!("watch deliveries received ({WRITES} writes x {WATCHERS} watchers)"),
-            latencies.len()
+            "{:<52} {:>9.1} MB",
+            format!("daemon VmRSS, {PODS} pods + {EVENTS} Events"),
+            rss_events.0
         );
         println!(
-            "{:<58} {:>11.2} ms",
-            "watch delivery latency p50 (1000 pods, 10 watchers)",
-            ms(pct(0.50))
+            "{:<52} {:>9.1} MB",
+            format!("daemon VmRSS, + {PODS} more pods (protobuf)"),
+            rss_end.0
         );
-        println!(
-            "{:<58} {:>11.2} ms",
-            "watch delivery latency p99",
-            ms(pct(0.99))
-        );
-        println!(
-            "{:<58} {:>11.2} ms",
-            "watch delivery latency max",
-            ms(*latencies.last().unwrap())
-        );
-        println!("{:<58} {:>11.1} MB", "daemon VmRSS, empty lab", rss_empty.0);
-        println!(
-            "{:<58} {:>11.1} MB",
-            "daemon VmRSS, 1000 pods + 10 watchers", rss_full.0
-        );
-        println!("{:<58} {:>11.1} MB", "daemon VmHWM (peak RSS)", rss_full.1);
-        assert_eq!(
-            latencies.len(),
-            WRITES * WATCHERS,
-            "every watcher gets every write"
-        );
+        println!("{:<52} {:>9.1} MB", "daemon VmHWM (peak RSS)", rss_end.1);
+        for f in [&json, &protobuf] {
+            assert_eq!(
+                f.delivered,
+                WRITES * WATCHERS,
+                "every watcher gets every write"
+            );
+        }
     });
 }
 
-fn pod(name: &str, node: &str) -> Pod {
+/// A client of its own (its own connection), as a separate process would have.
+async fn client(kubeconfig: &Path) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+async fn create(client: &kube::Client, enc: Encoding, ns: &str, name: &str) {
+    match enc {
+        Encoding::Json => {
+            let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+            pods.create(&PostParams::default(), &pod(name))
+                .await
+                .unwrap();
+        }
+        Encoding::Protobuf => {
+            protobuf::create(client, ns, name, NODE).await;
+        }
+    }
+}
+
+async fn measure(kubeconfig: &Path, enc: Encoding, ns: &str) -> Figures {
+    let main = client(kubeconfig).await;
+    let nss: Api<Namespace> = Api::all(main.clone());
+    let namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+    nss.create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    for i in 0..SEQUENTIAL {
+        create(&main, enc, ns, &format!("seq-{i}")).await;
+    }
+    let sequential = SEQUENTIAL as f64 / start.elapsed().as_secs_f64();
+
+    let mut clients = Vec::new();
+    for _ in 0..CONCURRENT_CLIENTS {
+        clients.push(client(kubeconfig).await);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(c, client)| {
+            let ns = ns.to_string();
+            tokio::spawn(async move {
+                for i in 0..PER_CLIENT {
+                    create(&client, enc, &ns, &format!("c{c}-{i}")).await;
+                }
+            })
+        })
+        .collect();
+    futures::future::join_all(tasks).await;
+    let concurrent = (CONCURRENT_CLIENTS * PER_CLIENT) as f64 / start.elapsed().as_secs_f64();
+
+    let pods: Api<Pod> = Api::namespaced(main.clone(), ns);
+    for i in SEQUENTIAL + CONCURRENT_CLIENTS * PER_CLIENT..PODS {
+        create(&main, enc, ns, &format!("fill-{i}")).await;
+    }
+    let list = pods.list(&Default::default()).await.unwrap();
+    assert_eq!(list.items.len(), PODS);
+    let from = list.metadata.resource_version.unwrap();
+
+    let received: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let mut watchers = Vec::new();
+    for _ in 0..WATCHERS {
+        let client = client(kubeconfig).await;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let received = received.clone();
+        let (ns, from) = (ns.to_string(), from.clone());
+        watchers.push(tokio::spawn(async move {
+            let seen = move |rv: String| received.lock().unwrap().push((rv, Instant::now()));
+            match enc {
+                Encoding::Json => watch_json(client, &ns, &from, ready_tx, seen).await,
+                Encoding::Protobuf => protobuf::watch(client, &ns, &from, ready_tx, seen).await,
+            }
+        }));
+        ready_rx.await.unwrap();
+    }
+    // Give every watch request time to reach the server before the first write.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut acked: HashMap<String, Instant> = HashMap::new();
+    for i in 0..WRITES {
+        let patch = json!({"metadata": {"labels": {"bench": i.to_string()}}});
+        let p = pods
+            .patch(
+                &format!("seq-{i}"),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+        acked.insert(p.metadata.resource_version.unwrap(), Instant::now());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while received.lock().unwrap().len() < WRITES * WATCHERS && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for w in watchers {
+        w.abort();
+    }
+    let mut latencies: Vec<Duration> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(rv, at)| {
+            // A watcher can see the event before the writer has read its response.
+            acked.get(rv).map(|ack| at.saturating_duration_since(*ack))
+        })
+        .collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    Figures {
+        sequential,
+        concurrent,
+        delivered: latencies.len(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        max: *latencies.last().unwrap(),
+    }
+}
+
+async fn watch_json(
+    client: kube::Client,
+    ns: &str,
+    from: &str,
+    ready: tokio::sync::oneshot::Sender<()>,
+    mut seen: impl FnMut(String),
+) {
+    let api: Api<Pod> = Api::namespaced(client, ns);
+    let stream = api
+        .watch(&WatchParams::default().timeout(290), from)
+        .await
+        .unwrap();
+    let _ = ready.send(());
+    futures::pin_mut!(stream);
+    while let Some(ev) = stream.try_next().await.unwrap() {
+        if let WatchEvent::Modified(p) = ev {
+            seen(p.metadata.resource_version.unwrap());
+        }
+    }
+}
+
+/// Events about the namespace's pods, as controllers and kubelets write them.
+async fn events(kubeconfig: &Path, ns: &str) {
+    let api: Api<Event> = Api::namespaced(client(kubeconfig).await, ns);
+    let now = "2026-01-01T00:00:00Z";
+    for i in 0..EVENTS {
+        let pod = format!("seq-{}", i % SEQUENTIAL);
+        let event = serde_json::from_value(json!({
+            "metadata": {"name": format!("{pod}.{i:x}")},
+            "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod, "apiVersion": "v1",
+                "fieldPath": "spec.containers{c}"},
+            "reason": "Started", "message": "Started container c", "type": "Normal",
+            "source": {"component": "kubelet", "host": NODE},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+            "reportingComponent": "kubelet", "reportingInstance": NODE,
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &event).await.unwrap();
+    }
+}
+
+fn pod(name: &str) -> Pod {
     serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {"app": "bench"}},
-        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+        "spec": {"nodeName": NODE, "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
     }))
     .unwrap()
 }
