@@ -10,11 +10,13 @@
 //! - [`watch`]: replay from a resourceVersion, then live events, filtered per watcher.
 //! - [`selector`]: label and field selectors as the API server parses them.
 //! - [`wal`]: the crash-safe on-disk form: an fsync'd append-only log compacted into an
-//!   atomically replaced snapshot.
+//!   atomically replaced snapshot; `durable` batches the log's fsyncs (group commit) outside
+//!   the store's lock, and watchers hear only of changes already on disk.
 //!
 //! Kind-specific rules (validation, which fields a status update may change, how long a pod's
 //! grace period is) belong to the server; the store only offers the generic mechanisms.
 
+mod durable;
 pub mod error;
 pub mod history;
 pub mod key;

@@ -7,6 +7,7 @@ use rand::Rng;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::durable::Durability;
 use crate::history::{Event, EventType, History};
 use crate::wal::{Objects, Wal};
 use crate::{Filter, ObjectKey, Resource, StoreError, meta};
@@ -31,8 +32,9 @@ pub struct Store {
 
 pub(crate) struct Shared {
     pub(crate) inner: Mutex<Inner>,
-    /// Carries the latest resourceVersion; watchers wait on it.
+    /// Carries the latest durable resourceVersion; watchers wait on it.
     pub(crate) changed: watch::Sender<u64>,
+    durability: Durability,
     options: Options,
 }
 
@@ -100,6 +102,8 @@ impl Store {
             "opened the store"
         );
         let (changed, _) = watch::channel(recovered.rv);
+        let (log, log_path) = wal.syncer()?;
+        let durability = Durability::new(log, log_path, recovered.rv);
         let inner = Inner {
             objects: recovered.objects,
             rv: recovered.rv,
@@ -110,6 +114,7 @@ impl Store {
             shared: Arc::new(Shared {
                 inner: Mutex::new(inner),
                 changed,
+                durability,
                 options,
             }),
         })
@@ -199,6 +204,7 @@ impl Store {
         m.remove("deletionGracePeriodSeconds");
         let object = Arc::new(obj);
         self.commit(&mut inner, key, EventType::Added, object.clone(), None)?;
+        self.durable(inner)?;
         Ok(object)
     }
 
@@ -221,7 +227,9 @@ impl Store {
             .cloned()
             .ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
         let new = change(&current)?;
-        Ok(self.write_update(&mut inner, key, &current, new)?)
+        let stored = self.write_update(&mut inner, key, &current, new)?;
+        self.durable(inner)?;
+        Ok(stored)
     }
 
     /// A plain update: `obj` replaces the stored object (see [`Store::update_with`]).
@@ -302,6 +310,17 @@ impl Store {
     /// period; with grace 0 and no finalizers it is removed.
     pub fn delete(&self, key: &ObjectKey, options: &DeleteOptions) -> Result<Deleted, StoreError> {
         let mut inner = self.lock();
+        let deleted = self.delete_locked(&mut inner, key, options)?;
+        self.durable(inner)?;
+        Ok(deleted)
+    }
+
+    fn delete_locked(
+        &self,
+        inner: &mut Inner,
+        key: &ObjectKey,
+        options: &DeleteOptions,
+    ) -> Result<Deleted, StoreError> {
         let current = inner
             .objects
             .get(key)
@@ -325,7 +344,7 @@ impl Store {
             meta::metadata_mut(&mut marked).insert("resourceVersion".into(), rv.to_string().into());
             let object = Arc::new(marked);
             self.commit(
-                &mut inner,
+                inner,
                 key.clone(),
                 EventType::Deleted,
                 object.clone(),
@@ -350,7 +369,7 @@ impl Store {
             EventType::Modified
         };
         let object = Arc::new(marked);
-        self.commit(&mut inner, key.clone(), kind, object.clone(), Some(current))?;
+        self.commit(inner, key.clone(), kind, object.clone(), Some(current))?;
         Ok(match kind {
             EventType::Deleted => Deleted::Removed(object),
             _ => Deleted::Terminating(object),
@@ -362,7 +381,23 @@ impl Store {
         meta::finalizers(obj) > 0 || (self.shared.options.held)(key, obj)
     }
 
-    /// Logs the change, then applies it to the objects and the history and wakes watchers.
+    /// Releases the lock, waits until the changes made under it are on disk, then wakes the
+    /// watchers up to what is durable (see `durable.rs`).
+    fn durable(&self, inner: MutexGuard<'_, Inner>) -> Result<(), StoreError> {
+        let rv = inner.rv;
+        drop(inner);
+        if let Some(durable) = self.shared.durability.wait(rv)? {
+            self.shared.changed.send_if_modified(|announced| {
+                let newer = durable > *announced;
+                *announced = (*announced).max(durable);
+                newer
+            });
+        }
+        Ok(())
+    }
+
+    /// Logs the change and applies it to the objects and the history; watchers hear of it
+    /// once [`Store::durable`] has synced the log.
     fn commit(
         &self,
         inner: &mut Inner,
@@ -380,6 +415,7 @@ impl Store {
             prev,
         };
         inner.wal.append(&event)?;
+        self.shared.durability.appended(rv);
         inner.rv = rv;
         if kind == EventType::Deleted {
             inner.objects.remove(&event.key);
@@ -396,7 +432,6 @@ impl Store {
                 tracing::warn!(%error, "store compaction failed");
             }
         }
-        self.shared.changed.send_replace(rv);
         Ok(())
     }
 }

@@ -97,7 +97,8 @@ impl Wal {
         Ok((wal, recovered))
     }
 
-    /// Appends one change and waits until it is on disk.
+    /// Appends one change to the log; it is durable once [`Wal::syncer`]'s handle has synced
+    /// after this returns (the store batches those syncs: see `durable.rs`).
     pub fn append(&mut self, event: &Event) -> Result<(), StoreError> {
         let record = Record {
             rv: event.rv,
@@ -115,10 +116,20 @@ impl Wal {
         let path = self.dir.join(LOG);
         self.file
             .write_all(&frame)
-            .and_then(|()| self.file.sync_data())
             .map_err(|e| StoreError::io(&path, e))?;
         self.records += 1;
         Ok(())
+    }
+
+    /// A second handle on the log file, to sync it without holding the store's lock (a sync
+    /// through any handle covers every write made to the file before it).
+    pub fn syncer(&self) -> Result<(File, PathBuf), StoreError> {
+        let path = self.dir.join(LOG);
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok((file, path))
     }
 
     pub fn records(&self) -> usize {

@@ -102,14 +102,21 @@ impl Watch {
             self.initial = self.initial.saturating_sub(1);
             return Ok(Some(event));
         }
-        drop(self.changed.borrow_and_update());
+        // Only changes already on disk are announced (see `durable.rs`).
+        let durable = *self.changed.borrow_and_update();
+        if durable <= self.cursor {
+            return Ok(None);
+        }
         let inner = self.store.lock();
         for event in inner.history.since(self.cursor)? {
+            if event.rv > durable {
+                break;
+            }
             if let Some(event) = self.translate(event) {
                 self.pending.push_back(event);
             }
         }
-        self.cursor = inner.rv;
+        self.cursor = durable;
         drop(inner);
         Ok(self.pending.pop_front())
     }
