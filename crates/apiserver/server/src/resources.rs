@@ -4,6 +4,7 @@
 use podnet_apiserver_store::Resource;
 use serde_json::Value;
 
+use crate::crd::CustomVersion;
 use crate::validate::{self, Errors};
 
 /// One REST resource of the API.
@@ -26,6 +27,8 @@ pub struct ResourceType {
     /// typed value re-encoded, from which unknown fields are found.
     pub decode: fn(&Value) -> Result<Value, String>,
     pub validate: fn(&Value, &mut Errors),
+    /// Set on the kinds a CustomResourceDefinition serves: their schema, columns, scale.
+    pub custom: Option<&'static CustomVersion>,
 }
 
 /// A subresource: its path segment, the kind its requests and replies speak, its verbs.
@@ -84,11 +87,13 @@ macro_rules! resource {
             fields: $fields,
             decode: decode::<$ty>,
             validate: $validate,
+            custom: None,
         }
     };
 }
 
 use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 
 pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
@@ -127,6 +132,10 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(coordination::v1::Lease, "coordination.k8s.io", "leases", "lease",
         namespaced: true, short: &[], categories: &[], status: false, scale: false,
         fields: &[], validate: validate::lease),
+    resource!(apiextensions::v1::CustomResourceDefinition, "apiextensions.k8s.io",
+        "customresourcedefinitions", "customresourcedefinition", namespaced: false,
+        short: &["crd", "crds"], categories: &["api-extensions"], status: true, scale: false,
+        fields: &[], validate: crate::crd::validate),
 ];
 
 // === impl ResourceType ===
@@ -224,10 +233,12 @@ impl ResourceType {
     }
 }
 
-/// The distinct (group, version) pairs, core first.
-pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+/// The distinct (group, version) pairs of `types`, in their order (core first).
+pub fn group_versions<'a>(
+    types: impl IntoIterator<Item = &'a ResourceType>,
+) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
+    for r in types {
         if !out.contains(&(r.group, r.version)) {
             out.push((r.group, r.version));
         }

@@ -14,7 +14,7 @@ const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
     }
 }
 
-const NAME: Column = col("Name", "string", 0);
+pub const NAME: Column = col("Name", "string", 0);
 const AGE: Column = col("Age", "string", 0);
 
 pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
