@@ -61,11 +61,7 @@ pub fn api_group(registry: &Registry, group: &str) -> Option<Value> {
     Some(doc)
 }
 
-fn in_group_version(
-    registry: &Registry,
-    group: &str,
-    version: &str,
-) -> Vec<&'static ResourceType> {
+fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<&'static ResourceType> {
     registry
         .all()
         .into_iter()

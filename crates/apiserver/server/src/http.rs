@@ -192,19 +192,25 @@ async fn resource(
     req: Req,
 ) -> Result<Response, ApiError> {
     if segs.is_empty() {
-        let list = discovery::resource_list(&app.registry, group, version)
-            .ok_or(ApiError::NoSuchPath)?;
+        let list =
+            discovery::resource_list(&app.registry, group, version).ok_or(ApiError::NoSuchPath)?;
         return Ok(Reply::ok(list).into_response());
     }
     let (namespace, rest) = match segs {
         ["namespaces", ns, plural, rest @ ..]
-            if app.registry.find(group, version, plural).is_some_and(|r| r.namespaced) =>
+            if app
+                .registry
+                .find(group, version, plural)
+                .is_some_and(|r| r.namespaced) =>
         {
             (Some(ns.to_string()), [&[*plural][..], rest].concat())
         }
         _ => (None, segs.to_vec()),
     };
-    let rt = app.registry.find(group, version, rest[0]).ok_or(ApiError::NoSuchPath)?;
+    let rt = app
+        .registry
+        .find(group, version, rest[0])
+        .ok_or(ApiError::NoSuchPath)?;
     if rest.len() > 3 {
         return Err(ApiError::NoSuchPath);
     }

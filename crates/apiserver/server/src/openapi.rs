@@ -25,7 +25,11 @@ fn gv_path(group: &str, version: &str) -> String {
 /// The index of group-version documents; each URL's hash changes when the set of served
 /// kinds does, so clients refetch after a CRD change.
 pub fn root(registry: &Registry) -> Value {
-    let hash = format!("podnet-{}-{}", env!("CARGO_PKG_VERSION"), registry.generation());
+    let hash = format!(
+        "podnet-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        registry.generation()
+    );
     let mut paths = Map::new();
     for (g, v) in registry.group_versions() {
         let path = gv_path(g, v);

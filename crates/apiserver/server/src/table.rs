@@ -50,7 +50,12 @@ pub fn table(
         // A custom resource's columns are its CRD's additionalPrinterColumns after the name.
         Some(custom) => {
             let definitions = std::iter::once(definition(&printers::NAME, ""))
-                .chain(custom.columns.iter().map(|c| definition(&c.column, &c.description)))
+                .chain(
+                    custom
+                        .columns
+                        .iter()
+                        .map(|c| definition(&c.column, &c.description)),
+                )
                 .collect();
             let cells = move |obj: &Value| {
                 std::iter::once(obj["metadata"]["name"].clone())

@@ -55,7 +55,11 @@ pub fn check(schema: &Value, value: &Value, path: &str, errs: &mut Errors) {
             }
             if embedded(schema) {
                 for key in ["apiVersion", "kind"] {
-                    if map.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
+                    if map
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                    {
                         errs.required(&join(path, key));
                     }
                 }
@@ -141,7 +145,12 @@ fn check_string(schema: &Value, s: &str, value: &Value, path: &str, errs: &mut E
     if let Some(min) = schema["minLength"].as_u64()
         && len < min
     {
-        in_body(path, value, format!("should be at least {min} chars long"), errs);
+        in_body(
+            path,
+            value,
+            format!("should be at least {min} chars long"),
+            errs,
+        );
     }
     if let Some(pattern) = schema["pattern"].as_str() {
         match regex::Regex::new(pattern) {
@@ -149,13 +158,23 @@ fn check_string(schema: &Value, s: &str, value: &Value, path: &str, errs: &mut E
                 in_body(path, value, format!("should match '{pattern}'"), errs);
             }
             Ok(_) => {}
-            Err(_) => in_body(path, value, format!("has an invalid pattern '{pattern}'"), errs),
+            Err(_) => in_body(
+                path,
+                value,
+                format!("has an invalid pattern '{pattern}'"),
+                errs,
+            ),
         }
     }
     if let Some(format) = schema["format"].as_str()
         && !format_ok(format, s)
     {
-        in_body(path, value, format!("must be of type {format}: {s:?}"), errs);
+        in_body(
+            path,
+            value,
+            format!("must be of type {format}: {s:?}"),
+            errs,
+        );
     }
 }
 
@@ -187,19 +206,39 @@ fn check_number(schema: &Value, n: f64, value: &Value, path: &str, errs: &mut Er
     if let Some(max) = schema["maximum"].as_f64() {
         let exclusive = schema["exclusiveMaximum"] == true;
         if exclusive && n >= max {
-            in_body(path, value, format!("should be less than {}", schema["maximum"]), errs);
+            in_body(
+                path,
+                value,
+                format!("should be less than {}", schema["maximum"]),
+                errs,
+            );
         } else if n > max {
             let bound = &schema["maximum"];
-            in_body(path, value, format!("should be less than or equal to {bound}"), errs);
+            in_body(
+                path,
+                value,
+                format!("should be less than or equal to {bound}"),
+                errs,
+            );
         }
     }
     if let Some(min) = schema["minimum"].as_f64() {
         let exclusive = schema["exclusiveMinimum"] == true;
         if exclusive && n <= min {
-            in_body(path, value, format!("should be greater than {}", schema["minimum"]), errs);
+            in_body(
+                path,
+                value,
+                format!("should be greater than {}", schema["minimum"]),
+                errs,
+            );
         } else if n < min {
             let bound = &schema["minimum"];
-            in_body(path, value, format!("should be greater than or equal to {bound}"), errs);
+            in_body(
+                path,
+                value,
+                format!("should be greater than or equal to {bound}"),
+                errs,
+            );
         }
     }
 }
@@ -218,7 +257,12 @@ fn check_array(schema: &Value, items: &[Value], value: &Value, path: &str, errs:
     if let Some(min) = schema["minItems"].as_u64()
         && len < min
     {
-        in_body(path, value, format!("should have at least {min} items"), errs);
+        in_body(
+            path,
+            value,
+            format!("should have at least {min} items"),
+            errs,
+        );
     }
     match schema["x-kubernetes-list-type"].as_str() {
         Some("set") => {
@@ -302,45 +346,136 @@ mod tests {
     fn check_table() {
         type Case = (&'static str, Value, Vec<(&'static str, &'static str)>);
         let cases: Vec<Case> = vec![
-            ("valid", spec(json!({"image": "nginx", "replicas": 3, "port": "http"})), vec![]),
-            ("required at the root", json!({}), vec![("spec", "Required value")]),
-            ("required nested", json!({"spec": {}}), vec![("spec.cronSpec", "Required value")]),
-            ("type", spec(json!({"replicas": "three"})), vec![("spec.replicas",
-                "Invalid value: \"string\": spec.replicas in body must be of type integer: \"string\"")]),
-            ("maximum", spec(json!({"replicas": 11})), vec![("spec.replicas",
-                "Invalid value: 11: spec.replicas in body should be less than or equal to 10")]),
-            ("minimum", spec(json!({"replicas": 0})), vec![("spec.replicas",
-                "Invalid value: 0: spec.replicas in body should be greater than or equal to 1")]),
-            ("exclusive minimum", spec(json!({"ratio": 0})), vec![("spec.ratio",
-                "Invalid value: 0: spec.ratio in body should be greater than 0")]),
-            ("maxLength", spec(json!({"image": "a-very-long-image"})), vec![("spec.image",
-                "Too long: may not be more than 10 bytes")]),
-            ("minLength", spec(json!({"image": ""})), vec![("spec.image",
-                "Invalid value: \"\": spec.image in body should be at least 1 chars long")]),
-            ("pattern", json!({"spec": {"cronSpec": "never"}}), vec![("spec.cronSpec",
-                "Invalid value: \"never\": spec.cronSpec in body should match '^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){4}$'")]),
-            ("enum", spec(json!({"mode": "C"})), vec![("spec.mode",
-                "Unsupported value: \"C\": supported values: \"A\", \"B\"")]),
-            ("int-or-string", spec(json!({"port": true})), vec![("spec.port",
-                "Invalid value: \"boolean\": spec.port in body must be of type integer-or-string: \"boolean\"")]),
-            ("format", spec(json!({"when": "yesterday"})), vec![("spec.when",
-                "Invalid value: \"yesterday\": spec.when in body must be of type date-time: \"yesterday\"")]),
+            (
+                "valid",
+                spec(json!({"image": "nginx", "replicas": 3, "port": "http"})),
+                vec![],
+            ),
+            (
+                "required at the root",
+                json!({}),
+                vec![("spec", "Required value")],
+            ),
+            (
+                "required nested",
+                json!({"spec": {}}),
+                vec![("spec.cronSpec", "Required value")],
+            ),
+            (
+                "type",
+                spec(json!({"replicas": "three"})),
+                vec![(
+                    "spec.replicas",
+                    "Invalid value: \"string\": spec.replicas in body must be of type integer: \"string\"",
+                )],
+            ),
+            (
+                "maximum",
+                spec(json!({"replicas": 11})),
+                vec![(
+                    "spec.replicas",
+                    "Invalid value: 11: spec.replicas in body should be less than or equal to 10",
+                )],
+            ),
+            (
+                "minimum",
+                spec(json!({"replicas": 0})),
+                vec![(
+                    "spec.replicas",
+                    "Invalid value: 0: spec.replicas in body should be greater than or equal to 1",
+                )],
+            ),
+            (
+                "exclusive minimum",
+                spec(json!({"ratio": 0})),
+                vec![(
+                    "spec.ratio",
+                    "Invalid value: 0: spec.ratio in body should be greater than 0",
+                )],
+            ),
+            (
+                "maxLength",
+                spec(json!({"image": "a-very-long-image"})),
+                vec![("spec.image", "Too long: may not be more than 10 bytes")],
+            ),
+            (
+                "minLength",
+                spec(json!({"image": ""})),
+                vec![(
+                    "spec.image",
+                    "Invalid value: \"\": spec.image in body should be at least 1 chars long",
+                )],
+            ),
+            (
+                "pattern",
+                json!({"spec": {"cronSpec": "never"}}),
+                vec![(
+                    "spec.cronSpec",
+                    "Invalid value: \"never\": spec.cronSpec in body should match '^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){4}$'",
+                )],
+            ),
+            (
+                "enum",
+                spec(json!({"mode": "C"})),
+                vec![(
+                    "spec.mode",
+                    "Unsupported value: \"C\": supported values: \"A\", \"B\"",
+                )],
+            ),
+            (
+                "int-or-string",
+                spec(json!({"port": true})),
+                vec![(
+                    "spec.port",
+                    "Invalid value: \"boolean\": spec.port in body must be of type integer-or-string: \"boolean\"",
+                )],
+            ),
+            (
+                "format",
+                spec(json!({"when": "yesterday"})),
+                vec![(
+                    "spec.when",
+                    "Invalid value: \"yesterday\": spec.when in body must be of type date-time: \"yesterday\"",
+                )],
+            ),
             ("nullable", spec(json!({"note": null})), vec![]),
-            ("not nullable", spec(json!({"image": null})), vec![("spec.image",
-                "Invalid value: \"null\": spec.image in body must be of type string: \"null\"")]),
-            ("maxItems", spec(json!({"tags": ["a", "b", "c"]})), vec![("spec.tags",
-                "Too many: 3: must have at most 2 items")]),
-            ("set duplicates", spec(json!({"tags": ["a", "a"]})), vec![("spec.tags[1]",
-                "Duplicate value: \"a\"")]),
-            ("map keys duplicates", spec(json!({"ports": [{"port": 80}, {"port": 80}]})),
-                vec![("spec.ports[1]", "Duplicate value: {\"port\":80}")]),
-            ("embedded resource needs its type", spec(json!({"template": {"spec": {}}})),
-                vec![("spec.template.apiVersion", "Required value"),
-                    ("spec.template.kind", "Required value")]),
+            (
+                "not nullable",
+                spec(json!({"image": null})),
+                vec![(
+                    "spec.image",
+                    "Invalid value: \"null\": spec.image in body must be of type string: \"null\"",
+                )],
+            ),
+            (
+                "maxItems",
+                spec(json!({"tags": ["a", "b", "c"]})),
+                vec![("spec.tags", "Too many: 3: must have at most 2 items")],
+            ),
+            (
+                "set duplicates",
+                spec(json!({"tags": ["a", "a"]})),
+                vec![("spec.tags[1]", "Duplicate value: \"a\"")],
+            ),
+            (
+                "map keys duplicates",
+                spec(json!({"ports": [{"port": 80}, {"port": 80}]})),
+                vec![("spec.ports[1]", "Duplicate value: {\"port\":80}")],
+            ),
+            (
+                "embedded resource needs its type",
+                spec(json!({"template": {"spec": {}}})),
+                vec![
+                    ("spec.template.apiVersion", "Required value"),
+                    ("spec.template.kind", "Required value"),
+                ],
+            ),
         ];
         for (name, obj, want) in cases {
-            let want: Vec<(String, String)> =
-                want.into_iter().map(|(f, m)| (f.into(), m.into())).collect();
+            let want: Vec<(String, String)> = want
+                .into_iter()
+                .map(|(f, m)| (f.into(), m.into()))
+                .collect();
             assert_eq!(messages(obj), want, "{name}");
         }
     }

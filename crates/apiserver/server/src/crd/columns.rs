@@ -86,7 +86,16 @@ mod tests {
             "spec": {"cronSpec": "* * * * */5", "replicas": 3, "ports": [80]}});
         let now: jiff::Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
         let cells: Vec<Value> = columns.iter().map(|c| c.cell(&obj, now)).collect();
-        assert_eq!(cells, vec![json!("* * * * */5"), json!(3), json!("[80]"), Value::Null, json!("5m")]);
+        assert_eq!(
+            cells,
+            vec![
+                json!("* * * * */5"),
+                json!(3),
+                json!("[80]"),
+                Value::Null,
+                json!("5m")
+            ]
+        );
     }
 
     #[test]

@@ -56,7 +56,11 @@ pub fn validate(obj: &Value, errs: &mut Errors) {
     } else if let Some(problem) = validate::dns1123_subdomain_problem(group) {
         errs.invalid("spec.group", &spec["group"], &problem);
     } else if !group.contains('.') {
-        errs.invalid("spec.group", &spec["group"], "should be a domain with at least one dot");
+        errs.invalid(
+            "spec.group",
+            &spec["group"],
+            "should be a domain with at least one dot",
+        );
     }
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     if !name.is_empty() && name != format!("{plural}.{group}") {
@@ -110,9 +114,18 @@ fn names(names: &Value, errs: &mut Errors) {
         }
     }
     if names["kind"].is_string() && names["kind"] == names["listKind"] {
-        errs.invalid("spec.names.listKind", &names["listKind"], "kind and listKind may not be the same");
+        errs.invalid(
+            "spec.names.listKind",
+            &names["listKind"],
+            "kind and listKind may not be the same",
+        );
     }
-    for (i, v) in names["shortNames"].as_array().into_iter().flatten().enumerate() {
+    for (i, v) in names["shortNames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if !v.as_str().is_some_and(is_dns1035_label) {
             errs.invalid(&format!("spec.names.shortNames[{i}]"), v, DNS1035_MSG);
         }
@@ -121,7 +134,10 @@ fn names(names: &Value, errs: &mut Errors) {
 
 fn versions(spec: &Value, errs: &mut Errors) {
     let Some(versions) = spec["versions"].as_array().filter(|v| !v.is_empty()) else {
-        errs.required_with("spec.versions", "must have exactly one version marked as storage version");
+        errs.required_with(
+            "spec.versions",
+            "must have exactly one version marked as storage version",
+        );
         return;
     };
     let storage = versions.iter().filter(|v| v["storage"] == true).count();
@@ -133,7 +149,11 @@ fn versions(spec: &Value, errs: &mut Errors) {
         );
     }
     if !versions.iter().any(|v| v["served"] == true) {
-        errs.invalid("spec.versions", &json!(0), "must have at least one version served");
+        errs.invalid(
+            "spec.versions",
+            &json!(0),
+            "must have at least one version served",
+        );
     }
     for (i, v) in versions.iter().enumerate() {
         let at = format!("spec.versions[{i}]");
@@ -159,7 +179,11 @@ fn versions(spec: &Value, errs: &mut Errors) {
             }
         }
         subresources(&v["subresources"], &format!("{at}.subresources"), errs);
-        columns(&v["additionalPrinterColumns"], &format!("{at}.additionalPrinterColumns"), errs);
+        columns(
+            &v["additionalPrinterColumns"],
+            &format!("{at}.additionalPrinterColumns"),
+            errs,
+        );
     }
 }
 
@@ -183,7 +207,10 @@ fn structural(schema: &Value, at: &str, errs: &mut Errors) {
         let exempt = child["x-kubernetes-int-or-string"] == true
             || child["x-kubernetes-preserve-unknown-fields"] == true;
         if !typed && !exempt {
-            errs.required_with(&format!("{path}.type"), "must not be empty for specified object fields");
+            errs.required_with(
+                &format!("{path}.type"),
+                "must not be empty for specified object fields",
+            );
         }
         structural(child, &path, errs);
     }
@@ -194,13 +221,19 @@ fn subresources(sub: &Value, at: &str, errs: &mut Errors) {
     if !scale.is_object() {
         return;
     }
-    for (field, prefix) in [("specReplicasPath", ".spec."), ("statusReplicasPath", ".status.")] {
+    for (field, prefix) in [
+        ("specReplicasPath", ".spec."),
+        ("statusReplicasPath", ".status."),
+    ] {
         match scale[field].as_str() {
             None | Some("") => errs.required(&format!("{at}.scale.{field}")),
             Some(p) if !p.starts_with(prefix) => errs.invalid(
                 &format!("{at}.scale.{field}"),
                 &scale[field],
-                &format!("should be a json path under {}", prefix.trim_end_matches('.')),
+                &format!(
+                    "should be a json path under {}",
+                    prefix.trim_end_matches('.')
+                ),
             ),
             _ => {}
         }
@@ -243,7 +276,10 @@ mod tests {
         defaults(&mut obj);
         let mut errs = Errors::default();
         validate(&obj, &mut errs);
-        errs.0.into_iter().map(|c| format!("{}: {}", c.field, c.message)).collect()
+        errs.0
+            .into_iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect()
     }
 
     #[test]
@@ -251,25 +287,66 @@ mod tests {
         type Case = (&'static str, fn(&mut Value), Vec<&'static str>);
         let cases: Vec<Case> = vec![
             ("valid", |_| {}, vec![]),
-            ("name must be plural.group", |o| o["metadata"]["name"] = "crontab.example.com".into(),
-                vec!["metadata.name: Invalid value: \"crontab.example.com\": must be spec.names.plural+\".\"+spec.group"]),
-            ("group needs a dot", |o| {
-                o["spec"]["group"] = "example".into();
-                o["metadata"]["name"] = "crontabs.example".into();
-            }, vec!["spec.group: Invalid value: \"example\": should be a domain with at least one dot"]),
-            ("scope", |o| o["spec"]["scope"] = "Global".into(),
-                vec!["spec.scope: Unsupported value: \"Global\": supported values: \"Cluster\", \"Namespaced\""]),
-            ("one storage version", |o| o["spec"]["versions"][0]["storage"] = false.into(),
-                vec!["spec.versions: Invalid value: 0: must have exactly one version marked as storage version"]),
-            ("schema required", |o| o["spec"]["versions"][0]["schema"] = Value::Null,
-                vec!["spec.versions[0].schema.openAPIV3Schema: Required value: schemas are required"]),
-            ("structural: types required", |o| {
-                o["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["x"] = json!({});
-            }, vec!["spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x].type: Required value: must not be empty for specified object fields"]),
-            ("webhook conversion refused", |o| o["spec"]["conversion"] = json!({"strategy": "Webhook"}),
-                vec!["spec.conversion.strategy: Forbidden: conversion strategy \"Webhook\" is not supported by this API server (no conversion webhooks): use \"None\""]),
-            ("bad short name", |o| o["spec"]["names"]["shortNames"] = json!(["C_T"]),
-                vec!["spec.names.shortNames[0]: Invalid value: \"C_T\": a DNS-1035 label"]),
+            (
+                "name must be plural.group",
+                |o| o["metadata"]["name"] = "crontab.example.com".into(),
+                vec![
+                    "metadata.name: Invalid value: \"crontab.example.com\": must be spec.names.plural+\".\"+spec.group",
+                ],
+            ),
+            (
+                "group needs a dot",
+                |o| {
+                    o["spec"]["group"] = "example".into();
+                    o["metadata"]["name"] = "crontabs.example".into();
+                },
+                vec![
+                    "spec.group: Invalid value: \"example\": should be a domain with at least one dot",
+                ],
+            ),
+            (
+                "scope",
+                |o| o["spec"]["scope"] = "Global".into(),
+                vec![
+                    "spec.scope: Unsupported value: \"Global\": supported values: \"Cluster\", \"Namespaced\"",
+                ],
+            ),
+            (
+                "one storage version",
+                |o| o["spec"]["versions"][0]["storage"] = false.into(),
+                vec![
+                    "spec.versions: Invalid value: 0: must have exactly one version marked as storage version",
+                ],
+            ),
+            (
+                "schema required",
+                |o| o["spec"]["versions"][0]["schema"] = Value::Null,
+                vec![
+                    "spec.versions[0].schema.openAPIV3Schema: Required value: schemas are required",
+                ],
+            ),
+            (
+                "structural: types required",
+                |o| {
+                    o["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+                        ["x"] = json!({});
+                },
+                vec![
+                    "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x].type: Required value: must not be empty for specified object fields",
+                ],
+            ),
+            (
+                "webhook conversion refused",
+                |o| o["spec"]["conversion"] = json!({"strategy": "Webhook"}),
+                vec![
+                    "spec.conversion.strategy: Forbidden: conversion strategy \"Webhook\" is not supported by this API server (no conversion webhooks): use \"None\"",
+                ],
+            ),
+            (
+                "bad short name",
+                |o| o["spec"]["names"]["shortNames"] = json!(["C_T"]),
+                vec!["spec.names.shortNames[0]: Invalid value: \"C_T\": a DNS-1035 label"],
+            ),
         ];
         for (name, edit, want) in cases {
             let mut obj = crontab();

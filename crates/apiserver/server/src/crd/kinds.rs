@@ -3,9 +3,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
+use super::CustomVersion;
 use super::columns::{PrinterColumn, leak};
 use super::scale::ScalePaths;
-use super::CustomVersion;
 use crate::resources::ResourceType;
 use crate::validate::{self, Errors};
 
@@ -24,8 +24,9 @@ pub fn served(crd: &Value) -> Vec<(String, impl FnOnce() -> ResourceType + use<>
     versions
         .into_iter()
         .map(|version| {
-            let key = serde_json::to_string(&(&spec["group"], &spec["names"], &spec["scope"], &version))
-                .expect("JSON values serialize");
+            let key =
+                serde_json::to_string(&(&spec["group"], &spec["names"], &spec["scope"], &version))
+                    .expect("JSON values serialize");
             let spec = spec.clone();
             (key, move || build(&spec, &version))
         })
@@ -73,7 +74,8 @@ fn build(spec: &Value, version: &Value) -> ResourceType {
 fn decode_custom(v: &Value) -> Result<Value, String> {
     let mut out = v.clone();
     if let Some(m) = v.get("metadata").filter(|m| !m.is_null()) {
-        let meta: ObjectMeta = serde_json::from_value(m.clone()).map_err(|e| format!("metadata: {e}"))?;
+        let meta: ObjectMeta =
+            serde_json::from_value(m.clone()).map_err(|e| format!("metadata: {e}"))?;
         out["metadata"] = serde_json::to_value(meta).expect("typed objects serialize");
     }
     Ok(out)
@@ -93,7 +95,9 @@ pub fn version_priority(name: &str) -> (u8, u64, u64) {
     let Some(rest) = name.strip_prefix('v') else {
         return (0, 0, 0);
     };
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let Ok(major) = rest[..digits].parse::<u64>() else {
         return (0, 0, 0);
     };
@@ -123,9 +127,28 @@ mod tests {
 
     #[test]
     fn versions_in_kube_order() {
-        let mut names = vec!["v1alpha1", "foo", "v1", "v1beta2", "v2", "v1beta1", "v11alpha2"];
+        let mut names = vec![
+            "v1alpha1",
+            "foo",
+            "v1",
+            "v1beta2",
+            "v2",
+            "v1beta1",
+            "v11alpha2",
+        ];
         names.sort_by_key(|n| std::cmp::Reverse(version_priority(n)));
-        assert_eq!(names, vec!["v2", "v1", "v1beta2", "v1beta1", "v11alpha2", "v1alpha1", "foo"]);
+        assert_eq!(
+            names,
+            vec![
+                "v2",
+                "v1",
+                "v1beta2",
+                "v1beta1",
+                "v11alpha2",
+                "v1alpha1",
+                "foo"
+            ]
+        );
     }
 
     #[test]

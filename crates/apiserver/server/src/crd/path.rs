@@ -25,7 +25,9 @@ fn steps(path: &str) -> Option<Vec<Step>> {
             } else {
                 Step::Index(inner.parse().ok()?)
             });
-            rest = after[end + 1..].strip_prefix('.').unwrap_or(&after[end + 1..]);
+            rest = after[end + 1..]
+                .strip_prefix('.')
+                .unwrap_or(&after[end + 1..]);
         } else {
             let end = rest.find(['.', '[']).unwrap_or(rest.len());
             out.push(Step::Field(rest[..end].to_string()));
@@ -75,7 +77,10 @@ mod tests {
         let cases = [
             (".spec.replicas", Some(json!(3))),
             (".status.conditions[0].type", Some(json!("Ready"))),
-            (".metadata.labels['app.kubernetes.io/name']", Some(json!("web"))),
+            (
+                ".metadata.labels['app.kubernetes.io/name']",
+                Some(json!("web")),
+            ),
             ("{.spec.replicas}", Some(json!(3))),
             (".spec.missing", None),
             (".status.conditions[1].type", None),
@@ -89,6 +94,9 @@ mod tests {
     fn set_creates_parents() {
         let mut obj = json!({"metadata": {"name": "a"}});
         set(&mut obj, ".spec.size.replicas", json!(2));
-        assert_eq!(obj, json!({"metadata": {"name": "a"}, "spec": {"size": {"replicas": 2}}}));
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "a"}, "spec": {"size": {"replicas": 2}}})
+        );
     }
 }

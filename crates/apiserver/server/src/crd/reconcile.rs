@@ -55,10 +55,18 @@ fn desired_status(crd: &Value, earlier: &[std::sync::Arc<Value>]) -> Value {
         .iter()
         .filter(|r| r.group == group)
         .map(|r| (r.plural, r.kind))
-        .chain(earlier.iter().filter(|o| o["spec"]["group"] == group).map(|o| {
-            let n = &o["spec"]["names"];
-            (n["plural"].as_str().unwrap_or(""), n["kind"].as_str().unwrap_or(""))
-        }))
+        .chain(
+            earlier
+                .iter()
+                .filter(|o| o["spec"]["group"] == group)
+                .map(|o| {
+                    let n = &o["spec"]["names"];
+                    (
+                        n["plural"].as_str().unwrap_or(""),
+                        n["kind"].as_str().unwrap_or(""),
+                    )
+                }),
+        )
         .find_map(|(plural, kind)| {
             if names["plural"] == plural {
                 Some(format!("\"{plural}\" is already in use"))
@@ -84,12 +92,22 @@ fn desired_status(crd: &Value, earlier: &[std::sync::Arc<Value>]) -> Value {
     let (names_accepted, established, accepted_names) = match &conflict {
         None => (
             condition("NamesAccepted", true, "NoConflicts", "no conflicts found"),
-            condition("Established", true, "InitialNamesAccepted", "the initial names have been accepted"),
+            condition(
+                "Established",
+                true,
+                "InitialNamesAccepted",
+                "the initial names have been accepted",
+            ),
             names.clone(),
         ),
         Some(message) => (
             condition("NamesAccepted", false, "NameConflict", message),
-            condition("Established", false, "NotAccepted", "not all names are accepted"),
+            condition(
+                "Established",
+                false,
+                "NotAccepted",
+                "not all names are accepted",
+            ),
             json!({"plural": "", "kind": ""}),
         ),
     };
@@ -108,14 +126,22 @@ fn desired_status(crd: &Value, earlier: &[std::sync::Arc<Value>]) -> Value {
 
 /// A deleted CRD: its objects are removed (in every namespace), then its cleanup finalizer,
 /// which removes the CRD.
-fn finalize(store: &Store, crd: &Value, key: &podnet_apiserver_store::ObjectKey) -> Result<(), StoreError> {
+fn finalize(
+    store: &Store,
+    crd: &Value,
+    key: &podnet_apiserver_store::ObjectKey,
+) -> Result<(), StoreError> {
     let spec = &crd["spec"];
     let objects = Resource::new(
         spec["group"].as_str().unwrap_or(""),
         spec["names"]["plural"].as_str().unwrap_or(""),
     );
     let all = store.list(&objects, None, &Filter::default());
-    tracing::info!(crd = meta::name(crd), objects = all.items.len(), "deleting a CRD's objects");
+    tracing::info!(
+        crd = meta::name(crd),
+        objects = all.items.len(),
+        "deleting a CRD's objects"
+    );
     for obj in all.items {
         let ns = meta::str_field(&obj, "namespace").unwrap_or("");
         let without_finalizers = {

@@ -25,9 +25,7 @@ pub(crate) fn embedded(schema: &Value) -> bool {
 
 /// The schema of the values of a map-like object (`additionalProperties: {…}`).
 pub(crate) fn additional(schema: &Value) -> Option<&Value> {
-    schema
-        .get("additionalProperties")
-        .filter(|s| s.is_object())
+    schema.get("additionalProperties").filter(|s| s.is_object())
 }
 
 /// Removes what `schema` does not declare from `value`. `root`: the object itself, whose
