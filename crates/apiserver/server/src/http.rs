@@ -169,6 +169,13 @@ async fn route(app: &App, path: &str, req: Req) -> Result<Response, ApiError> {
         },
         ["apis"] => Reply::ok(discovery::api_group_list(&app.registry)),
         ["openapi", "v3"] => Reply::ok(openapi::root(&app.registry)),
+        ["openapi", "v2"] if openapi::wants_only_protobuf(&accept) => {
+            return Ok(json_response(
+                StatusCode::NOT_ACCEPTABLE,
+                &openapi::not_acceptable(&accept),
+            ));
+        }
+        ["openapi", "v2"] => Reply::ok(openapi::v2(&app.registry)),
         ["openapi", "v3", rest @ ..] => Reply::ok(
             openapi::group_version(&app.registry, &rest.join("/")).ok_or(ApiError::NoSuchPath)?,
         ),

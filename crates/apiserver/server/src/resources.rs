@@ -1,6 +1,7 @@
 //! The resource types the server speaks, as one table: discovery, routing, validation,
 //! printing and strategy all read it.
 
+use k8s_openapi::schemars::{Schema, SchemaGenerator};
 use podnet_apiserver_store::Resource;
 use serde_json::Value;
 
@@ -29,6 +30,8 @@ pub struct ResourceType {
     pub validate: fn(&Value, &mut Errors),
     /// Set on the kinds a CustomResourceDefinition serves: their schema, columns, scale.
     pub custom: Option<&'static CustomVersion>,
+    /// A built-in kind's OpenAPI schema (k8s-openapi's), registered in the generator.
+    pub openapi: Option<fn(&mut SchemaGenerator) -> Schema>,
 }
 
 /// A subresource: its path segment, the kind its requests and replies speak, its verbs.
@@ -88,6 +91,7 @@ macro_rules! resource {
             decode: decode::<$ty>,
             validate: $validate,
             custom: None,
+            openapi: Some(|generator| generator.subschema_for::<$ty>()),
         }
     };
 }

@@ -66,6 +66,7 @@ fn build(spec: &Value, version: &Value) -> ResourceType {
             validate_cluster
         },
         custom: Some(Box::leak(Box::new(custom))),
+        openapi: None,
     }
 }
 

@@ -4,8 +4,11 @@
 //! every restart and status write does, costs nothing).
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::Value;
 
 use crate::resources::{RESOURCES, ResourceType, group_versions};
 
@@ -14,8 +17,13 @@ use crate::resources::{RESOURCES, ResourceType, group_versions};
 pub struct Registry {
     custom: RwLock<Vec<&'static ResourceType>>,
     interned: Mutex<HashMap<String, &'static ResourceType>>,
-    /// Bumped whenever the set changes: the OpenAPI documents' hash and cache key.
-    generation: AtomicU64,
+    /// A hash of the custom kinds' definitions: changes whenever the set does (the OpenAPI
+    /// documents' `?hash=` and their cache key), and is the same for the same set after a
+    /// restart, so clients' caches stay valid.
+    fingerprint: AtomicU64,
+    /// Documents derived from the served kinds (OpenAPI), by name, with the fingerprint they
+    /// were built at.
+    documents: Mutex<HashMap<String, (u64, Arc<Value>)>>,
 }
 
 // === impl Registry ===
@@ -51,17 +59,38 @@ impl Registry {
             .collect()
     }
 
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint.load(Ordering::Acquire)
+    }
+
+    /// The document `name` as `build` makes it from the kinds served now, built once per
+    /// change of the served kinds.
+    pub fn document(
+        &self,
+        name: &str,
+        build: impl FnOnce() -> Option<Value>,
+    ) -> Option<Arc<Value>> {
+        let fingerprint = self.fingerprint();
+        let mut documents = self.documents.lock().expect("registry lock");
+        if let Some((at, doc)) = documents.get(name)
+            && *at == fingerprint
+        {
+            return Some(doc.clone());
+        }
+        let doc = Arc::new(build()?);
+        documents.insert(name.to_string(), (fingerprint, doc.clone()));
+        Some(doc)
     }
 
     /// Replaces the custom kinds with `desired`, each given with the key that identifies its
     /// definition and how to build it (equal keys reuse the interned type, unbuilt).
     pub fn replace<F: FnOnce() -> ResourceType>(&self, desired: Vec<(String, F)>) {
         let mut interned = self.interned.lock().expect("registry lock");
+        let mut hasher = DefaultHasher::new();
         let next: Vec<&'static ResourceType> = desired
             .into_iter()
             .map(|(key, build)| {
+                key.hash(&mut hasher);
                 *interned
                     .entry(key)
                     .or_insert_with(|| Box::leak(Box::new(build())))
@@ -73,7 +102,7 @@ impl Registry {
         if changed {
             tracing::info!(kinds = next.len(), "custom resources changed");
             *custom = next;
-            self.generation.fetch_add(1, Ordering::AcqRel);
+            self.fingerprint.store(hasher.finish(), Ordering::Release);
         }
     }
 }
