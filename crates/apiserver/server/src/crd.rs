@@ -51,11 +51,15 @@ impl CustomVersion {
 }
 
 /// A stored custom resource as the version `rt` serves it: conversion strategy None changes
-/// only the apiVersion. Built-in objects are returned as stored.
+/// only the apiVersion, and the version's defaults apply on read too (a default added to the
+/// CRD shows on objects stored before), as upstream. Built-in objects are returned as stored.
 pub fn served_as(rt: &ResourceType, obj: &Value) -> Value {
     let mut out = obj.clone();
-    if rt.custom.is_some() && out["apiVersion"] != rt.api_version().as_str() {
-        out["apiVersion"] = rt.api_version().into();
+    if let Some(custom) = rt.custom {
+        if out["apiVersion"] != rt.api_version().as_str() {
+            out["apiVersion"] = rt.api_version().into();
+        }
+        schema::default(&custom.schema, &mut out);
     }
     out
 }

@@ -311,3 +311,117 @@ async fn invalid_crds_are_refused_naming_the_field() {
     assert!(!ok);
     assert!(err.contains("spec.conversion.strategy: Forbidden"), "{err}");
 }
+
+const TWO_VERSIONS: &str = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Cluster
+  names: {plural: widgets, kind: Widget, categories: [all]}
+  versions:
+  - name: v1beta1
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {size: {type: integer}}}
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              color: {type: string, default: blue}
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_versions_are_served_and_survive_a_restart() {
+    let mut server = TestServer::start().await;
+    let k = Kubectl::new(&server.url());
+    let crd = k.write("widgets.yaml", TWO_VERSIONS);
+    k.run(&["apply", "-f", &crd]).await;
+    let old = k.write(
+        "w.yaml",
+        "apiVersion: example.com/v1beta1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 2}\n",
+    );
+    k.run(&["apply", "-f", &old]).await;
+
+    // The preferred version is the GA one; the object reads in either version (conversion
+    // None: only apiVersion differs), with v1's default applied on read.
+    let group = k.run(&["get", "--raw", "/apis/example.com"]).await;
+    let group: serde_json::Value = serde_json::from_str(&group).unwrap();
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+    let v1 = k
+        .run(&["get", "--raw", "/apis/example.com/v1/widgets/w"])
+        .await;
+    let v1: serde_json::Value = serde_json::from_str(&v1).unwrap();
+    assert_eq!(v1["apiVersion"], "example.com/v1");
+    assert_eq!(v1["spec"], serde_json::json!({"size": 2, "color": "blue"}));
+    let beta = k
+        .run(&["get", "--raw", "/apis/example.com/v1beta1/widgets/w"])
+        .await;
+    let beta: serde_json::Value = serde_json::from_str(&beta).unwrap();
+    assert_eq!(beta["apiVersion"], "example.com/v1beta1");
+    assert_eq!(beta["spec"], serde_json::json!({"size": 2}));
+
+    // The category puts widgets under `kubectl get all`; server-side apply works on them.
+    let out = k.run(&["get", "all", "-o", "name"]).await;
+    assert!(out.contains("widget.example.com/w"), "{out}");
+    let ssa = k.write(
+        "ssa.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: s}\nspec: {size: 5}\n",
+    );
+    let out = k.run(&["apply", "--server-side", "-f", &ssa]).await;
+    assert!(
+        out.contains("widget.example.com/s serverside-applied"),
+        "{out}"
+    );
+
+    server.restart().await;
+    let k = Kubectl::new(&server.url());
+    let out = k.run(&["get", "widgets", "-o", "name"]).await;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["widget.example.com/s", "widget.example.com/w"]
+    );
+    let crd = k
+        .run(&[
+            "get",
+            "crd",
+            "widgets.example.com",
+            "-o",
+            "jsonpath={.status.storedVersions}",
+        ])
+        .await;
+    assert_eq!(crd, "[\"v1\"]");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_crd_with_a_taken_plural_is_not_established() {
+    let (_server, k) = with_crd().await;
+    // Another plural in the same group, with the kind CronTab already has.
+    let other = CRD
+        .replace("crontabs", "crontables")
+        .replace("- ct", "- ctb");
+    let path = k.write("other.yaml", &other);
+    k.run(&["apply", "-f", &path]).await;
+    let out = k
+        .run(&["get", "crd", "crontables.stable.example.com", "-o",
+            "jsonpath={.status.conditions[?(@.type==\"NamesAccepted\")].reason} {.status.conditions[?(@.type==\"Established\")].status}"])
+        .await;
+    assert_eq!(out, "NameConflict False");
+    let (ok, _, _) = k
+        .try_run(&["get", "--raw", "/apis/stable.example.com/v1/crontables"])
+        .await;
+    assert!(!ok, "a CRD whose names are not accepted serves nothing");
+}

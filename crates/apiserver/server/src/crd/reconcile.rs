@@ -29,7 +29,19 @@ pub fn reconcile(app: &App) {
             }
             continue;
         }
-        let status = desired_status(crd, &list.items[..i]);
+        // Names already accepted stay with their CRD; among new ones, the first listed wins.
+        let rivals: Vec<&Value> = list
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(j, other)| {
+                *j != i
+                    && (names_accepted(other)
+                        || (*j < i && !names_accepted(crd) && !meta::is_terminating(other)))
+            })
+            .map(|(_, other)| other.as_ref())
+            .collect();
+        let status = desired_status(crd, &rivals);
         let accepted = status["conditions"][1]["status"] == "True";
         if status != crd["status"] {
             let mut next = (**crd).clone();
@@ -45,9 +57,17 @@ pub fn reconcile(app: &App) {
     app.registry.replace(established);
 }
 
+fn names_accepted(crd: &Value) -> bool {
+    crd["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "NamesAccepted" && c["status"] == "True")
+}
+
 /// NamesAccepted and Established as upstream words them; a plural (or kind) already served
-/// in the group — by a built-in or an earlier CRD — is a NameConflict.
-fn desired_status(crd: &Value, earlier: &[std::sync::Arc<Value>]) -> Value {
+/// in the group — by a built-in or one of `rivals` — is a NameConflict.
+fn desired_status(crd: &Value, rivals: &[&Value]) -> Value {
     let spec = &crd["spec"];
     let group = spec["group"].as_str().unwrap_or("");
     let names = &spec["names"];
@@ -56,7 +76,7 @@ fn desired_status(crd: &Value, earlier: &[std::sync::Arc<Value>]) -> Value {
         .filter(|r| r.group == group)
         .map(|r| (r.plural, r.kind))
         .chain(
-            earlier
+            rivals
                 .iter()
                 .filter(|o| o["spec"]["group"] == group)
                 .map(|o| {
