@@ -15,7 +15,7 @@ use crate::resources::ResourceType;
 use crate::services::ServiceWrite;
 use crate::table::{self, IncludeObject};
 use crate::validate::{Cause, Errors};
-use crate::{App, namespaces, pagination, strategy};
+use crate::{App, crd, namespaces, pagination, strategy};
 
 fn key(t: &Target) -> ObjectKey {
     t.rt.store_resource().key(
@@ -44,13 +44,13 @@ pub(crate) fn is_dry_run(req: &Req) -> bool {
 pub fn get(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
     let obj = app.store.get(&key(t))?;
     if t.subresource.as_deref() == Some("scale") {
-        return Ok(Reply::ok(scale_of(&obj)));
+        return Ok(Reply::ok(scale_view(t.rt, &obj)));
     }
     if table::wants_table(req.accept()) {
         let include = IncludeObject::parse(req.param("includeObject"));
         return Ok(Reply::ok(table::table(t.rt, &[&obj], None, include)));
     }
-    Ok(Reply::ok((*obj).clone()))
+    Ok(Reply::ok(crd::served_as(t.rt, &obj)))
 }
 
 pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
@@ -72,6 +72,7 @@ pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         let include = IncludeObject::parse(req.param("includeObject"));
         table::table(t.rt, &items, Some(page.resource_version), include)
     } else {
+        let items: Vec<Value> = items.iter().map(|o| crd::served_as(t.rt, o)).collect();
         json!({
             "kind": format!("{}List", t.rt.kind),
             "apiVersion": t.rt.api_version(),
@@ -91,13 +92,16 @@ pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
 /// Decodes into the typed form (400 when the shape is wrong) and finds unknown fields:
 /// refused under `fieldValidation=Strict`, warned about otherwise (`Ignore`: silent).
 fn check_shape(rt: &ResourceType, obj: &Value, req: &Req) -> Result<Vec<String>, ApiError> {
-    let typed = (rt.decode)(obj).map_err(|e| {
+    let mut typed = (rt.decode)(obj).map_err(|e| {
         ApiError::BadRequest(format!(
             "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
             kind = rt.kind,
             v = rt.version
         ))
     })?;
+    if let Some(custom) = rt.custom {
+        crd::schema::prune(&custom.schema, &mut typed, true);
+    }
     let mut unknown = Vec::new();
     unknown_fields(obj, &typed, "", &mut unknown);
     let messages: Vec<String> = unknown
@@ -142,6 +146,9 @@ fn unknown_fields(given: &Value, typed: &Value, at: &str, out: &mut Vec<String>)
 fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     let mut errs = Errors::default();
     (rt.validate)(obj, &mut errs);
+    if let Some(custom) = rt.custom {
+        custom.check(obj, &mut errs);
+    }
     if errs.is_empty() {
         Ok(())
     } else {
@@ -238,6 +245,7 @@ fn store_create(app: &App, t: &Target, mut obj: Value, dry: bool) -> Result<Valu
     let ns = t.namespace.as_deref().unwrap_or("");
     let created = app.store.create(&t.rt.store_resource(), ns, obj)?;
     write.commit();
+    after_write(app, t.rt);
     Ok((*created).clone())
 }
 
@@ -270,6 +278,7 @@ pub(crate) fn store_update(
         write.release(&stored);
     }
     write.commit();
+    after_write(app, t.rt);
     Ok((*stored).clone())
 }
 
@@ -280,7 +289,10 @@ fn prepare_write(t: &Target, old: &Value, mut new: Value) -> Result<Value, ApiEr
         Some("scale") => {
             let replicas = new["spec"]["replicas"].clone();
             let mut out = old.clone();
-            out["spec"]["replicas"] = replicas;
+            match t.rt.custom.and_then(|c| c.scale.as_ref()) {
+                Some(paths) => paths.set_replicas(&mut out, replicas),
+                None => out["spec"]["replicas"] = replicas,
+            }
             match new["metadata"]["resourceVersion"].as_str() {
                 Some(rv) => out["metadata"]["resourceVersion"] = rv.into(),
                 None => {
@@ -307,9 +319,9 @@ fn prepare_write(t: &Target, old: &Value, mut new: Value) -> Result<Value, ApiEr
 
 fn write_reply(t: &Target, obj: &Value) -> Value {
     if t.subresource.as_deref() == Some("scale") {
-        scale_of(obj)
+        scale_view(t.rt, obj)
     } else {
-        obj.clone()
+        crd::served_as(t.rt, obj)
     }
 }
 
@@ -340,12 +352,20 @@ pub fn patch(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
     if kind == PatchType::Apply {
         return apply(app, t, req);
     }
+    if kind == PatchType::Strategic && t.rt.custom.is_some() {
+        // Custom resources have no patch strategies to merge by, as upstream.
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: \
+             application/json-patch+json, application/merge-patch+json, \
+             application/apply-patch+yaml (got {ct:?})"
+        )));
+    }
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::BadRequest(format!("couldn't decode the patch: {e}")))?;
     let mut warnings = Vec::new();
     let out = store_update(app, t, is_dry_run(req), |old| {
         let mut view = if t.subresource.as_deref() == Some("scale") {
-            scale_of(old)
+            scale_view(t.rt, old)
         } else {
             (**old).clone()
         };
@@ -483,6 +503,7 @@ pub fn delete(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         }
         Deleted::Terminating(o) => o,
     };
+    after_write(app, t.rt);
     Ok(Reply::ok((*obj).clone()))
 }
 
@@ -521,12 +542,28 @@ pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiE
             Err(e) => return Err(e.into()),
         }
     }
+    after_write(app, t.rt);
     Ok(Reply::ok(json!({
         "kind": format!("{}List", t.rt.kind),
         "apiVersion": t.rt.api_version(),
         "metadata": {"resourceVersion": app.store.resource_version().to_string()},
         "items": deleted,
     })))
+}
+
+/// Re-reads the served kinds after a CustomResourceDefinition changed.
+fn after_write(app: &App, rt: &ResourceType) {
+    if crd::is_definition(rt) {
+        crd::reconcile(app);
+    }
+}
+
+/// The autoscaling/v1 Scale view of an object: over its CRD's paths for a custom resource.
+fn scale_view(rt: &ResourceType, obj: &Value) -> Value {
+    match rt.custom.and_then(|c| c.scale.as_ref()) {
+        Some(paths) => paths.view(obj),
+        None => scale_of(obj),
+    }
 }
 
 /// The autoscaling/v1 Scale view of a Deployment.

@@ -1,9 +1,11 @@
-//! Discovery: the legacy documents (`/api`, `/apis`, `/api/v1`, `/apis/G/V`) and the
-//! aggregated `apidiscovery.k8s.io/v2` form that kubectl asks for first on `/api` and `/apis`.
+//! Discovery: the legacy documents (`/api`, `/apis`, `/apis/G`, `/api/v1`, `/apis/G/V`) and
+//! the aggregated `apidiscovery.k8s.io/v2` form that kubectl asks for first on `/api` and
+//! `/apis`, over the built-in kinds and those of Established CRDs (the [`Registry`]).
 
 use serde_json::{Value, json};
 
-use crate::resources::{RESOURCES, ResourceType, group_versions};
+use crate::crd::Registry;
+use crate::resources::ResourceType;
 
 /// The media type of aggregated discovery, which the response must carry for a client to
 /// take it as such (otherwise it falls back to the legacy documents).
@@ -18,30 +20,58 @@ pub fn api_versions() -> Value {
         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]})
 }
 
-pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = group_versions()
+/// The named groups, in the order first served, each with its versions (preferred first).
+fn groups(registry: &Registry) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (g, v) in registry.group_versions() {
+        match out.iter_mut().find(|(group, _)| *group == g) {
+            Some((_, versions)) => versions.push(v),
+            None => out.push((g, vec![v])),
+        }
+    }
+    out
+}
+
+fn group_json(group: &str, versions: &[&str]) -> Value {
+    let gvs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    json!({"name": group, "versions": gvs, "preferredVersion": gvs[0]})
+}
+
+pub fn api_group_list(registry: &Registry) -> Value {
+    let groups: Vec<Value> = groups(registry)
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
-        .map(|(g, v)| {
-            let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
-            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
-        })
+        .map(|(g, versions)| group_json(g, &versions))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-fn in_group_version<'a>(
-    group: &'a str,
-    version: &'a str,
-) -> impl Iterator<Item = &'static ResourceType> + 'a {
-    RESOURCES
-        .iter()
-        .filter(move |r| r.group == group && r.version == version)
+/// `/apis/G`, if the group is served.
+pub fn api_group(registry: &Registry, group: &str) -> Option<Value> {
+    let versions = registry.versions_of(group);
+    if group.is_empty() || versions.is_empty() {
+        return None;
+    }
+    let mut doc = group_json(group, &versions);
+    doc["kind"] = "APIGroup".into();
+    doc["apiVersion"] = "v1".into();
+    Some(doc)
 }
 
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+fn in_group_version(registry: &Registry, group: &str, version: &str) -> Vec<&'static ResourceType> {
+    registry
+        .all()
+        .into_iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect()
+}
+
+pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for rt in in_group_version(group, version) {
+    for rt in in_group_version(registry, group, version) {
         resources.push(json!({
             "name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
             "kind": rt.kind, "verbs": rt.verbs(), "shortNames": rt.short_names,
@@ -72,33 +102,41 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     )
 }
 
-/// The aggregated document for `/api` (`core`) or `/apis`.
-pub fn aggregated(core: bool) -> Value {
-    let items: Vec<Value> = group_versions()
+fn aggregated_resource(rt: &ResourceType) -> Value {
+    let subresources: Vec<Value> = rt
+        .subresources()
+        .map(|sub| {
+            json!({"subresource": sub.name,
+                "responseKind": {"group": sub.group, "version": sub.version, "kind": sub.kind},
+                "verbs": sub.verbs})
+        })
+        .collect();
+    json!({"resource": rt.plural,
+        "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
+        "scope": if rt.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": rt.singular, "verbs": rt.verbs(),
+        "shortNames": rt.short_names, "categories": rt.categories,
+        "subresources": subresources})
+}
+
+/// The aggregated document for `/api` (`core`) or `/apis`: one item per group, its
+/// versions preferred first.
+pub fn aggregated(registry: &Registry, core: bool) -> Value {
+    let items: Vec<Value> = groups(registry)
         .into_iter()
         .filter(|(g, _)| g.is_empty() == core)
-        .map(|(g, v)| {
-            let resources: Vec<Value> = in_group_version(g, v)
-                .map(|rt| {
-                    let subresources: Vec<Value> = rt
-                        .subresources()
-                        .map(|sub| {
-                            json!({"subresource": sub.name,
-                                "responseKind": {"group": sub.group, "version": sub.version,
-                                    "kind": sub.kind},
-                                "verbs": sub.verbs})
-                        })
+        .map(|(g, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = in_group_version(registry, g, v)
+                        .into_iter()
+                        .map(aggregated_resource)
                         .collect();
-                    json!({"resource": rt.plural,
-                        "responseKind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
-                        "scope": if rt.namespaced { "Namespaced" } else { "Cluster" },
-                        "singularResource": rt.singular, "verbs": rt.verbs(),
-                        "shortNames": rt.short_names, "categories": rt.categories,
-                        "subresources": subresources})
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
                 })
                 .collect();
-            json!({"metadata": {"name": g},
-                "versions": [{"version": v, "resources": resources, "freshness": "Current"}]})
+            json!({"metadata": {"name": g}, "versions": versions})
         })
         .collect();
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",

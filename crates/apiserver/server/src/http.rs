@@ -160,33 +160,31 @@ async fn route(app: &App, path: &str, req: Req) -> Result<Response, ApiError> {
         }
         ["api"] if discovery::wants_aggregated(&accept) => Reply {
             content_type: discovery::AGGREGATED,
-            ..Reply::ok(discovery::aggregated(true))
+            ..Reply::ok(discovery::aggregated(&app.registry, true))
         },
         ["api"] => Reply::ok(discovery::api_versions()),
         ["apis"] if discovery::wants_aggregated(&accept) => Reply {
             content_type: discovery::AGGREGATED,
-            ..Reply::ok(discovery::aggregated(false))
+            ..Reply::ok(discovery::aggregated(&app.registry, false))
         },
-        ["apis"] => Reply::ok(discovery::api_group_list()),
-        ["openapi", "v3"] => Reply::ok(openapi::root()),
-        ["openapi", "v3", rest @ ..] => {
-            Reply::ok(openapi::group_version(&rest.join("/")).ok_or(ApiError::NoSuchPath)?)
+        ["apis"] => Reply::ok(discovery::api_group_list(&app.registry)),
+        ["openapi", "v3"] => Reply::ok(openapi::root(&app.registry)),
+        ["openapi", "v2"] if openapi::wants_only_protobuf(&accept) => {
+            return Ok(json_response(
+                StatusCode::NOT_ACCEPTABLE,
+                &openapi::not_acceptable(&accept),
+            ));
         }
+        ["openapi", "v2"] => Reply::ok(openapi::v2(&app.registry)),
+        ["openapi", "v3", rest @ ..] => Reply::ok(
+            openapi::group_version(&app.registry, &rest.join("/")).ok_or(ApiError::NoSuchPath)?,
+        ),
         ["api", version, rest @ ..] => return resource(app, "", version, rest, req).await,
         ["apis", group, version, rest @ ..] => {
             return resource(app, group, version, rest, req).await;
         }
         ["apis", group] => {
-            let v = crate::resources::group_versions()
-                .into_iter()
-                .find(|(g, _)| g == group)
-                .ok_or(ApiError::NoSuchPath)?
-                .1;
-            let gv = json!({"groupVersion": format!("{group}/{v}"), "version": v});
-            Reply::ok(
-                json!({"kind": "APIGroup", "apiVersion": "v1", "name": group,
-                "versions": [gv.clone()], "preferredVersion": gv}),
-            )
+            Reply::ok(discovery::api_group(&app.registry, group).ok_or(ApiError::NoSuchPath)?)
         }
         _ => return Err(ApiError::NoSuchPath),
     };
@@ -201,18 +199,25 @@ async fn resource(
     req: Req,
 ) -> Result<Response, ApiError> {
     if segs.is_empty() {
-        let list = discovery::resource_list(group, version).ok_or(ApiError::NoSuchPath)?;
+        let list =
+            discovery::resource_list(&app.registry, group, version).ok_or(ApiError::NoSuchPath)?;
         return Ok(Reply::ok(list).into_response());
     }
     let (namespace, rest) = match segs {
         ["namespaces", ns, plural, rest @ ..]
-            if ResourceType::find(group, version, plural).is_some_and(|r| r.namespaced) =>
+            if app
+                .registry
+                .find(group, version, plural)
+                .is_some_and(|r| r.namespaced) =>
         {
             (Some(ns.to_string()), [&[*plural][..], rest].concat())
         }
         _ => (None, segs.to_vec()),
     };
-    let rt = ResourceType::find(group, version, rest[0]).ok_or(ApiError::NoSuchPath)?;
+    let rt = app
+        .registry
+        .find(group, version, rest[0])
+        .ok_or(ApiError::NoSuchPath)?;
     if rest.len() > 3 {
         return Err(ApiError::NoSuchPath);
     }

@@ -12,12 +12,14 @@
 //! - [`validate`]: field-path validation with the real server's wording (422 Invalid).
 //! - [`table`]: server-side printing (`kubectl get`'s columns).
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
+//! - [`crd`]: CustomResourceDefinitions and the kinds they serve (the [`crd::Registry`]).
 //!
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
 //! 127.0.0.1:0 and use the real thing; [`serve_with`] also takes the cluster's [`Config`].
 
 pub mod binding;
 pub mod config;
+pub mod crd;
 pub mod crud;
 pub mod discovery;
 pub mod error;
@@ -54,6 +56,8 @@ pub struct App {
     /// Flips to true when the server shuts down, ending watch streams.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub bookmark_interval: Duration,
+    /// The kinds CustomResourceDefinitions add, beside the built-in table.
+    pub registry: Arc<crd::Registry>,
 }
 
 /// Errors that stop the server.
@@ -113,7 +117,9 @@ pub async fn serve_on(
         services: Arc::new(Mutex::new(services)),
         shutdown: stop_rx.clone(),
         bookmark_interval: Duration::from_secs(10),
+        registry: Arc::default(),
     };
+    crd::reconcile(&app);
     let router = axum::Router::new().fallback(http::handle).with_state(app);
     tokio::spawn(async move {
         shutdown.await;

@@ -8,7 +8,7 @@ mod strategic;
 pub use apply::apply;
 pub use json::json_patch;
 pub use merge::merge_patch;
-pub use strategic::strategic_merge_patch;
+pub use strategic::{ListMerge, list_map_keys, list_merge, strategic_merge_patch};
 
 /// A PATCH body's format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,11 @@
 //! The resource types the server speaks, as one table: discovery, routing, validation,
 //! printing and strategy all read it.
 
+use k8s_openapi::schemars::{Schema, SchemaGenerator};
 use podnet_apiserver_store::Resource;
 use serde_json::Value;
 
+use crate::crd::CustomVersion;
 use crate::validate::{self, Errors};
 
 /// One REST resource of the API.
@@ -26,6 +28,10 @@ pub struct ResourceType {
     /// typed value re-encoded, from which unknown fields are found.
     pub decode: fn(&Value) -> Result<Value, String>,
     pub validate: fn(&Value, &mut Errors),
+    /// Set on the kinds a CustomResourceDefinition serves: their schema, columns, scale.
+    pub custom: Option<&'static CustomVersion>,
+    /// A built-in kind's OpenAPI schema (k8s-openapi's), registered in the generator.
+    pub openapi: Option<fn(&mut SchemaGenerator) -> Schema>,
 }
 
 /// A subresource: its path segment, the kind its requests and replies speak, its verbs.
@@ -84,11 +90,14 @@ macro_rules! resource {
             fields: $fields,
             decode: decode::<$ty>,
             validate: $validate,
+            custom: None,
+            openapi: Some(|generator| generator.subschema_for::<$ty>()),
         }
     };
 }
 
 use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 
 pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
@@ -127,6 +136,10 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(coordination::v1::Lease, "coordination.k8s.io", "leases", "lease",
         namespaced: true, short: &[], categories: &[], status: false, scale: false,
         fields: &[], validate: validate::lease),
+    resource!(apiextensions::v1::CustomResourceDefinition, "apiextensions.k8s.io",
+        "customresourcedefinitions", "customresourcedefinition", namespaced: false,
+        short: &["crd", "crds"], categories: &["api-extensions"], status: true, scale: false,
+        fields: &[], validate: crate::crd::validate),
 ];
 
 // === impl ResourceType ===
@@ -224,10 +237,12 @@ impl ResourceType {
     }
 }
 
-/// The distinct (group, version) pairs, core first.
-pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+/// The distinct (group, version) pairs of `types`, in their order (core first).
+pub fn group_versions<'a>(
+    types: impl IntoIterator<Item = &'a ResourceType>,
+) -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();
-    for r in RESOURCES {
+    for r in types {
         if !out.contains(&(r.group, r.version)) {
             out.push((r.group, r.version));
         }

@@ -120,7 +120,11 @@ fn default(obj: &mut Value, key: &str, value: Value) {
 }
 
 fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
+    if let Some(custom) = rt.custom {
+        custom.prune_and_default(obj);
+    }
     match rt.kind {
+        "CustomResourceDefinition" => crate::crd::defaults(obj),
         "Pod" => pod_spec_defaults(&mut obj["spec"]),
         "Service" => service_defaults(&mut obj["spec"]),
         "Deployment" => {

@@ -45,18 +45,35 @@ pub fn table(
     include: IncludeObject,
 ) -> Value {
     let now = jiff::Timestamp::now();
-    let (columns, cells) = printers::printer(rt.kind);
-    let definitions: Vec<Value> = columns
-        .iter()
-        .map(|c| {
-            json!({"name": c.name, "type": c.kind, "format": if c.name == "Name" { "name" } else { "" },
-                "description": "", "priority": c.priority})
-        })
-        .collect();
+    type Cells<'a> = Box<dyn Fn(&Value) -> Vec<Value> + 'a>;
+    let (definitions, cells): (Vec<Value>, Cells) = match rt.custom {
+        // A custom resource's columns are its CRD's additionalPrinterColumns after the name.
+        Some(custom) => {
+            let definitions = std::iter::once(definition(&printers::NAME, ""))
+                .chain(
+                    custom
+                        .columns
+                        .iter()
+                        .map(|c| definition(&c.column, &c.description)),
+                )
+                .collect();
+            let cells = move |obj: &Value| {
+                std::iter::once(obj["metadata"]["name"].clone())
+                    .chain(custom.columns.iter().map(|c| c.cell(obj, now)))
+                    .collect()
+            };
+            (definitions, Box::new(cells))
+        }
+        None => {
+            let (columns, cells) = printers::printer(rt.kind);
+            let definitions = columns.iter().map(|c| definition(c, "")).collect();
+            (definitions, Box::new(move |obj: &Value| cells(obj, now)))
+        }
+    };
     let rows: Vec<Value> = items
         .iter()
         .map(|obj| {
-            let mut row = json!({"cells": cells(obj, now)});
+            let mut row = json!({"cells": cells(obj)});
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Object => row["object"] = (*obj).clone(),
@@ -74,6 +91,12 @@ pub fn table(
     }
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
         "columnDefinitions": definitions, "rows": rows})
+}
+
+fn definition(c: &Column, description: &str) -> Value {
+    let format = if c.name == "Name" { "name" } else { "" };
+    json!({"name": c.name, "type": c.kind, "format": format, "description": description,
+        "priority": c.priority})
 }
 
 /// Whether an Accept header asks for a Table.

@@ -7,7 +7,7 @@ mod networking;
 
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
-pub use names::{is_dns1123_label, is_dns1123_subdomain};
+pub use names::{dns1123_subdomain_problem, is_dns1123_label, is_dns1123_subdomain};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -95,7 +95,7 @@ impl Errors {
 
 /// A value as the API server's messages print it: strings quoted, numbers bare, a list of
 /// strings as Go's `%#v` does (`[]string{"10.96.0.10"}`).
-fn go_value(v: &Value) -> String {
+pub(crate) fn go_value(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
         Value::Null => "null".into(),

@@ -151,7 +151,7 @@ impl Stream {
         };
         let object = match self.as_table {
             Some(include) => table::table(self.rt, &[&e.object], None, include),
-            None => (*e.object).clone(),
+            None => crate::crd::served_as(self.rt, &e.object),
         };
         json!({"type": kind, "object": object})
     }

@@ -14,7 +14,7 @@ const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
     }
 }
 
-const NAME: Column = col("Name", "string", 0);
+pub const NAME: Column = col("Name", "string", 0);
 const AGE: Column = col("Age", "string", 0);
 
 pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
@@ -85,8 +85,14 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
         ),
         "Namespace" => (vec![NAME, col("Status", "string", 0), AGE], namespace),
         "ConfigMap" => (vec![NAME, col("Data", "integer", 0), AGE], config_map),
+        // Upstream's default table for kinds without a printer: the creation time itself.
+        "CustomResourceDefinition" => (vec![NAME, col("Created At", "date", 0)], created_at),
         _ => (vec![NAME, AGE], generic),
     }
+}
+
+fn created_at(obj: &Value, _: jiff::Timestamp) -> Vec<Value> {
+    vec![name(obj), obj["metadata"]["creationTimestamp"].clone()]
 }
 
 fn name(obj: &Value) -> Value {
