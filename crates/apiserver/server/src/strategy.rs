@@ -5,6 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::resources::ResourceType;
 
+mod workloads;
+
 /// Fills in type information, defaults and the status a new object starts with.
 pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     set_type(rt, obj);
@@ -28,7 +30,7 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
         "Service" => {
             obj["status"] = json!({"loadBalancer": {}});
         }
-        "Deployment" | "Ingress" => {
+        "Deployment" | "Ingress" | "ReplicaSet" => {
             obj["status"] = json!({});
         }
         _ => {}
@@ -123,19 +125,7 @@ fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
     match rt.kind {
         "Pod" => pod_spec_defaults(&mut obj["spec"]),
         "Service" => service_defaults(&mut obj["spec"]),
-        "Deployment" => {
-            let spec = &mut obj["spec"];
-            default(spec, "replicas", json!(1));
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(spec, "progressDeadlineSeconds", json!(600));
-            default(
-                spec,
-                "strategy",
-                json!({"type": "RollingUpdate",
-                    "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-            );
-            pod_spec_defaults(&mut spec["template"]["spec"]);
-        }
+        kind if workloads::KINDS.contains(&kind) => workloads::defaults(kind, obj),
         "NetworkPolicy" => {
             let spec = &mut obj["spec"];
             default(spec, "podSelector", json!({}));

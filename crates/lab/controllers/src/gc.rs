@@ -1,5 +1,5 @@
-//! Garbage collection of dependents whose controller owner is gone: the pods of a deleted
-//! Deployment, the EndpointSlices of a deleted Service (`kubectl delete` asks for background
+//! Garbage collection of dependents whose controller owner is gone: the ReplicaSets of a
+//! deleted Deployment, the pods of a deleted ReplicaSet, the EndpointSlices of a deleted Service (`kubectl delete` asks for background
 //! propagation, which upstream's garbage collector carries out).
 //!
 //! Candidates come from reflector caches; before a dependent is deleted its owner is read
@@ -10,7 +10,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DeleteParams;
@@ -77,7 +77,8 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     let (services, b) = watched::<Service>(&client);
     let (pods, c) = watched::<Pod>(&client);
     let (slices, d) = watched::<EndpointSlice>(&client);
-    let mut events = futures::stream::select_all([a, b, c, d]);
+    let (replica_sets, e) = watched::<ReplicaSet>(&client);
+    let mut events = futures::stream::select_all([a, b, c, d, e]);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -99,12 +100,14 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         .chain([
             pods.wait_until_ready().now_or_never(),
             slices.wait_until_ready().now_or_never(),
+            replica_sets.wait_until_ready().now_or_never(),
         ])
         .all(|r| matches!(r, Some(Ok(()))));
         if !ready {
             continue;
         }
-        collect::<Pod, Deployment>(&client, &pods, &deployments).await;
+        collect::<ReplicaSet, Deployment>(&client, &replica_sets, &deployments).await;
+        collect::<Pod, ReplicaSet>(&client, &pods, &replica_sets).await;
         collect::<EndpointSlice, Service>(&client, &slices, &services).await;
     }
 }

@@ -10,7 +10,8 @@
 //! | [`namespace`] | system namespaces exist; a deleted namespace is emptied, then finalized | namespace controller |
 //! | [`node_ipam`] | the config's nodes exist, each with `spec.podCIDR(s)` from the cluster CIDR | kubelet registration + nodeipam |
 //! | [`kubernetes_service`] | the `kubernetes` Service and its EndpointSlice | kube-apiserver's bootstrap controller |
-//! | [`deployment`] | Deployments → Pods (owned directly: the lab has no ReplicaSets) | deployment + replicaset controllers |
+//! | [`deployment`] | Deployments → ReplicaSets, rollouts and revisions | deployment controller |
+//! | [`replicaset`] | ReplicaSets → Pods | replicaset controller |
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
 //! | [`gc`] | deletes pods and slices whose controller owner is gone | garbage collector |
@@ -27,9 +28,12 @@ pub mod gc;
 pub mod kubernetes_service;
 pub mod namespace;
 pub mod node_ipam;
+pub mod pods;
+pub mod replicaset;
 mod run;
 pub mod scheduler;
 pub mod selector;
+mod status_patch;
 
 pub use config::{Config, NodeConfig, Role};
 pub use error::Error;

@@ -6,7 +6,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::{deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, scheduler};
+use crate::{
+    deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, replicaset, scheduler,
+};
 
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
 /// its error is returned.
@@ -35,6 +37,11 @@ pub async fn run_all(
         spawn(
             "deployment",
             deployment::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "replicaset",
+            replicaset::run(client.clone(), stop.clone()),
             &stop,
         ),
         spawn(

@@ -4,6 +4,8 @@ use serde_json::{Value, json};
 
 use super::{Column, human_duration};
 
+mod workloads;
+
 type Cells = fn(&Value, jiff::Timestamp) -> Vec<Value>;
 
 const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
@@ -56,7 +58,20 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
                 col("Images", "string", 1),
                 col("Selector", "string", 1),
             ],
-            deployment,
+            workloads::deployment,
+        ),
+        "ReplicaSet" => (
+            vec![
+                NAME,
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            workloads::replica_set,
         ),
         "Node" => (
             vec![
@@ -281,57 +296,6 @@ fn service(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
         or_none(ports.join(",")),
         age(obj, now),
         or_none(selector_text(&spec["selector"])),
-    ]
-}
-
-fn deployment(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let spec = &obj["spec"];
-    let status = &obj["status"];
-    let containers = spec["template"]["spec"]["containers"].as_array();
-    let names: Vec<&str> = containers
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    let images: Vec<&str> = containers
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["image"].as_str())
-        .collect();
-    let selector = &spec["selector"];
-    let mut sel = selector_text(&selector["matchLabels"]);
-    for e in selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let values: Vec<&str> = strs(&e["values"]).collect();
-        let key = e["key"].as_str().unwrap_or("");
-        let part = match e["operator"].as_str() {
-            Some("In") => format!("{key} in ({})", values.join(",")),
-            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
-            Some("DoesNotExist") => format!("!{key}"),
-            _ => key.to_string(),
-        };
-        if !sel.is_empty() {
-            sel.push(',');
-        }
-        sel.push_str(&part);
-    }
-    vec![
-        name(obj),
-        format!(
-            "{}/{}",
-            status["readyReplicas"].as_i64().unwrap_or(0),
-            spec["replicas"].as_i64().unwrap_or(0)
-        )
-        .into(),
-        json!(status["updatedReplicas"].as_i64().unwrap_or(0)),
-        json!(status["availableReplicas"].as_i64().unwrap_or(0)),
-        age(obj, now),
-        names.join(",").into(),
-        images.join(",").into(),
-        or_none(sel),
     ]
 }
 

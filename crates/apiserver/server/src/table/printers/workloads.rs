@@ -1,0 +1,84 @@
+//! The workload kinds' rows (kubectl's printDeployment, printReplicaSet, …).
+
+use serde_json::{Value, json};
+
+use super::{age, name, or_none, selector_text, strs};
+
+pub(super) fn deployment(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let spec = &obj["spec"];
+    let status = &obj["status"];
+    let mut row = vec![
+        name(obj),
+        format!(
+            "{}/{}",
+            count(&status["readyReplicas"]),
+            count(&spec["replicas"])
+        )
+        .into(),
+        json!(count(&status["updatedReplicas"])),
+        json!(count(&status["availableReplicas"])),
+        age(obj, now),
+    ];
+    row.extend(wide(spec));
+    row
+}
+
+pub(super) fn replica_set(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let spec = &obj["spec"];
+    let status = &obj["status"];
+    let mut row = vec![
+        name(obj),
+        json!(count(&spec["replicas"])),
+        json!(count(&status["replicas"])),
+        json!(count(&status["readyReplicas"])),
+        age(obj, now),
+    ];
+    row.extend(wide(spec));
+    row
+}
+
+fn count(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+/// `-o wide`'s CONTAINERS, IMAGES and SELECTOR of a kind with a pod template.
+fn wide(spec: &Value) -> [Value; 3] {
+    let containers = &spec["template"]["spec"]["containers"];
+    let field = |key: &str| -> Vec<&str> {
+        containers
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c[key].as_str())
+            .collect()
+    };
+    [
+        field("name").join(",").into(),
+        field("image").join(",").into(),
+        or_none(label_selector_text(&spec["selector"])),
+    ]
+}
+
+/// A metav1.LabelSelector as `metav1.FormatLabelSelector` prints it.
+fn label_selector_text(selector: &Value) -> String {
+    let mut sel = selector_text(&selector["matchLabels"]);
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let values: Vec<&str> = strs(&e["values"]).collect();
+        let key = e["key"].as_str().unwrap_or("");
+        let part = match e["operator"].as_str() {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("DoesNotExist") => format!("!{key}"),
+            _ => key.to_string(),
+        };
+        if !sel.is_empty() {
+            sel.push(',');
+        }
+        sel.push_str(&part);
+    }
+    sel
+}
