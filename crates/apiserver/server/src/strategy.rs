@@ -33,6 +33,10 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
         "Deployment" | "Ingress" | "ReplicaSet" => {
             obj["status"] = json!({});
         }
+        "DaemonSet" => {
+            obj["status"] = json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0, "numberReady": 0});
+        }
         _ => {}
     }
     apply_defaults(rt, obj);

@@ -3,12 +3,11 @@
 //! new one by scaling them (RollingUpdate within maxSurge/maxUnavailable, or Recreate);
 //! the ReplicaSet controller ([`crate::replicaset`]) makes the pods.
 //!
-//! - [`hash`]: `pod-template-hash`; [`replica_sets`]: revisions, annotations, the new
+//! - [`crate::hash`]: `pod-template-hash`; [`replica_sets`]: revisions, annotations, the new
 //!   ReplicaSet; [`status`]: counts and conditions; [`plan`]: one sync (pure).
 //! - This file: the reconcile loop (kube-rs `Controller` over Deployments, owning
 //!   ReplicaSets).
 
-pub mod hash;
 pub mod plan;
 pub mod replica_sets;
 pub mod status;

@@ -1,5 +1,6 @@
 //! Garbage collection of dependents whose controller owner is gone: the ReplicaSets of a
-//! deleted Deployment, the pods of a deleted ReplicaSet, the EndpointSlices of a deleted Service (`kubectl delete` asks for background
+//! deleted Deployment, the pods of a deleted ReplicaSet or DaemonSet (and its
+//! ControllerRevisions), the EndpointSlices of a deleted Service (`kubectl delete` asks for background
 //! propagation, which upstream's garbage collector carries out).
 //!
 //! Candidates come from reflector caches; before a dependent is deleted its owner is read
@@ -10,7 +11,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DeleteParams;
@@ -78,7 +79,9 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     let (pods, c) = watched::<Pod>(&client);
     let (slices, d) = watched::<EndpointSlice>(&client);
     let (replica_sets, e) = watched::<ReplicaSet>(&client);
-    let mut events = futures::stream::select_all([a, b, c, d, e]);
+    let (daemon_sets, f) = watched::<DaemonSet>(&client);
+    let (revisions, g) = watched::<ControllerRevision>(&client);
+    let mut events = futures::stream::select_all([a, b, c, d, e, f, g]);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -101,6 +104,8 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
             pods.wait_until_ready().now_or_never(),
             slices.wait_until_ready().now_or_never(),
             replica_sets.wait_until_ready().now_or_never(),
+            daemon_sets.wait_until_ready().now_or_never(),
+            revisions.wait_until_ready().now_or_never(),
         ])
         .all(|r| matches!(r, Some(Ok(()))));
         if !ready {
@@ -108,6 +113,8 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         }
         collect::<ReplicaSet, Deployment>(&client, &replica_sets, &deployments).await;
         collect::<Pod, ReplicaSet>(&client, &pods, &replica_sets).await;
+        collect::<Pod, DaemonSet>(&client, &pods, &daemon_sets).await;
+        collect::<ControllerRevision, DaemonSet>(&client, &revisions, &daemon_sets).await;
         collect::<EndpointSlice, Service>(&client, &slices, &services).await;
     }
 }

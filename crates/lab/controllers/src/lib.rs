@@ -12,6 +12,7 @@
 //! | [`kubernetes_service`] | the `kubernetes` Service and its EndpointSlice | kube-apiserver's bootstrap controller |
 //! | [`deployment`] | Deployments → ReplicaSets, rollouts and revisions | deployment controller |
 //! | [`replicaset`] | ReplicaSets → Pods | replicaset controller |
+//! | [`daemonset`] | DaemonSets → a Pod per eligible node, ControllerRevisions | daemonset controller |
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
 //! | [`gc`] | deletes pods and slices whose controller owner is gone | garbage collector |
@@ -21,12 +22,15 @@
 //! [`run_all`] runs every controller until shutdown.
 
 pub mod config;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpointslice;
 pub mod error;
 pub mod gc;
+pub mod hash;
 pub mod kubernetes_service;
 pub mod namespace;
+pub mod node_affinity;
 pub mod node_ipam;
 pub mod pods;
 pub mod replicaset;

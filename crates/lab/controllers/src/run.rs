@@ -7,7 +7,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::error::Error;
 use crate::{
-    deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, replicaset, scheduler,
+    daemonset, deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, replicaset,
+    scheduler,
 };
 
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
@@ -42,6 +43,11 @@ pub async fn run_all(
         spawn(
             "replicaset",
             replicaset::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "daemonset",
+            daemonset::run(client.clone(), stop.clone()),
             &stop,
         ),
         spawn(

@@ -31,3 +31,9 @@ pub fn merge(status: &impl Serialize, counters: &[&str]) -> Value {
     }
     json!({ "status": status })
 }
+
+pub const DAEMON_SET_COUNTERS: &[&str] = &[
+    "updatedNumberScheduled",
+    "numberAvailable",
+    "numberUnavailable",
+];

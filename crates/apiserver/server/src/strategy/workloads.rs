@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{default, pod_spec_defaults};
 
 /// The kinds defaulted here.
-pub const KINDS: &[&str] = &["Deployment", "ReplicaSet"];
+pub const KINDS: &[&str] = &["Deployment", "ReplicaSet", "DaemonSet"];
 
 pub fn defaults(kind: &str, obj: &mut Value) {
     let spec = &mut obj["spec"];
@@ -33,6 +33,22 @@ pub fn defaults(kind: &str, obj: &mut Value) {
             }
         }
         "ReplicaSet" => default(spec, "replicas", json!(1)),
+        "DaemonSet" => {
+            default(spec, "revisionHistoryLimit", json!(10));
+            let strategy = &mut spec["updateStrategy"];
+            if !strategy.is_object() {
+                *strategy = json!({});
+            }
+            default(strategy, "type", json!("RollingUpdate"));
+            if strategy["type"] == "RollingUpdate" {
+                let ru = &mut strategy["rollingUpdate"];
+                if !ru.is_object() {
+                    *ru = json!({});
+                }
+                default(ru, "maxUnavailable", json!(1));
+                default(ru, "maxSurge", json!(0));
+            }
+        }
         _ => {}
     }
     pod_spec_defaults(&mut spec["template"]["spec"]);

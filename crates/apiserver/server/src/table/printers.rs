@@ -73,6 +73,31 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
             ],
             workloads::replica_set,
         ),
+        "DaemonSet" => (
+            vec![
+                NAME,
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                col("Up-to-date", "integer", 0),
+                col("Available", "integer", 0),
+                col("Node Selector", "string", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            workloads::daemon_set,
+        ),
+        "ControllerRevision" => (
+            vec![
+                NAME,
+                col("Controller", "string", 0),
+                col("Revision", "integer", 0),
+                AGE,
+            ],
+            workloads::controller_revision,
+        ),
         "Node" => (
             vec![
                 NAME,

@@ -24,18 +24,41 @@ pub fn replica_set(obj: &Value, errs: &mut Errors) {
     replicated_template(&obj["spec"], errs);
 }
 
-/// What every replicated apps/v1 kind shares: `replicas` ≥ 0, a non-empty selector that
-/// selects the template's labels, and a pod template whose pods restart `Always`.
-fn replicated_template(spec: &Value, errs: &mut Errors) {
-    if let Some(r) = spec["replicas"].as_i64()
-        && r < 0
+pub fn daemon_set(obj: &Value, errs: &mut Errors) {
+    object_meta(obj, true, false, errs);
+    let spec = &obj["spec"];
+    long_running_template(spec, errs);
+    if let Some(t) = spec["updateStrategy"]["type"].as_str()
+        && !["OnDelete", "RollingUpdate"].contains(&t)
     {
-        errs.invalid(
-            "spec.replicas",
-            &spec["replicas"],
-            "must be greater than or equal to 0",
+        errs.not_supported(
+            "spec.updateStrategy.type",
+            &spec["updateStrategy"]["type"],
+            &["OnDelete", "RollingUpdate"],
         );
     }
+}
+
+pub fn controller_revision(obj: &Value, errs: &mut Errors) {
+    object_meta(obj, true, false, errs);
+    non_negative(&obj["revision"], "revision", errs);
+}
+
+fn non_negative(value: &Value, field: &str, errs: &mut Errors) {
+    if value.as_i64().is_some_and(|n| n < 0) {
+        errs.invalid(field, value, "must be greater than or equal to 0");
+    }
+}
+
+/// What every replicated apps/v1 kind shares: `replicas` ≥ 0 and a long-running template.
+fn replicated_template(spec: &Value, errs: &mut Errors) {
+    non_negative(&spec["replicas"], "spec.replicas", errs);
+    long_running_template(spec, errs);
+}
+
+/// A non-empty selector that selects the template's labels, and a pod template whose pods
+/// restart `Always`.
+fn long_running_template(spec: &Value, errs: &mut Errors) {
     selector_and_template(spec, errs);
     pod_spec(&spec["template"]["spec"], "spec.template.spec", errs);
     if let Some(policy) = spec["template"]["spec"]["restartPolicy"].as_str()

@@ -12,11 +12,11 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::hash::pod_template_hash;
 use super::replica_sets::{
     equal_ignore_hash, new_annotations, new_replica_set, replica_annotations, revision, template,
 };
 use super::status::{self, Counts, NewSet};
+use crate::hash::pod_template_hash;
 use crate::pods::{controller_uid, phase};
 use crate::selector;
 

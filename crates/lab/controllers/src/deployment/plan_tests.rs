@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, PodStatus, PodTemplateSpec}
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 
 use super::*;
-use crate::deployment::hash::LABEL;
 use crate::deployment::replica_sets::{REVISION, REVISION_HISTORY};
+use crate::hash::LABEL;
 
 fn deployment(replicas: i32, image: &str, f: impl FnOnce(&mut DeploymentSpec)) -> Deployment {
     let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();

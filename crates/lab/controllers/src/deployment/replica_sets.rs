@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
-use super::hash::LABEL;
+use crate::hash::LABEL;
 use crate::pods::controller_ref;
 
 pub const REVISION: &str = "deployment.kubernetes.io/revision";

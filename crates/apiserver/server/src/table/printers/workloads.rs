@@ -37,6 +37,50 @@ pub(super) fn replica_set(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     row
 }
 
+pub(super) fn daemon_set(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let spec = &obj["spec"];
+    let status = &obj["status"];
+    let mut row = vec![name(obj)];
+    for key in [
+        "desiredNumberScheduled",
+        "currentNumberScheduled",
+        "numberReady",
+        "updatedNumberScheduled",
+        "numberAvailable",
+    ] {
+        row.push(json!(count(&status[key])));
+    }
+    row.push(or_none(selector_text(&spec["template"]["spec"]["nodeSelector"])));
+    row.push(age(obj, now));
+    row.extend(wide(spec));
+    row
+}
+
+/// CONTROLLER is the controlling owner as `kind.group/name` (`daemonset.apps/fluentd`).
+pub(super) fn controller_revision(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let controller = obj["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o["controller"] == true)
+        .map(|o| {
+            let group = o["apiVersion"].as_str().unwrap_or("").rsplit_once('/');
+            let kind = o["kind"].as_str().unwrap_or("").to_lowercase();
+            let name = o["name"].as_str().unwrap_or("");
+            match group {
+                Some((group, _)) => format!("{kind}.{group}/{name}"),
+                None => format!("{kind}/{name}"),
+            }
+        })
+        .unwrap_or_default();
+    vec![
+        name(obj),
+        or_none(controller),
+        json!(count(&obj["revision"])),
+        age(obj, now),
+    ]
+}
+
 fn count(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
 }
