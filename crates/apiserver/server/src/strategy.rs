@@ -30,7 +30,7 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
         "Service" => {
             obj["status"] = json!({"loadBalancer": {}});
         }
-        "Deployment" | "Ingress" | "ReplicaSet" => {
+        "Deployment" | "Ingress" | "ReplicaSet" | "StatefulSet" => {
             obj["status"] = json!({});
         }
         "DaemonSet" => {

@@ -3,14 +3,13 @@
 //! node by a `matchFields` affinity for the scheduler to bind, as upstream does; rolling
 //! updates within maxUnavailable (or OnDelete) through ControllerRevisions.
 //!
-//! - [`pods`]: placement and the daemon pod; [`revisions`]: the template history;
+//! - [`pods`]: placement and the daemon pod; [`crate::revisions`]: the template history;
 //!   [`plan`]: one sync (pure).
 //! - This file: the reconcile loop (kube-rs `Controller` over DaemonSets, owning Pods and
 //!   ControllerRevisions, every DaemonSet again when a node changes).
 
 pub mod plan;
 pub mod pods;
-pub mod revisions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, is_conflict, is_not_found};
 use crate::pods::controller_ref;
-use crate::status_patch;
+use crate::{revisions, status_patch};
 
 struct Ctx {
     client: Client,
@@ -128,7 +127,7 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     })
 }
 
-async fn apply_revision(
+pub(crate) async fn apply_revision(
     api: &Api<ControllerRevision>,
     change: &revisions::Change,
 ) -> Result<(), Error> {

@@ -11,7 +11,9 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DeleteParams;
@@ -81,7 +83,8 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     let (replica_sets, e) = watched::<ReplicaSet>(&client);
     let (daemon_sets, f) = watched::<DaemonSet>(&client);
     let (revisions, g) = watched::<ControllerRevision>(&client);
-    let mut events = futures::stream::select_all([a, b, c, d, e, f, g]);
+    let (stateful_sets, h) = watched::<StatefulSet>(&client);
+    let mut events = futures::stream::select_all([a, b, c, d, e, f, g, h]);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -106,6 +109,7 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
             replica_sets.wait_until_ready().now_or_never(),
             daemon_sets.wait_until_ready().now_or_never(),
             revisions.wait_until_ready().now_or_never(),
+            stateful_sets.wait_until_ready().now_or_never(),
         ])
         .all(|r| matches!(r, Some(Ok(()))));
         if !ready {
@@ -115,6 +119,8 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         collect::<Pod, ReplicaSet>(&client, &pods, &replica_sets).await;
         collect::<Pod, DaemonSet>(&client, &pods, &daemon_sets).await;
         collect::<ControllerRevision, DaemonSet>(&client, &revisions, &daemon_sets).await;
+        collect::<Pod, StatefulSet>(&client, &pods, &stateful_sets).await;
+        collect::<ControllerRevision, StatefulSet>(&client, &revisions, &stateful_sets).await;
         collect::<EndpointSlice, Service>(&client, &slices, &services).await;
     }
 }

@@ -12,6 +12,7 @@
 //! | [`kubernetes_service`] | the `kubernetes` Service and its EndpointSlice | kube-apiserver's bootstrap controller |
 //! | [`deployment`] | Deployments → ReplicaSets, rollouts and revisions | deployment controller |
 //! | [`replicaset`] | ReplicaSets → Pods | replicaset controller |
+//! | [`statefulset`] | StatefulSets → ordinal Pods with stable DNS names, ControllerRevisions | statefulset controller |
 //! | [`daemonset`] | DaemonSets → a Pod per eligible node, ControllerRevisions | daemonset controller |
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
@@ -34,9 +35,11 @@ pub mod node_affinity;
 pub mod node_ipam;
 pub mod pods;
 pub mod replicaset;
+pub mod revisions;
 mod run;
 pub mod scheduler;
 pub mod selector;
+pub mod statefulset;
 mod status_patch;
 
 pub use config::{Config, NodeConfig, Role};

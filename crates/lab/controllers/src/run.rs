@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::{
     daemonset, deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, replicaset,
-    scheduler,
+    scheduler, statefulset,
 };
 
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
@@ -48,6 +48,11 @@ pub async fn run_all(
         spawn(
             "daemonset",
             daemonset::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "statefulset",
+            statefulset::run(client.clone(), stop.clone()),
             &stop,
         ),
         spawn(

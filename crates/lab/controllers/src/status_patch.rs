@@ -37,3 +37,10 @@ pub const DAEMON_SET_COUNTERS: &[&str] = &[
     "numberAvailable",
     "numberUnavailable",
 ];
+
+pub const STATEFUL_SET_COUNTERS: &[&str] = &[
+    "readyReplicas",
+    "availableReplicas",
+    "currentReplicas",
+    "updatedReplicas",
+];

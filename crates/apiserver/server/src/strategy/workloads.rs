@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{default, pod_spec_defaults};
 
 /// The kinds defaulted here.
-pub const KINDS: &[&str] = &["Deployment", "ReplicaSet", "DaemonSet"];
+pub const KINDS: &[&str] = &["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"];
 
 pub fn defaults(kind: &str, obj: &mut Value) {
     let spec = &mut obj["spec"];
@@ -47,6 +47,38 @@ pub fn defaults(kind: &str, obj: &mut Value) {
                 }
                 default(ru, "maxUnavailable", json!(1));
                 default(ru, "maxSurge", json!(0));
+            }
+        }
+        "StatefulSet" => {
+            default(spec, "replicas", json!(1));
+            default(spec, "podManagementPolicy", json!("OrderedReady"));
+            default(spec, "revisionHistoryLimit", json!(10));
+            default(
+                spec,
+                "persistentVolumeClaimRetentionPolicy",
+                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+            );
+            let strategy = &mut spec["updateStrategy"];
+            if !strategy.is_object() {
+                *strategy = json!({});
+            }
+            default(strategy, "type", json!("RollingUpdate"));
+            if strategy["type"] == "RollingUpdate" {
+                let ru = &mut strategy["rollingUpdate"];
+                if !ru.is_object() {
+                    *ru = json!({});
+                }
+                default(ru, "partition", json!(0));
+            }
+            // The lab has no storage: claim templates are stored (defaulted as upstream)
+            // but no claims are made.
+            for claim in spec["volumeClaimTemplates"]
+                .as_array_mut()
+                .into_iter()
+                .flatten()
+            {
+                default(&mut claim["spec"], "volumeMode", json!("Filesystem"));
+                default(claim, "status", json!({"phase": "Pending"}));
             }
         }
         _ => {}

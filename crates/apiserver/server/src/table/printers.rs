@@ -89,6 +89,16 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
             ],
             workloads::daemon_set,
         ),
+        "StatefulSet" => (
+            vec![
+                NAME,
+                col("Ready", "string", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+            ],
+            workloads::stateful_set,
+        ),
         "ControllerRevision" => (
             vec![
                 NAME,

@@ -39,6 +39,35 @@ pub fn daemon_set(obj: &Value, errs: &mut Errors) {
     }
 }
 
+pub fn stateful_set(obj: &Value, errs: &mut Errors) {
+    object_meta(obj, true, false, errs);
+    let spec = &obj["spec"];
+    replicated_template(spec, errs);
+    if let Some(p) = spec["podManagementPolicy"].as_str()
+        && !["OrderedReady", "Parallel"].contains(&p)
+    {
+        errs.not_supported(
+            "spec.podManagementPolicy",
+            &spec["podManagementPolicy"],
+            &["OrderedReady", "Parallel"],
+        );
+    }
+    if let Some(t) = spec["updateStrategy"]["type"].as_str()
+        && !["OnDelete", "RollingUpdate"].contains(&t)
+    {
+        errs.not_supported(
+            "spec.updateStrategy.type",
+            &spec["updateStrategy"]["type"],
+            &["OnDelete", "RollingUpdate"],
+        );
+    }
+    non_negative(
+        &spec["updateStrategy"]["rollingUpdate"]["partition"],
+        "spec.updateStrategy.rollingUpdate.partition",
+        errs,
+    );
+}
+
 pub fn controller_revision(obj: &Value, errs: &mut Errors) {
     object_meta(obj, true, false, errs);
     non_negative(&obj["revision"], "revision", errs);

@@ -11,8 +11,8 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::pods::{REVISION_HASH, node_of, placement, with_daemon_tolerations};
-use super::revisions::{self, history};
-use crate::pods::{controller_uid, is_available, is_ready, phase};
+use crate::pods::{controller_ref, controller_uid, is_available, is_ready, phase};
+use crate::revisions::{self, Owner, history};
 use crate::selector;
 
 /// What one sync does. A non-empty `create`/`delete` is where upstream records
@@ -73,7 +73,14 @@ pub fn plan(
         .flatten()
         .filter_map(|p| p.labels().get(REVISION_HASH).cloned())
         .collect();
-    let (hash, revision_changes) = history(ds, revisions, &in_use);
+    let owner = Owner {
+        meta: &ds.metadata,
+        owner_ref: controller_ref(ds),
+        template: &spec.template,
+        collision_count: ds.status.as_ref().and_then(|s| s.collision_count),
+        revision_history_limit: spec.revision_history_limit,
+    };
+    let (hash, revision_changes) = history(&owner, revisions, &in_use);
     let pod_spec = with_daemon_tolerations(&spec.template.spec.clone().unwrap_or_default());
     let min_ready = spec.min_ready_seconds.unwrap_or(0);
     let mut create = Vec::new();

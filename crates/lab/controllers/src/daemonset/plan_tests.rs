@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, 
 
 use super::*;
 use crate::daemonset::pods::{self, daemon_pod};
-use crate::daemonset::revisions::Change;
+use crate::revisions::Change;
 
 fn daemon_set(image: &str, f: impl FnOnce(&mut DaemonSetSpec)) -> DaemonSet {
     let labels: BTreeMap<String, String> = [("name".to_string(), "fluentd".to_string())].into();

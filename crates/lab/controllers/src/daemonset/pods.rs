@@ -12,8 +12,7 @@ use crate::node_affinity;
 use crate::pods::{controller_ref, from_template};
 use crate::scheduler::pick::tolerates;
 
-/// The label naming the ControllerRevision a pod was made from.
-pub const REVISION_HASH: &str = "controller-revision-hash";
+pub use crate::revisions::REVISION_HASH;
 /// The deprecated label upstream still puts on daemon pods.
 pub const TEMPLATE_GENERATION: &str = "pod-template-generation";
 

@@ -50,10 +50,23 @@ pub(super) fn daemon_set(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     ] {
         row.push(json!(count(&status[key])));
     }
-    row.push(or_none(selector_text(&spec["template"]["spec"]["nodeSelector"])));
+    row.push(or_none(selector_text(
+        &spec["template"]["spec"]["nodeSelector"],
+    )));
     row.push(age(obj, now));
     row.extend(wide(spec));
     row
+}
+
+pub(super) fn stateful_set(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let spec = &obj["spec"];
+    let ready = format!(
+        "{}/{}",
+        count(&obj["status"]["readyReplicas"]),
+        count(&spec["replicas"])
+    );
+    let [containers, images, _] = wide(spec);
+    vec![name(obj), ready.into(), age(obj, now), containers, images]
 }
 
 /// CONTROLLER is the controlling owner as `kind.group/name` (`daemonset.apps/fluentd`).
