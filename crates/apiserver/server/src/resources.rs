@@ -88,7 +88,7 @@ macro_rules! resource {
     };
 }
 
-use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+use k8s_openapi::api::{apps, batch, coordination, core, discovery, networking};
 
 pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
@@ -127,6 +127,9 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(apps::v1::ControllerRevision, "apps", "controllerrevisions", "controllerrevision",
         namespaced: true, short: &[], categories: &[], status: false, scale: false,
         fields: &[], validate: validate::controller_revision),
+    resource!(batch::v1::Job, "batch", "jobs", "job", namespaced: true,
+        short: &[], categories: &["all"], status: true, scale: false,
+        fields: &["status.successful"], validate: validate::job),
     resource!(networking::v1::NetworkPolicy, "networking.k8s.io", "networkpolicies",
         "networkpolicy", namespaced: true, short: &["netpol"], categories: &[], status: false,
         scale: false, fields: &[], validate: validate::network_policy),

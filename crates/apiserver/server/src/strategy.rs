@@ -10,6 +10,8 @@ mod workloads;
 /// Fills in type information, defaults and the status a new object starts with.
 pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     set_type(rt, obj);
+    // The uid is the server's to assign, whatever the client sent.
+    podnet_apiserver_store::meta::metadata_mut(obj).remove("uid");
     if rt.status && rt.kind != "Node" {
         // A client cannot create an object with a status of its choosing (nodes excepted: the
         // kubelet registers its node with its status).
@@ -32,6 +34,10 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
         }
         "Deployment" | "Ingress" | "ReplicaSet" | "StatefulSet" => {
             obj["status"] = json!({});
+        }
+        "Job" => {
+            obj["status"] = json!({});
+            workloads::job_identity(obj);
         }
         "DaemonSet" => {
             obj["status"] = json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,

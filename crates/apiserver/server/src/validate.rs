@@ -2,11 +2,13 @@
 //! (`spec.ports[0].port`) with the API server's wording.
 
 mod apps;
+mod batch;
 mod core;
 mod names;
 mod networking;
 
 pub use self::apps::{controller_revision, daemon_set, deployment, replica_set, stateful_set};
+pub use self::batch::job;
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
 pub use names::{is_dns1123_label, is_dns1123_subdomain};

@@ -14,6 +14,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DeleteParams;
@@ -84,7 +85,8 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     let (daemon_sets, f) = watched::<DaemonSet>(&client);
     let (revisions, g) = watched::<ControllerRevision>(&client);
     let (stateful_sets, h) = watched::<StatefulSet>(&client);
-    let mut events = futures::stream::select_all([a, b, c, d, e, f, g, h]);
+    let (jobs, i) = watched::<Job>(&client);
+    let mut events = futures::stream::select_all([a, b, c, d, e, f, g, h, i]);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -110,6 +112,7 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
             daemon_sets.wait_until_ready().now_or_never(),
             revisions.wait_until_ready().now_or_never(),
             stateful_sets.wait_until_ready().now_or_never(),
+            jobs.wait_until_ready().now_or_never(),
         ])
         .all(|r| matches!(r, Some(Ok(()))));
         if !ready {
@@ -121,6 +124,7 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         collect::<ControllerRevision, DaemonSet>(&client, &revisions, &daemon_sets).await;
         collect::<Pod, StatefulSet>(&client, &pods, &stateful_sets).await;
         collect::<ControllerRevision, StatefulSet>(&client, &revisions, &stateful_sets).await;
+        collect::<Pod, Job>(&client, &pods, &jobs).await;
         collect::<EndpointSlice, Service>(&client, &slices, &services).await;
     }
 }

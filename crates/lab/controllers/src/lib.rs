@@ -13,6 +13,7 @@
 //! | [`deployment`] | Deployments → ReplicaSets, rollouts and revisions | deployment controller |
 //! | [`replicaset`] | ReplicaSets → Pods | replicaset controller |
 //! | [`statefulset`] | StatefulSets → ordinal Pods with stable DNS names, ControllerRevisions | statefulset controller |
+//! | [`job`] | Jobs → Pods run to completion | job controller |
 //! | [`daemonset`] | DaemonSets → a Pod per eligible node, ControllerRevisions | daemonset controller |
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
@@ -29,6 +30,7 @@ pub mod endpointslice;
 pub mod error;
 pub mod gc;
 pub mod hash;
+pub mod job;
 pub mod kubernetes_service;
 pub mod namespace;
 pub mod node_affinity;

@@ -7,8 +7,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::error::Error;
 use crate::{
-    daemonset, deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, replicaset,
-    scheduler, statefulset,
+    daemonset, deployment, endpointslice, gc, job, kubernetes_service, namespace, node_ipam,
+    replicaset, scheduler, statefulset,
 };
 
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
@@ -55,6 +55,7 @@ pub async fn run_all(
             statefulset::run(client.clone(), stop.clone()),
             &stop,
         ),
+        spawn("job", job::run(client.clone(), stop.clone()), &stop),
         spawn(
             "scheduler",
             scheduler::run(client.clone(), stop.clone()),

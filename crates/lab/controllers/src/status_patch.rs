@@ -44,3 +44,5 @@ pub const STATEFUL_SET_COUNTERS: &[&str] = &[
     "currentReplicas",
     "updatedReplicas",
 ];
+
+pub const JOB_COUNTERS: &[&str] = &["active", "succeeded", "failed", "completionTime"];

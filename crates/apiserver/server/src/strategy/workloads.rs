@@ -6,7 +6,13 @@ use serde_json::{Value, json};
 use super::{default, pod_spec_defaults};
 
 /// The kinds defaulted here.
-pub const KINDS: &[&str] = &["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"];
+pub const KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+];
 
 pub fn defaults(kind: &str, obj: &mut Value) {
     let spec = &mut obj["spec"];
@@ -81,7 +87,52 @@ pub fn defaults(kind: &str, obj: &mut Value) {
                 default(claim, "status", json!({"phase": "Pending"}));
             }
         }
+        "Job" => {
+            // Both unset: one pod, once. Completions unset alone: a work queue.
+            if spec["completions"].is_null() && spec["parallelism"].is_null() {
+                spec["completions"] = json!(1);
+            }
+            default(spec, "parallelism", json!(1));
+            default(spec, "backoffLimit", json!(6));
+            default(spec, "completionMode", json!("NonIndexed"));
+            default(spec, "suspend", json!(false));
+            if spec["podFailurePolicy"].is_null() {
+                default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+            }
+        }
         _ => {}
     }
     pod_spec_defaults(&mut spec["template"]["spec"]);
+}
+
+/// A new Job's uid, and unless `manualSelector`, the selector generated from it with the
+/// labels it selects on the pod template (upstream job strategy `generateSelector`).
+pub fn job_identity(obj: &mut Value) {
+    let uid = podnet_apiserver_store::store::new_uid();
+    let name = obj["metadata"]["name"].clone();
+    podnet_apiserver_store::meta::metadata_mut(obj).insert("uid".into(), uid.clone().into());
+    if obj["spec"]["manualSelector"] == true || !obj["spec"].is_object() {
+        return;
+    }
+    obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    let template = &mut obj["spec"]["template"];
+    if !template.is_object() {
+        *template = json!({});
+    }
+    let meta = &mut template["metadata"];
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    let labels = &mut meta["labels"];
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    for (key, value) in [
+        ("batch.kubernetes.io/controller-uid", json!(uid)),
+        ("batch.kubernetes.io/job-name", name.clone()),
+        ("controller-uid", json!(uid)),
+        ("job-name", name),
+    ] {
+        labels[key] = value;
+    }
 }

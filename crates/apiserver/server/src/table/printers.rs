@@ -99,6 +99,19 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
             ],
             workloads::stateful_set,
         ),
+        "Job" => (
+            vec![
+                NAME,
+                col("Status", "string", 0),
+                col("Completions", "string", 0),
+                col("Duration", "string", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            workloads::job,
+        ),
         "ControllerRevision" => (
             vec![
                 NAME,

@@ -73,7 +73,7 @@ pub fn controller_revision(obj: &Value, errs: &mut Errors) {
     non_negative(&obj["revision"], "revision", errs);
 }
 
-fn non_negative(value: &Value, field: &str, errs: &mut Errors) {
+pub(super) fn non_negative(value: &Value, field: &str, errs: &mut Errors) {
     if value.as_i64().is_some_and(|n| n < 0) {
         errs.invalid(field, value, "must be greater than or equal to 0");
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{age, name, or_none, selector_text, strs};
+use super::{age, human_duration, name, or_none, selector_text, strs};
 
 pub(super) fn deployment(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     let spec = &obj["spec"];
@@ -67,6 +67,56 @@ pub(super) fn stateful_set(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     );
     let [containers, images, _] = wide(spec);
     vec![name(obj), ready.into(), age(obj, now), containers, images]
+}
+
+pub(super) fn job(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let spec = &obj["spec"];
+    let status = &obj["status"];
+    let has = |type_: &str| {
+        status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == type_ && c["status"] == "True")
+    };
+    let state = if has("Complete") {
+        "Complete"
+    } else if has("Failed") {
+        "Failed"
+    } else if !obj["metadata"]["deletionTimestamp"].is_null() {
+        "Terminating"
+    } else if has("Suspended") {
+        "Suspended"
+    } else if has("FailureTarget") {
+        "FailureTarget"
+    } else if has("SuccessCriteriaMet") {
+        "SuccessCriteriaMet"
+    } else {
+        "Running"
+    };
+    let succeeded = count(&status["succeeded"]);
+    let completions = match spec["completions"].as_i64() {
+        Some(c) => format!("{succeeded}/{c}"),
+        None if count(&spec["parallelism"]) > 1 => {
+            format!("{succeeded}/1 of {}", count(&spec["parallelism"]))
+        }
+        None => format!("{succeeded}/1"),
+    };
+    let time = |v: &Value| v.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    let duration = match (time(&status["startTime"]), time(&status["completionTime"])) {
+        (None, _) => String::new(),
+        (Some(start), None) => human_duration(now.duration_since(start).as_secs()),
+        (Some(start), Some(end)) => human_duration(end.duration_since(start).as_secs()),
+    };
+    let mut row = vec![
+        name(obj),
+        state.into(),
+        completions.into(),
+        duration.into(),
+        age(obj, now),
+    ];
+    row.extend(wide(spec));
+    row
 }
 
 /// CONTROLLER is the controlling owner as `kind.group/name` (`daemonset.apps/fluentd`).
