@@ -96,7 +96,7 @@ macro_rules! resource {
     };
 }
 
-use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+use k8s_openapi::api::{apps, batch, coordination, core, discovery, networking};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 
 pub static RESOURCES: &[ResourceType] = &[
@@ -124,6 +124,21 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(apps::v1::Deployment, "apps", "deployments", "deployment", namespaced: true,
         short: &["deploy"], categories: &["all"], status: true, scale: true,
         fields: &[], validate: validate::deployment),
+    resource!(apps::v1::ReplicaSet, "apps", "replicasets", "replicaset", namespaced: true,
+        short: &["rs"], categories: &["all"], status: true, scale: true,
+        fields: &[], validate: validate::replica_set),
+    resource!(apps::v1::DaemonSet, "apps", "daemonsets", "daemonset", namespaced: true,
+        short: &["ds"], categories: &["all"], status: true, scale: false,
+        fields: &[], validate: validate::daemon_set),
+    resource!(apps::v1::StatefulSet, "apps", "statefulsets", "statefulset", namespaced: true,
+        short: &["sts"], categories: &["all"], status: true, scale: true,
+        fields: &[], validate: validate::stateful_set),
+    resource!(apps::v1::ControllerRevision, "apps", "controllerrevisions", "controllerrevision",
+        namespaced: true, short: &[], categories: &[], status: false, scale: false,
+        fields: &[], validate: validate::controller_revision),
+    resource!(batch::v1::Job, "batch", "jobs", "job", namespaced: true,
+        short: &[], categories: &["all"], status: true, scale: false,
+        fields: &["status.successful"], validate: validate::job),
     resource!(networking::v1::NetworkPolicy, "networking.k8s.io", "networkpolicies",
         "networkpolicy", namespaced: true, short: &["netpol"], categories: &[], status: false,
         scale: false, fields: &[], validate: validate::network_policy),

@@ -5,9 +5,13 @@ use serde_json::{Map, Value, json};
 
 use crate::resources::ResourceType;
 
+mod workloads;
+
 /// Fills in type information, defaults and the status a new object starts with.
 pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
     set_type(rt, obj);
+    // The uid is the server's to assign, whatever the client sent.
+    podnet_apiserver_store::meta::metadata_mut(obj).remove("uid");
     if rt.status && rt.kind != "Node" {
         // A client cannot create an object with a status of its choosing (nodes excepted: the
         // kubelet registers its node with its status).
@@ -28,8 +32,16 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
         "Service" => {
             obj["status"] = json!({"loadBalancer": {}});
         }
-        "Deployment" | "Ingress" => {
+        "Deployment" | "Ingress" | "ReplicaSet" | "StatefulSet" => {
             obj["status"] = json!({});
+        }
+        "Job" => {
+            obj["status"] = json!({});
+            workloads::job_identity(obj);
+        }
+        "DaemonSet" => {
+            obj["status"] = json!({"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                "desiredNumberScheduled": 0, "numberReady": 0});
         }
         _ => {}
     }
@@ -127,19 +139,7 @@ fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
         "CustomResourceDefinition" => crate::crd::defaults(obj),
         "Pod" => pod_spec_defaults(&mut obj["spec"]),
         "Service" => service_defaults(&mut obj["spec"]),
-        "Deployment" => {
-            let spec = &mut obj["spec"];
-            default(spec, "replicas", json!(1));
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(spec, "progressDeadlineSeconds", json!(600));
-            default(
-                spec,
-                "strategy",
-                json!({"type": "RollingUpdate",
-                    "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
-            );
-            pod_spec_defaults(&mut spec["template"]["spec"]);
-        }
+        kind if workloads::KINDS.contains(&kind) => workloads::defaults(kind, obj),
         "NetworkPolicy" => {
             let spec = &mut obj["spec"];
             default(spec, "podSelector", json!({}));

@@ -1,10 +1,14 @@
 //! Validation like the real API server's: every problem is a [`Cause`] naming the field path
 //! (`spec.ports[0].port`) with the API server's wording.
 
+mod apps;
+mod batch;
 mod core;
 mod names;
 mod networking;
 
+pub use self::apps::{controller_revision, daemon_set, deployment, replica_set, stateful_set};
+pub use self::batch::job;
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
 pub use names::{dns1123_subdomain_problem, is_dns1123_label, is_dns1123_subdomain};
@@ -244,73 +248,4 @@ pub fn selector_matches(selector: &Value, labels: &Value) -> bool {
             }
         });
     exact && exprs
-}
-
-pub fn deployment(obj: &Value, errs: &mut Errors) {
-    object_meta(obj, true, false, errs);
-    let spec = &obj["spec"];
-    if let Some(r) = spec["replicas"].as_i64()
-        && r < 0
-    {
-        errs.invalid(
-            "spec.replicas",
-            &spec["replicas"],
-            "must be greater than or equal to 0",
-        );
-    }
-    let selector = &spec["selector"];
-    let empty_selector = selector["matchLabels"]
-        .as_object()
-        .is_none_or(|m| m.is_empty())
-        && selector["matchExpressions"]
-            .as_array()
-            .is_none_or(|m| m.is_empty());
-    if empty_selector {
-        errs.required("spec.selector");
-    } else {
-        label_selector(selector, "spec.selector", errs);
-        let template_labels = &spec["template"]["metadata"]["labels"];
-        if !selector_matches(selector, template_labels) {
-            // Go prints the map as `map[string]string{"app":"web"}`.
-            let pairs: Vec<String> = template_labels
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| format!("{k:?}:{v}"))
-                .collect();
-            errs.0.push(Cause {
-                reason: "FieldValueInvalid",
-                message: format!(
-                    "Invalid value: map[string]string{{{}}}: `selector` does not match \
-                     template `labels`",
-                    pairs.join(", ")
-                ),
-                field: "spec.template.metadata.labels".into(),
-            });
-        }
-    }
-    labels(
-        &spec["template"]["metadata"]["labels"],
-        "spec.template.metadata.labels",
-        errs,
-    );
-    pod_spec(&spec["template"]["spec"], "spec.template.spec", errs);
-    if let Some(policy) = spec["template"]["spec"]["restartPolicy"].as_str()
-        && policy != "Always"
-    {
-        errs.not_supported(
-            "spec.template.spec.restartPolicy",
-            &Value::String(policy.into()),
-            &["Always"],
-        );
-    }
-    if let Some(t) = spec["strategy"]["type"].as_str()
-        && !["Recreate", "RollingUpdate"].contains(&t)
-    {
-        errs.not_supported(
-            "spec.strategy.type",
-            &spec["strategy"]["type"],
-            &["Recreate", "RollingUpdate"],
-        );
-    }
 }

@@ -155,7 +155,7 @@ impl Store {
         }
     }
 
-    /// Stores a new object, filling in the name (from `generateName`), uid,
+    /// Stores a new object, filling in the name (from `generateName`), uid (unless given),
     /// creationTimestamp, generation and resourceVersion.
     pub fn create(
         &self,
@@ -193,7 +193,9 @@ impl Store {
         } else {
             m.insert("namespace".into(), namespace.into());
         }
-        m.insert("uid".into(), new_uid().into());
+        // A uid the server's create strategy chose is kept (a Job's generated selector
+        // names it); clients' uids never reach here.
+        m.entry("uid").or_insert_with(|| new_uid().into());
         m.insert(
             "creationTimestamp".into(),
             meta::timestamp(meta::now()).into(),
@@ -491,7 +493,8 @@ fn random_suffix() -> String {
         .collect()
 }
 
-fn new_uid() -> String {
+/// A fresh object uid (a version-4 UUID).
+pub fn new_uid() -> String {
     let b: [u8; 16] = rand::rng().random();
     // A version-4 UUID: set the version and variant bits.
     let hex: String = b

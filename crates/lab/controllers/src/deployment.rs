@@ -1,20 +1,22 @@
-//! The deployment controller. The lab has no ReplicaSet resource: a Deployment owns its
-//! pods directly (controller ownerReference → the Deployment), and the `pod-template-hash`
-//! label plays the part of upstream's ReplicaSets, one hash per template version.
+//! The deployment controller: a Deployment owns ReplicaSets, one per version of its pod
+//! template (named and labelled by `pod-template-hash`), and rolls from the old ones to the
+//! new one by scaling them (RollingUpdate within maxSurge/maxUnavailable, or Recreate);
+//! the ReplicaSet controller ([`crate::replicaset`]) makes the pods.
 //!
-//! - [`hash`]: `pod-template-hash`; [`pods`]: counting, ranking, a new pod;
-//!   [`plan`]: the rollout step and status (pure).
-//! - This file: the reconcile loop (kube-rs `Controller` over Deployments, owning Pods).
+//! - [`crate::hash`]: `pod-template-hash`; [`replica_sets`]: revisions, annotations, the new
+//!   ReplicaSet; [`status`]: counts and conditions; [`plan`]: one sync (pure).
+//! - This file: the reconcile loop (kube-rs `Controller` over Deployments, owning
+//!   ReplicaSets).
 
-pub mod hash;
 pub mod plan;
-pub mod pods;
+pub mod replica_sets;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -23,8 +25,10 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, is_not_found};
-use crate::selector;
+use crate::error::{Error, is_conflict, is_not_found};
+use crate::pods::controller_ref;
+use crate::{selector, status_patch};
+use plan::Change;
 
 struct Ctx {
     client: Client,
@@ -33,10 +37,10 @@ struct Ctx {
 /// Runs the deployment controller until `shutdown`.
 pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Error> {
     let deployments: Api<Deployment> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
+    let sets: Api<ReplicaSet> = Api::all(client.clone());
     let ctx = Arc::new(Ctx { client });
     Controller::new(deployments, watcher::Config::default())
-        .owns(pods, watcher::Config::default())
+        .owns(sets, watcher::Config::default())
         .graceful_shutdown_on(shutdown.cancelled_owned())
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
@@ -54,46 +58,128 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     let ns = d.namespace().unwrap_or_default();
-    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let uid = d.uid().unwrap_or_default();
-    let sel = selector::to_query(&d.spec.selector);
-    let owned: Vec<Pod> = pods_api
-        .list(&ListParams::default().labels(&sel))
-        .await?
-        .items
-        .into_iter()
-        .filter(|p| pods::is_owned_by(p, &uid))
-        .collect();
-    let step = plan::plan(&d, &owned, k8s_openapi::jiff::Timestamp::now());
-    if step.create > 0 || !step.delete.is_empty() {
-        tracing::info!(hash = %step.hash, create = step.create, delete = step.delete.len(), "scaling");
-    }
-    for _ in 0..step.create {
-        let pod = pods::new_pod(&d, &step.hash);
+    let name = d.name_any();
+    let sets_api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+    let sets = sets_api.list(&ListParams::default()).await?.items;
+    let pods = if plan_needs_pods(&d) {
+        let sel = selector::to_query(&d.spec.selector);
+        let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
         pods_api
-            .create(&PostParams::default(), &pod)
+            .list(&ListParams::default().labels(&sel))
+            .await?
+            .items
+    } else {
+        Vec::new()
+    };
+    let step = plan::plan(&d, &sets, &pods, k8s_openapi::jiff::Timestamp::now());
+    let owner = controller_ref(d.as_ref());
+    for rs in &step.adopt {
+        let patch = json!({"metadata": {"ownerReferences": [owner]}});
+        sets_api
+            .patch(rs, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map_err(Error::on("creating a pod of deployment", d.name_any()))?;
+            .map_err(Error::on("adopting replicaset", rs.clone()))?;
     }
-    for name in &step.delete {
-        match pods_api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(Error::on("deleting pod", name.clone())(e)),
-        }
+    for change in &step.changes {
+        apply(&sets_api, &d, change).await?;
+    }
+    let d_api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Some(revision) = &step.revision {
+        let patch = json!({"metadata": {"annotations": {replica_sets::REVISION: revision}}});
+        d_api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::on("annotating deployment", name.clone()))?;
     }
     if d.status.as_ref() != Some(&step.status) {
-        let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-        let patch = json!({"status": step.status});
-        api.patch_status(
-            &d.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await
-        .map_err(Error::on("updating the status of deployment", d.name_any()))?;
+        let patch = status_patch::merge(&step.status, status_patch::DEPLOYMENT_COUNTERS);
+        d_api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::on("updating the status of deployment", name.clone()))?;
     }
-    Ok(Action::await_change())
+    Ok(match step.requeue_after {
+        Some(after) => Action::requeue(after),
+        None => Action::await_change(),
+    })
+}
+
+fn plan_needs_pods(d: &Deployment) -> bool {
+    d.spec.strategy.as_ref().and_then(|s| s.type_.as_deref()) == Some("Recreate")
+}
+
+async fn apply(api: &Api<ReplicaSet>, d: &Deployment, change: &Change) -> Result<(), Error> {
+    match change {
+        Change::Create(rs) => {
+            let name = rs.name_any();
+            tracing::info!(replicaset = %name, replicas = ?rs.spec.replicas, "creating the new replica set");
+            match api.create(&PostParams::default(), rs).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_conflict(&e) => collided(api, d, &name).await,
+                Err(e) => Err(Error::on("creating replicaset", name)(e)),
+            }
+        }
+        Change::Update {
+            name,
+            from,
+            replicas,
+            annotations,
+        } => {
+            if from != replicas {
+                tracing::info!(replicaset = %name, from, to = replicas, "scaling replica set");
+            }
+            let patch = json!({"metadata": {"annotations": annotations},
+                "spec": {"replicas": replicas}});
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+                .map_err(Error::on("scaling replicaset", name.clone()))
+        }
+        Change::Delete(name) => match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(Error::on("deleting old replicaset", name.clone())(e)),
+        },
+    }
+}
+
+/// The new ReplicaSet's name is taken. When it is not this Deployment's (another template
+/// hashed the same), `collisionCount` goes up so that the next sync picks another name,
+/// as upstream does.
+async fn collided(api: &Api<ReplicaSet>, d: &Deployment, name: &str) -> Result<(), Error> {
+    let existing = api
+        .get(name)
+        .await
+        .map_err(Error::on("reading replicaset", name))?;
+    let ours = crate::pods::controller_uid(&existing) == d.uid().as_deref()
+        && replica_sets::template(&existing)
+            .is_some_and(|t| replica_sets::equal_ignore_hash(t, &d.spec.template));
+    if ours {
+        return Ok(());
+    }
+    let count = d
+        .status
+        .as_ref()
+        .and_then(|s| s.collision_count)
+        .unwrap_or(0)
+        + 1;
+    tracing::warn!(replicaset = %name, collision_count = count, "pod-template-hash collision");
+    let patch = json!({"status": {"collisionCount": count}});
+    Api::<Deployment>::namespaced(
+        api.clone().into_client(),
+        &d.namespace().unwrap_or_default(),
+    )
+    .patch_status(
+        &d.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(Error::on(
+        "updating the collision count of deployment",
+        d.name_any(),
+    ))
 }
 
 fn error_policy(_d: Arc<Deployment>, error: &Error, _ctx: Arc<Ctx>) -> Action {

@@ -1,5 +1,6 @@
-//! Garbage collection of dependents whose controller owner is gone: the pods of a deleted
-//! Deployment, the EndpointSlices of a deleted Service (`kubectl delete` asks for background
+//! Garbage collection of dependents whose controller owner is gone: the ReplicaSets of a
+//! deleted Deployment, the pods of a deleted ReplicaSet or DaemonSet (and its
+//! ControllerRevisions), the EndpointSlices of a deleted Service (`kubectl delete` asks for background
 //! propagation, which upstream's garbage collector carries out).
 //!
 //! Candidates come from reflector caches; before a dependent is deleted its owner is read
@@ -10,7 +11,10 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DeleteParams;
@@ -77,7 +81,12 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     let (services, b) = watched::<Service>(&client);
     let (pods, c) = watched::<Pod>(&client);
     let (slices, d) = watched::<EndpointSlice>(&client);
-    let mut events = futures::stream::select_all([a, b, c, d]);
+    let (replica_sets, e) = watched::<ReplicaSet>(&client);
+    let (daemon_sets, f) = watched::<DaemonSet>(&client);
+    let (revisions, g) = watched::<ControllerRevision>(&client);
+    let (stateful_sets, h) = watched::<StatefulSet>(&client);
+    let (jobs, i) = watched::<Job>(&client);
+    let mut events = futures::stream::select_all([a, b, c, d, e, f, g, h, i]);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -99,12 +108,23 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         .chain([
             pods.wait_until_ready().now_or_never(),
             slices.wait_until_ready().now_or_never(),
+            replica_sets.wait_until_ready().now_or_never(),
+            daemon_sets.wait_until_ready().now_or_never(),
+            revisions.wait_until_ready().now_or_never(),
+            stateful_sets.wait_until_ready().now_or_never(),
+            jobs.wait_until_ready().now_or_never(),
         ])
         .all(|r| matches!(r, Some(Ok(()))));
         if !ready {
             continue;
         }
-        collect::<Pod, Deployment>(&client, &pods, &deployments).await;
+        collect::<ReplicaSet, Deployment>(&client, &replica_sets, &deployments).await;
+        collect::<Pod, ReplicaSet>(&client, &pods, &replica_sets).await;
+        collect::<Pod, DaemonSet>(&client, &pods, &daemon_sets).await;
+        collect::<ControllerRevision, DaemonSet>(&client, &revisions, &daemon_sets).await;
+        collect::<Pod, StatefulSet>(&client, &pods, &stateful_sets).await;
+        collect::<ControllerRevision, StatefulSet>(&client, &revisions, &stateful_sets).await;
+        collect::<Pod, Job>(&client, &pods, &jobs).await;
         collect::<EndpointSlice, Service>(&client, &slices, &services).await;
     }
 }

@@ -10,7 +10,11 @@
 //! | [`namespace`] | system namespaces exist; a deleted namespace is emptied, then finalized | namespace controller |
 //! | [`node_ipam`] | the config's nodes exist, each with `spec.podCIDR(s)` from the cluster CIDR | kubelet registration + nodeipam |
 //! | [`kubernetes_service`] | the `kubernetes` Service and its EndpointSlice | kube-apiserver's bootstrap controller |
-//! | [`deployment`] | Deployments → Pods (owned directly: the lab has no ReplicaSets) | deployment + replicaset controllers |
+//! | [`deployment`] | Deployments → ReplicaSets, rollouts and revisions | deployment controller |
+//! | [`replicaset`] | ReplicaSets → Pods | replicaset controller |
+//! | [`statefulset`] | StatefulSets → ordinal Pods with stable DNS names, ControllerRevisions | statefulset controller |
+//! | [`job`] | Jobs → Pods run to completion | job controller |
+//! | [`daemonset`] | DaemonSets → a Pod per eligible node, ControllerRevisions | daemonset controller |
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
 //! | [`gc`] | deletes pods and slices whose controller owner is gone | garbage collector |
@@ -20,16 +24,25 @@
 //! [`run_all`] runs every controller until shutdown.
 
 pub mod config;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpointslice;
 pub mod error;
 pub mod gc;
+pub mod hash;
+pub mod job;
 pub mod kubernetes_service;
 pub mod namespace;
+pub mod node_affinity;
 pub mod node_ipam;
+pub mod pods;
+pub mod replicaset;
+pub mod revisions;
 mod run;
 pub mod scheduler;
 pub mod selector;
+pub mod statefulset;
+mod status_patch;
 
 pub use config::{Config, NodeConfig, Role};
 pub use error::Error;

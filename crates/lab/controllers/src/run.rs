@@ -6,7 +6,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::{deployment, endpointslice, gc, kubernetes_service, namespace, node_ipam, scheduler};
+use crate::{
+    daemonset, deployment, endpointslice, gc, job, kubernetes_service, namespace, node_ipam,
+    replicaset, scheduler, statefulset,
+};
 
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
 /// its error is returned.
@@ -37,6 +40,22 @@ pub async fn run_all(
             deployment::run(client.clone(), stop.clone()),
             &stop,
         ),
+        spawn(
+            "replicaset",
+            replicaset::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "daemonset",
+            daemonset::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "statefulset",
+            statefulset::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn("job", job::run(client.clone(), stop.clone()), &stop),
         spawn(
             "scheduler",
             scheduler::run(client.clone(), stop.clone()),

@@ -140,8 +140,9 @@ async fn deployment_gets_hashed_pods_spread_over_the_workers_and_scales() {
     let owner = &pods[0].owner_references()[0];
     assert_eq!(
         (owner.kind.as_str(), owner.controller),
-        ("Deployment", Some(true))
+        ("ReplicaSet", Some(true))
     );
+    assert_eq!(owner.name, format!("web-{}", hash(&pods[0])));
 
     let scale = |n: i32| json!({"spec": {"replicas": n}});
     api.patch_scale("web", &PatchParams::default(), &Patch::Merge(&scale(5)))

@@ -4,6 +4,8 @@ use serde_json::{Value, json};
 
 use super::{Column, human_duration};
 
+mod workloads;
+
 type Cells = fn(&Value, jiff::Timestamp) -> Vec<Value>;
 
 const fn col(name: &'static str, kind: &'static str, priority: u8) -> Column {
@@ -56,7 +58,68 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
                 col("Images", "string", 1),
                 col("Selector", "string", 1),
             ],
-            deployment,
+            workloads::deployment,
+        ),
+        "ReplicaSet" => (
+            vec![
+                NAME,
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            workloads::replica_set,
+        ),
+        "DaemonSet" => (
+            vec![
+                NAME,
+                col("Desired", "integer", 0),
+                col("Current", "integer", 0),
+                col("Ready", "integer", 0),
+                col("Up-to-date", "integer", 0),
+                col("Available", "integer", 0),
+                col("Node Selector", "string", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            workloads::daemon_set,
+        ),
+        "StatefulSet" => (
+            vec![
+                NAME,
+                col("Ready", "string", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+            ],
+            workloads::stateful_set,
+        ),
+        "Job" => (
+            vec![
+                NAME,
+                col("Status", "string", 0),
+                col("Completions", "string", 0),
+                col("Duration", "string", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            workloads::job,
+        ),
+        "ControllerRevision" => (
+            vec![
+                NAME,
+                col("Controller", "string", 0),
+                col("Revision", "integer", 0),
+                AGE,
+            ],
+            workloads::controller_revision,
         ),
         "Node" => (
             vec![
@@ -287,57 +350,6 @@ fn service(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
         or_none(ports.join(",")),
         age(obj, now),
         or_none(selector_text(&spec["selector"])),
-    ]
-}
-
-fn deployment(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    let spec = &obj["spec"];
-    let status = &obj["status"];
-    let containers = spec["template"]["spec"]["containers"].as_array();
-    let names: Vec<&str> = containers
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    let images: Vec<&str> = containers
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["image"].as_str())
-        .collect();
-    let selector = &spec["selector"];
-    let mut sel = selector_text(&selector["matchLabels"]);
-    for e in selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let values: Vec<&str> = strs(&e["values"]).collect();
-        let key = e["key"].as_str().unwrap_or("");
-        let part = match e["operator"].as_str() {
-            Some("In") => format!("{key} in ({})", values.join(",")),
-            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
-            Some("DoesNotExist") => format!("!{key}"),
-            _ => key.to_string(),
-        };
-        if !sel.is_empty() {
-            sel.push(',');
-        }
-        sel.push_str(&part);
-    }
-    vec![
-        name(obj),
-        format!(
-            "{}/{}",
-            status["readyReplicas"].as_i64().unwrap_or(0),
-            spec["replicas"].as_i64().unwrap_or(0)
-        )
-        .into(),
-        json!(status["updatedReplicas"].as_i64().unwrap_or(0)),
-        json!(status["availableReplicas"].as_i64().unwrap_or(0)),
-        age(obj, now),
-        names.join(",").into(),
-        images.join(",").into(),
-        or_none(sel),
     ]
 }
 

@@ -6,7 +6,7 @@ use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use crate::deployment::pods::is_ready;
+use crate::pods::is_ready;
 
 /// Whether the pod belongs in the Service's endpoints at all (upstream
 /// `ShouldPodBeInEndpoints` with terminating pods included): it has an IP and has not

@@ -1,5 +1,5 @@
 //! Choosing a node for a pod: kube-scheduler's filters that matter in the lab (node
-//! unschedulable, taints and tolerations, nodeSelector) and a spreading score (fewest pods of
+//! unschedulable, taints and tolerations, nodeSelector and required node affinity) and a spreading score (fewest pods of
 //! the same owner, then fewest pods).
 
 use std::collections::BTreeMap;
@@ -91,9 +91,7 @@ fn filter(pod: &Pod, node: &Node) -> Result<(), String> {
             return Err(format!("had untolerated taint {{{}: {value}}}", taint.key));
         }
     }
-    let selector = spec.and_then(|s| s.node_selector.as_ref());
-    let labels = node.labels();
-    if selector.is_some_and(|sel| sel.iter().any(|(k, v)| labels.get(k) != Some(v))) {
+    if spec.is_some_and(|s| !crate::node_affinity::matches(s, node)) {
         return Err("didn't match Pod's node affinity/selector".into());
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! `pod-template-hash`: a stable name for one version of a Deployment's pod template.
+//! Template hashes: `pod-template-hash`, a stable name for one version of a Deployment's pod
+//! template, and `controller-revision-hash`, the name of a ControllerRevision's data.
 //!
-//! Upstream hashes the Go struct's printed form with FNV-32a (plus `collisionCount`) and
+//! For `pod-template-hash` upstream hashes the Go struct's printed form with FNV-32a (plus `collisionCount`) and
 //! writes the decimal number with `rand.SafeEncodeString`'s vowel-free alphabet. The Go
 //! printing cannot be reproduced here, so the input is the template's JSON; the shape of the
 //! value (`5d59d67564`-like) and its properties (same template → same hash, any change → a
@@ -21,8 +22,17 @@ pub fn pod_template_hash(template: &PodTemplateSpec, collision_count: Option<i32
     if let Some(labels) = t.metadata.as_mut().and_then(|m| m.labels.as_mut()) {
         labels.remove(LABEL);
     }
+    hash_bytes(
+        &serde_json::to_vec(&t).expect("templates serialize"),
+        collision_count,
+    )
+}
+
+/// FNV-32a of `bytes` (then of the collision count), written with the safe alphabet: the
+/// shape of upstream's `ComputeHash` and `HashControllerRevision`.
+pub fn hash_bytes(bytes: &[u8], collision_count: Option<i32>) -> String {
     let mut h = Fnv32a::new();
-    h.write(&serde_json::to_vec(&t).expect("templates serialize"));
+    h.write(bytes);
     if let Some(c) = collision_count {
         h.write(c.to_string().as_bytes());
     }
