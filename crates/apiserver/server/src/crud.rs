@@ -138,6 +138,19 @@ fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     }
 }
 
+/// What an update may not change, for the kinds that freeze fields.
+fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    let mut errs = Errors::default();
+    if rt.group.is_empty() && rt.kind == "Secret" {
+        crate::validate::secret_update(old, new, &mut errs);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(rt, meta::name(new), errs.0))
+    }
+}
+
 /// The type fields of a body must name the kind of the path (or be absent).
 fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     if let Some(v) = obj["apiVersion"].as_str()
@@ -244,6 +257,7 @@ pub(crate) fn store_update(
     let stored = app.store.update_with(&k, |old| {
         let mut next = make(old)?;
         validate(t.rt, &next)?;
+        validate_update(t.rt, old, &next)?;
         write.admit(t.rt, Some(old), &mut next)?;
         if dry {
             preview = Some(next);

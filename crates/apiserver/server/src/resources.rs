@@ -127,6 +127,12 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(coordination::v1::Lease, "coordination.k8s.io", "leases", "lease",
         namespaced: true, short: &[], categories: &[], status: false, scale: false,
         fields: &[], validate: validate::lease),
+    resource!(core::v1::Secret, "", "secrets", "secret", namespaced: true,
+        short: &[], categories: &[], status: false, scale: false,
+        fields: &["type"], validate: validate::secret),
+    resource!(core::v1::ServiceAccount, "", "serviceaccounts", "serviceaccount",
+        namespaced: true, short: &["sa"], categories: &[], status: false, scale: false,
+        fields: &[], validate: validate::service_account),
 ];
 
 // === impl ResourceType ===

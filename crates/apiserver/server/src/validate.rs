@@ -2,10 +2,12 @@
 //! (`spec.ports[0].port`) with the API server's wording.
 
 mod core;
+mod identity;
 mod names;
 mod networking;
 
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
+pub use self::identity::{secret, secret_update, service_account};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
 pub use names::{is_dns1123_label, is_dns1123_subdomain};
 
@@ -84,6 +86,14 @@ impl Errors {
         self.0.push(Cause {
             reason: "FieldValueForbidden",
             message: format!("Forbidden: {detail}"),
+            field: field.into(),
+        });
+    }
+
+    pub fn too_long(&mut self, field: &str, max: usize) {
+        self.0.push(Cause {
+            reason: "FieldValueTooLong",
+            message: format!("Too long: must have at most {max} bytes"),
             field: field.into(),
         });
     }

@@ -85,6 +85,19 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
         ),
         "Namespace" => (vec![NAME, col("Status", "string", 0), AGE], namespace),
         "ConfigMap" => (vec![NAME, col("Data", "integer", 0), AGE], config_map),
+        "Secret" => (
+            vec![
+                NAME,
+                col("Type", "string", 0),
+                col("Data", "integer", 0),
+                AGE,
+            ],
+            secret,
+        ),
+        "ServiceAccount" => (
+            vec![NAME, col("Secrets", "integer", 0), AGE],
+            service_account,
+        ),
         _ => (vec![NAME, AGE], generic),
     }
 }
@@ -128,6 +141,16 @@ fn config_map(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
         .iter()
         .map(|k| obj[*k].as_object().map_or(0, |m| m.len()))
         .sum::<usize>();
+    vec![name(obj), json!(count), age(obj, now)]
+}
+
+fn secret(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let count = obj["data"].as_object().map_or(0, |m| m.len());
+    vec![name(obj), obj["type"].clone(), json!(count), age(obj, now)]
+}
+
+fn service_account(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let count = obj["secrets"].as_array().map_or(0, Vec::len);
     vec![name(obj), json!(count), age(obj, now)]
 }
 
