@@ -39,16 +39,12 @@ pub fn secret(obj: &Value, errs: &mut Errors) {
         }
         "kubernetes.io/dockercfg" => required_json(obj, ".dockercfg", errs),
         "kubernetes.io/dockerconfigjson" => required_json(obj, ".dockerconfigjson", errs),
-        "kubernetes.io/basic-auth" => {
-            if !has("username") && !has("password") {
-                errs.required("data[username]");
-                errs.required("data[password]");
-            }
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            errs.required("data[username]");
+            errs.required("data[password]");
         }
-        "kubernetes.io/ssh-auth" => {
-            if !has("ssh-privatekey") {
-                errs.required("data[ssh-privatekey]");
-            }
+        "kubernetes.io/ssh-auth" if !has("ssh-privatekey") => {
+            errs.required("data[ssh-privatekey]");
         }
         "kubernetes.io/tls" => {
             for key in ["tls.key", "tls.crt"] {
