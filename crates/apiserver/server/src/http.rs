@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::auth::UserInfo;
 use crate::error::ApiError;
 use crate::resources::ResourceType;
-use crate::{App, binding, crud, discovery, namespaces, openapi, watch};
+use crate::{App, auth, binding, crud, discovery, namespaces, openapi, watch};
 
 /// A handler's answer before encoding.
 pub struct Reply {
@@ -35,6 +36,8 @@ pub struct Req {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
+    /// Who sent it (see [`crate::auth::authn`]).
+    pub user: UserInfo,
 }
 
 // === impl Reply ===
@@ -136,11 +139,16 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    let user = match auth::authn::authenticate(&app, &parts.headers) {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
     let req = Req {
         method: parts.method,
         query,
         headers: parts.headers,
         body,
+        user,
     };
     let path = parts.uri.path().trim_end_matches('/').to_string();
     tracing::debug!(method = %req.method, %path, accept = req.accept(), "request");
@@ -252,6 +260,9 @@ async fn resource(
     let reply = match (method, target.name.is_some()) {
         (Method::POST, true) if target.subresource.as_deref() == Some("binding") => {
             binding::create(app, &target, &req)?
+        }
+        (Method::POST, true) if target.subresource.as_deref() == Some("token") => {
+            auth::token_request::create(app, &target, &req)?
         }
         (Method::PUT, true) if target.subresource.as_deref() == Some("finalize") => {
             namespaces::finalize(app, &target, &req)?

@@ -15,6 +15,7 @@
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
 //! 127.0.0.1:0 and use the real thing; [`serve_with`] also takes the cluster's [`Config`].
 
+pub mod auth;
 pub mod binding;
 pub mod config;
 pub mod crud;
@@ -52,6 +53,8 @@ pub struct App {
     /// Flips to true when the server shuts down, ending watch streams.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub bookmark_interval: Duration,
+    /// Token signing and the authenticators' settings.
+    pub auth: Arc<auth::Auth>,
 }
 
 /// Errors that stop the server.
@@ -59,6 +62,8 @@ pub struct App {
 pub enum ServeError {
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    SigningKey(#[from] auth::KeyError),
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
     #[error("serving HTTP: {0}")]
@@ -105,12 +110,22 @@ pub async fn serve_on(
     let store = Store::open(state_dir, options)?;
     bootstrap(&store)?;
     let services = services::Allocator::rebuild(config, &store);
+    let signing_key = match &config.service_account_key_file {
+        Some(path) => auth::SigningKey::load_or_create(path)?,
+        None => auth::SigningKey::generate(),
+    };
+    let auth = auth::Auth {
+        signing_key,
+        static_tokens: config.static_tokens.clone(),
+        anonymous_is_admin: config.anonymous_is_admin,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
         store,
         services: Arc::new(Mutex::new(services)),
         shutdown: stop_rx.clone(),
         bookmark_interval: Duration::from_secs(10),
+        auth: Arc::new(auth),
     };
     let router = axum::Router::new().fallback(http::handle).with_state(app);
     tokio::spawn(async move {

@@ -213,6 +213,13 @@ impl ResourceType {
                 verbs: GET_PATCH_UPDATE,
             }),
             (core && self.kind == "Namespace").then(|| own("finalize", &["update"])),
+            (core && self.kind == "ServiceAccount").then_some(Subresource {
+                name: "token",
+                group: "authentication.k8s.io",
+                version: "v1",
+                kind: "TokenRequest",
+                verbs: &["create"],
+            }),
             (core && self.kind == "Pod").then_some(Subresource {
                 name: "binding",
                 group: "",
