@@ -141,8 +141,12 @@ fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
 /// What an update may not change, for the kinds that freeze fields.
 fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
     let mut errs = Errors::default();
-    if rt.group.is_empty() && rt.kind == "Secret" {
-        crate::validate::secret_update(old, new, &mut errs);
+    match (rt.group, rt.kind) {
+        ("", "Secret") => crate::validate::secret_update(old, new, &mut errs),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            crate::validate::binding_update(old, new, &mut errs);
+        }
+        _ => {}
     }
     if errs.is_empty() {
         Ok(())

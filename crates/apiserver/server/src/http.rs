@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::auth::UserInfo;
 use crate::error::ApiError;
 use crate::resources::ResourceType;
-use crate::{App, auth, binding, crud, discovery, namespaces, openapi, watch};
+use crate::{App, auth, binding, crud, discovery, namespaces, openapi, rbac, watch};
 
 /// A handler's answer before encoding.
 pub struct Reply {
@@ -143,6 +143,13 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
+    let path = parts.uri.path().trim_end_matches('/').to_string();
+    let attrs = rbac::attributes::of_request(&user, &parts.method, &path, &query);
+    if rbac::authorize(&app, &attrs) == rbac::Decision::Deny {
+        tracing::debug!(user = %user.username, verb = %attrs.verb, %path, "forbidden");
+        let message = rbac::attributes::forbidden_message(&attrs);
+        return ApiError::Forbidden(message).into_response();
+    }
     let req = Req {
         method: parts.method,
         query,
@@ -150,7 +157,6 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
         body,
         user,
     };
-    let path = parts.uri.path().trim_end_matches('/').to_string();
     tracing::debug!(method = %req.method, %path, accept = req.accept(), "request");
     match route(&app, &path, req).await {
         Ok(resp) => resp,
@@ -255,6 +261,14 @@ async fn resource(
             "{} is namespaced: create it under /namespaces/NAMESPACE/",
             rt.plural
         )));
+    }
+    if rbac::reviews::is_review(rt) {
+        return match (&req.method, &target.name) {
+            (&Method::POST, None) => Ok(rbac::reviews::create(app, &target, &req)?.into_response()),
+            (m, _) => Err(ApiError::MethodNotAllowed(format!(
+                "the server does not allow this method on the requested resource: {m}"
+            ))),
+        };
     }
     let method = req.method.clone();
     let reply = match (method, target.name.is_some()) {

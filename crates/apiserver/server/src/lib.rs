@@ -25,6 +25,7 @@ pub mod http;
 pub mod namespaces;
 pub mod openapi;
 pub mod patch;
+pub mod rbac;
 pub mod resources;
 pub mod services;
 pub mod strategy;
@@ -109,6 +110,7 @@ pub async fn serve_on(
     };
     let store = Store::open(state_dir, options)?;
     bootstrap(&store)?;
+    rbac::bootstrap::ensure(&store)?;
     let services = services::Allocator::rebuild(config, &store);
     let signing_key = match &config.service_account_key_file {
         Some(path) => auth::SigningKey::load_or_create(path)?,

@@ -89,6 +89,7 @@ macro_rules! resource {
 }
 
 use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+use k8s_openapi::api::{authentication, authorization, rbac};
 
 pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
@@ -133,6 +134,34 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::ServiceAccount, "", "serviceaccounts", "serviceaccount",
         namespaced: true, short: &["sa"], categories: &[], status: false, scale: false,
         fields: &[], validate: validate::service_account),
+    resource!(rbac::v1::Role, "rbac.authorization.k8s.io", "roles", "role",
+        namespaced: true, short: &[], categories: &[], status: false, scale: false,
+        fields: &[], validate: validate::role),
+    resource!(rbac::v1::ClusterRole, "rbac.authorization.k8s.io", "clusterroles",
+        "clusterrole", namespaced: false, short: &[], categories: &[], status: false,
+        scale: false, fields: &[], validate: validate::cluster_role),
+    resource!(rbac::v1::RoleBinding, "rbac.authorization.k8s.io", "rolebindings",
+        "rolebinding", namespaced: true, short: &[], categories: &[], status: false,
+        scale: false, fields: &[], validate: validate::role_binding),
+    resource!(rbac::v1::ClusterRoleBinding, "rbac.authorization.k8s.io",
+        "clusterrolebindings", "clusterrolebinding", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[],
+        validate: validate::cluster_role_binding),
+    resource!(authentication::v1::SelfSubjectReview, "authentication.k8s.io",
+        "selfsubjectreviews", "selfsubjectreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::SelfSubjectAccessReview, "authorization.k8s.io",
+        "selfsubjectaccessreviews", "selfsubjectaccessreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::SelfSubjectRulesReview, "authorization.k8s.io",
+        "selfsubjectrulesreviews", "selfsubjectrulesreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::SubjectAccessReview, "authorization.k8s.io",
+        "subjectaccessreviews", "subjectaccessreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::LocalSubjectAccessReview, "authorization.k8s.io",
+        "localsubjectaccessreviews", "localsubjectaccessreview", namespaced: true, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
 ];
 
 // === impl ResourceType ===
@@ -188,6 +217,8 @@ impl ResourceType {
     pub fn verbs(&self) -> &'static [&'static str] {
         if self.group.is_empty() && self.kind == "Namespace" {
             &VERBS_BUT_DELETECOLLECTION
+        } else if crate::rbac::reviews::is_review(self) {
+            &["create"]
         } else {
             VERBS
         }

@@ -5,10 +5,14 @@ mod core;
 mod identity;
 mod names;
 mod networking;
+mod rbac;
 
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
 pub use self::identity::{secret, secret_update, service_account};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
+pub use self::rbac::{
+    binding_update, cluster_role, cluster_role_binding, review, role, role_binding,
+};
 pub use names::{is_dns1123_label, is_dns1123_subdomain};
 
 use serde::Serialize;
