@@ -4,9 +4,11 @@
 //! - [`token`]: the tokens' claims, issued and verified (pure).
 //! - [`token_request`]: `serviceaccounts/NAME/token` (authentication.k8s.io/v1 TokenRequest).
 //! - [`authn`]: bearer tokens (static ones and service-account JWTs) → [`UserInfo`].
+//! - [`impersonate`]: `Impersonate-*` headers, allowed by the `impersonate` verb.
 //! - [`user`]: the user and the well-known groups.
 
 pub mod authn;
+pub mod impersonate;
 pub mod signing;
 pub mod token;
 pub mod token_request;

@@ -139,7 +139,9 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let user = match auth::authn::authenticate(&app, &parts.headers) {
+    let user = match auth::authn::authenticate(&app, &parts.headers)
+        .and_then(|sender| auth::impersonate::apply(&app, sender, &parts.headers))
+    {
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };

@@ -221,6 +221,55 @@ async fn reviews_answer_who_and_what_for_self_and_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_impersonates_and_a_service_account_may_not() {
+    let server = server().await;
+    let sa = token(&server, "default", "default").await;
+    let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    let whoami = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
+    let as_default = {
+        let mut config = kube::Config::new(server.url().parse().unwrap());
+        config.auth_info.token = Some(ADMIN_TOKEN.to_string().into());
+        config.auth_info.impersonate = Some("system:serviceaccount:default:default".into());
+        Client::try_from(config).unwrap()
+    };
+    let who = review(&as_default, whoami, json!({})).await;
+    assert_eq!(
+        who["userInfo"]["username"],
+        "system:serviceaccount:default:default"
+    );
+    assert_eq!(
+        who["userInfo"]["groups"],
+        json!([
+            "system:serviceaccounts",
+            "system:serviceaccounts:default",
+            "system:authenticated"
+        ])
+    );
+    assert_eq!(
+        review(&as_default, ssar, can("get", "services", "default")).await["allowed"],
+        false
+    );
+
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.auth_info.token = Some(sa.into());
+    config.auth_info.impersonate = Some("kubernetes-admin".into());
+    config.auth_info.impersonate_groups = Some(vec!["system:masters".into()]);
+    let escalating = Client::try_from(config).unwrap();
+    match escalating.apiserver_version().await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 403);
+            assert_eq!(
+                s.message,
+                "users \"kubernetes-admin\" is forbidden: User \
+                 \"system:serviceaccount:default:default\" cannot impersonate resource \"users\" \
+                 in API group \"\" at the cluster scope"
+            );
+        }
+        other => panic!("impersonated without the right: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_roles_are_served_and_printed() {
     let server = server().await;
     let k = Kubectl::new(&server.url());
