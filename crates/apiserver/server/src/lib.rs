@@ -30,6 +30,7 @@ pub mod resources;
 pub mod services;
 pub mod strategy;
 pub mod table;
+pub mod tls;
 pub mod validate;
 pub mod watch;
 
@@ -37,7 +38,9 @@ pub use config::Config;
 pub use error::ApiError;
 pub use podnet_apiserver_store as store;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
+
+use futures::FutureExt as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -91,14 +94,14 @@ pub async fn serve_with(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    serve_on(vec![listener], state_dir, config, shutdown).await
+    serve_on(vec![listener.into()], state_dir, config, shutdown).await
 }
 
 /// [`serve_with`] on several listeners at once, one store behind them all: the lab's API
 /// server answers on the host's loopback and, inside the lab's fabric, where the nodes
-/// reach it.
+/// reach it (over TLS: see [`tls::Listener`]).
 pub async fn serve_on(
-    listeners: Vec<tokio::net::TcpListener>,
+    listeners: Vec<tls::Listener>,
     state_dir: &Path,
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -135,13 +138,25 @@ pub async fn serve_on(
         let _ = stop_tx.send(true);
     });
     let servers = listeners.into_iter().map(|listener| {
-        tracing::info!(addr = ?listener.local_addr().ok(), "API server listening");
+        let tls = matches!(listener, tls::Listener::Tls(_));
+        tracing::info!(addr = ?listener.local_addr().ok(), tls, "API server listening");
         let mut stop = stop_rx.clone();
-        axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
+        let stopped = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
-        })
+        };
+        let router = router.clone();
+        match listener {
+            tls::Listener::Plain(l) => axum::serve(l, router)
+                .with_graceful_shutdown(stopped)
+                .into_future()
+                .boxed(),
+            tls::Listener::Tls(l) => axum::serve(l, router)
+                .with_graceful_shutdown(stopped)
+                .into_future()
+                .boxed(),
+        }
     });
-    futures::future::try_join_all(servers.map(std::future::IntoFuture::into_future)).await?;
+    futures::future::try_join_all(servers).await?;
     Ok(())
 }
 
