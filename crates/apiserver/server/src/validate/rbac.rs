@@ -8,23 +8,45 @@ use super::{Errors, object_meta};
 const GROUP: &str = "rbac.authorization.k8s.io";
 
 pub fn role(obj: &Value, errs: &mut Errors) {
-    object_meta(obj, true, false, errs);
+    rbac_meta(obj, true, errs);
     rules(obj, true, errs);
 }
 
 pub fn cluster_role(obj: &Value, errs: &mut Errors) {
-    object_meta(obj, false, false, errs);
+    rbac_meta(obj, false, errs);
     rules(obj, false, errs);
 }
 
 pub fn role_binding(obj: &Value, errs: &mut Errors) {
-    object_meta(obj, true, false, errs);
+    rbac_meta(obj, true, errs);
     binding(obj, &["Role", "ClusterRole"], true, errs);
 }
 
 pub fn cluster_role_binding(obj: &Value, errs: &mut Errors) {
-    object_meta(obj, false, false, errs);
+    rbac_meta(obj, false, errs);
     binding(obj, &["ClusterRole"], false, errs);
+}
+
+/// RBAC names are path segments, not DNS names (upstream's `ValidateRBACName`), so that
+/// `system:coredns` is a valid ClusterRole; the rest of the metadata as every object's.
+fn rbac_meta(obj: &Value, namespaced: bool, errs: &mut Errors) {
+    let mut meta = Errors::default();
+    object_meta(obj, namespaced, false, &mut meta);
+    meta.0
+        .retain(|c| !(c.field == "metadata.name" && c.reason == "FieldValueInvalid"));
+    errs.0.extend(meta.0);
+    let name = &obj["metadata"]["name"];
+    let text = name.as_str().unwrap_or_default();
+    let problem = match text {
+        "." => Some("may not be '.'"),
+        ".." => Some("may not be '..'"),
+        _ if text.contains('/') => Some("may not contain '/'"),
+        _ if text.contains('%') => Some("may not contain '%'"),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        errs.invalid("metadata.name", name, problem);
+    }
 }
 
 /// The review kinds are answered, never stored: nothing to validate.
@@ -147,9 +169,14 @@ mod tests {
                 "rules[1].nonResourceURLs: Invalid value: []string{\"/healthz\"}: namespaced rules cannot apply to non-resource URLs",
             ]
         );
-        let ok = json!({"metadata": {"name": "r"}, "rules": [
+        let ok = json!({"metadata": {"name": "system:coredns"}, "rules": [
             {"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]});
         assert!(fields(cluster_role, ok).is_empty());
+        let slash = json!({"metadata": {"name": "a/b"}});
+        assert_eq!(
+            fields(cluster_role, slash),
+            ["metadata.name: Invalid value: \"a/b\": may not contain '/'"]
+        );
     }
 
     #[test]
