@@ -2,6 +2,7 @@
 //! `--service-cluster-ip-range` and `--service-node-port-range`.
 
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 
 use ipnet::IpNet;
 
@@ -13,6 +14,16 @@ pub struct Config {
     pub service_cidrs: Vec<IpNet>,
     /// The NodePort range.
     pub node_ports: RangeInclusive<u16>,
+    /// Where the service-account token signing key is kept (kube-apiserver's
+    /// `--service-account-signing-key-file`; made on first start). None: a key made at start
+    /// and kept in memory, so tokens die with the server.
+    pub service_account_key_file: Option<PathBuf>,
+    /// Bearer tokens of fixed users (kube-apiserver's `--token-auth-file`): the admin's.
+    pub static_tokens: Vec<crate::auth::StaticToken>,
+    /// Requests without credentials act with full rights, as before the lab had
+    /// authentication (its node processes still send none). Issue 19 turns this off: then
+    /// `system:anonymous` gets what RBAC grants it, as upstream.
+    pub anonymous_is_admin: bool,
 }
 
 /// kind's (and kubeadm's) default service subnet.
@@ -38,6 +49,9 @@ impl Default for Config {
         Config {
             service_cidrs: vec![DEFAULT_SERVICE_CIDR.parse().expect("a valid CIDR")],
             node_ports: podnet_lab_controllers_alloc::port::DEFAULT_RANGE,
+            service_account_key_file: None,
+            static_tokens: Vec::new(),
+            anonymous_is_admin: true,
         }
     }
 }

@@ -156,6 +156,23 @@ fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     }
 }
 
+/// What an update may not change, for the kinds that freeze fields.
+fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    let mut errs = Errors::default();
+    match (rt.group, rt.kind) {
+        ("", "Secret") => crate::validate::secret_update(old, new, &mut errs),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            crate::validate::binding_update(old, new, &mut errs);
+        }
+        _ => {}
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(rt, meta::name(new), errs.0))
+    }
+}
+
 /// The type fields of a body must name the kind of the path (or be absent).
 fn check_type(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     if let Some(v) = obj["apiVersion"].as_str()
@@ -263,6 +280,7 @@ pub(crate) fn store_update(
     let stored = app.store.update_with(&k, |old| {
         let mut next = make(old)?;
         validate(t.rt, &next)?;
+        validate_update(t.rt, old, &next)?;
         write.admit(t.rt, Some(old), &mut next)?;
         if dry {
             preview = Some(next);

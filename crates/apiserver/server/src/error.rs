@@ -40,6 +40,10 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(String),
 
+    /// Credentials were given but are not valid (upstream says no more than this).
+    #[error("Unauthorized")]
+    Unauthorized,
+
     #[error("the server could not find the requested resource")]
     NoSuchPath,
 
@@ -121,6 +125,7 @@ impl ApiError {
             ApiError::Expired { .. } => (StatusCode::GONE, "Expired"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequest"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType")

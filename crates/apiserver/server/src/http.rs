@@ -8,9 +8,10 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::auth::UserInfo;
 use crate::error::ApiError;
 use crate::resources::ResourceType;
-use crate::{App, binding, crud, discovery, namespaces, openapi, watch};
+use crate::{App, auth, binding, crud, discovery, namespaces, openapi, rbac, watch};
 
 /// A handler's answer before encoding.
 pub struct Reply {
@@ -35,6 +36,8 @@ pub struct Req {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
+    /// Who sent it (see [`crate::auth::authn`]).
+    pub user: UserInfo,
 }
 
 // === impl Reply ===
@@ -136,13 +139,26 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    let user = match auth::authn::authenticate(&app, &parts.headers)
+        .and_then(|sender| auth::impersonate::apply(&app, sender, &parts.headers))
+    {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let path = parts.uri.path().trim_end_matches('/').to_string();
+    let attrs = rbac::attributes::of_request(&user, &parts.method, &path, &query);
+    if rbac::authorize(&app, &attrs) == rbac::Decision::Deny {
+        tracing::debug!(user = %user.username, verb = %attrs.verb, %path, "forbidden");
+        let message = rbac::attributes::forbidden_message(&attrs);
+        return ApiError::Forbidden(message).into_response();
+    }
     let req = Req {
         method: parts.method,
         query,
         headers: parts.headers,
         body,
+        user,
     };
-    let path = parts.uri.path().trim_end_matches('/').to_string();
     tracing::debug!(method = %req.method, %path, accept = req.accept(), "request");
     match route(&app, &path, req).await {
         Ok(resp) => resp,
@@ -253,10 +269,21 @@ async fn resource(
             rt.plural
         )));
     }
+    if rbac::reviews::is_review(rt) {
+        return match (&req.method, &target.name) {
+            (&Method::POST, None) => Ok(rbac::reviews::create(app, &target, &req)?.into_response()),
+            (m, _) => Err(ApiError::MethodNotAllowed(format!(
+                "the server does not allow this method on the requested resource: {m}"
+            ))),
+        };
+    }
     let method = req.method.clone();
     let reply = match (method, target.name.is_some()) {
         (Method::POST, true) if target.subresource.as_deref() == Some("binding") => {
             binding::create(app, &target, &req)?
+        }
+        (Method::POST, true) if target.subresource.as_deref() == Some("token") => {
+            auth::token_request::create(app, &target, &req)?
         }
         (Method::PUT, true) if target.subresource.as_deref() == Some("finalize") => {
             namespaces::finalize(app, &target, &req)?

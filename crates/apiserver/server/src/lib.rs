@@ -17,6 +17,7 @@
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
 //! 127.0.0.1:0 and use the real thing; [`serve_with`] also takes the cluster's [`Config`].
 
+pub mod auth;
 pub mod binding;
 pub mod config;
 pub mod crd;
@@ -28,10 +29,12 @@ pub mod namespaces;
 pub mod openapi;
 pub mod pagination;
 pub mod patch;
+pub mod rbac;
 pub mod resources;
 pub mod services;
 pub mod strategy;
 pub mod table;
+pub mod tls;
 pub mod validate;
 pub mod watch;
 
@@ -39,7 +42,9 @@ pub use config::Config;
 pub use error::ApiError;
 pub use podnet_apiserver_store as store;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
+
+use futures::FutureExt as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,6 +63,8 @@ pub struct App {
     pub bookmark_interval: Duration,
     /// The kinds CustomResourceDefinitions add, beside the built-in table.
     pub registry: Arc<crd::Registry>,
+    /// Token signing and the authenticators' settings.
+    pub auth: Arc<auth::Auth>,
 }
 
 /// Errors that stop the server.
@@ -65,6 +72,8 @@ pub struct App {
 pub enum ServeError {
     #[error("configuration: {0}")]
     Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    SigningKey(#[from] auth::KeyError),
     #[error("opening the store: {0}")]
     Store(#[from] StoreError),
     #[error("serving HTTP: {0}")]
@@ -91,14 +100,14 @@ pub async fn serve_with(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    serve_on(vec![listener], state_dir, config, shutdown).await
+    serve_on(vec![listener.into()], state_dir, config, shutdown).await
 }
 
 /// [`serve_with`] on several listeners at once, one store behind them all: the lab's API
 /// server answers on the host's loopback and, inside the lab's fabric, where the nodes
-/// reach it.
+/// reach it (over TLS: see [`tls::Listener`]).
 pub async fn serve_on(
-    listeners: Vec<tokio::net::TcpListener>,
+    listeners: Vec<tls::Listener>,
     state_dir: &Path,
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -110,7 +119,17 @@ pub async fn serve_on(
     };
     let store = Store::open(state_dir, options)?;
     bootstrap(&store)?;
+    rbac::bootstrap::ensure(&store)?;
     let services = services::Allocator::rebuild(config, &store);
+    let signing_key = match &config.service_account_key_file {
+        Some(path) => auth::SigningKey::load_or_create(path)?,
+        None => auth::SigningKey::generate(),
+    };
+    let auth = auth::Auth {
+        signing_key,
+        static_tokens: config.static_tokens.clone(),
+        anonymous_is_admin: config.anonymous_is_admin,
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = App {
         store,
@@ -118,6 +137,7 @@ pub async fn serve_on(
         shutdown: stop_rx.clone(),
         bookmark_interval: Duration::from_secs(10),
         registry: Arc::default(),
+        auth: Arc::new(auth),
     };
     crd::reconcile(&app);
     let router = axum::Router::new().fallback(http::handle).with_state(app);
@@ -126,13 +146,25 @@ pub async fn serve_on(
         let _ = stop_tx.send(true);
     });
     let servers = listeners.into_iter().map(|listener| {
-        tracing::info!(addr = ?listener.local_addr().ok(), "API server listening");
+        let tls = matches!(listener, tls::Listener::Tls(_));
+        tracing::info!(addr = ?listener.local_addr().ok(), tls, "API server listening");
         let mut stop = stop_rx.clone();
-        axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
+        let stopped = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
-        })
+        };
+        let router = router.clone();
+        match listener {
+            tls::Listener::Plain(l) => axum::serve(l, router)
+                .with_graceful_shutdown(stopped)
+                .into_future()
+                .boxed(),
+            tls::Listener::Tls(l) => axum::serve(l, router)
+                .with_graceful_shutdown(stopped)
+                .into_future()
+                .boxed(),
+        }
     });
-    futures::future::try_join_all(servers.map(std::future::IntoFuture::into_future)).await?;
+    futures::future::try_join_all(servers).await?;
     Ok(())
 }
 

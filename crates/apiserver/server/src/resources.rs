@@ -98,6 +98,7 @@ macro_rules! resource {
 
 use k8s_openapi::api::{apps, batch, coordination, core, discovery, networking};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
+use k8s_openapi::api::{authentication, authorization, rbac};
 
 pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
@@ -155,6 +156,40 @@ pub static RESOURCES: &[ResourceType] = &[
         "customresourcedefinitions", "customresourcedefinition", namespaced: false,
         short: &["crd", "crds"], categories: &["api-extensions"], status: true, scale: false,
         fields: &[], validate: crate::crd::validate),
+    resource!(core::v1::Secret, "", "secrets", "secret", namespaced: true,
+        short: &[], categories: &[], status: false, scale: false,
+        fields: &["type"], validate: validate::secret),
+    resource!(core::v1::ServiceAccount, "", "serviceaccounts", "serviceaccount",
+        namespaced: true, short: &["sa"], categories: &[], status: false, scale: false,
+        fields: &[], validate: validate::service_account),
+    resource!(rbac::v1::Role, "rbac.authorization.k8s.io", "roles", "role",
+        namespaced: true, short: &[], categories: &[], status: false, scale: false,
+        fields: &[], validate: validate::role),
+    resource!(rbac::v1::ClusterRole, "rbac.authorization.k8s.io", "clusterroles",
+        "clusterrole", namespaced: false, short: &[], categories: &[], status: false,
+        scale: false, fields: &[], validate: validate::cluster_role),
+    resource!(rbac::v1::RoleBinding, "rbac.authorization.k8s.io", "rolebindings",
+        "rolebinding", namespaced: true, short: &[], categories: &[], status: false,
+        scale: false, fields: &[], validate: validate::role_binding),
+    resource!(rbac::v1::ClusterRoleBinding, "rbac.authorization.k8s.io",
+        "clusterrolebindings", "clusterrolebinding", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[],
+        validate: validate::cluster_role_binding),
+    resource!(authentication::v1::SelfSubjectReview, "authentication.k8s.io",
+        "selfsubjectreviews", "selfsubjectreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::SelfSubjectAccessReview, "authorization.k8s.io",
+        "selfsubjectaccessreviews", "selfsubjectaccessreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::SelfSubjectRulesReview, "authorization.k8s.io",
+        "selfsubjectrulesreviews", "selfsubjectrulesreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::SubjectAccessReview, "authorization.k8s.io",
+        "subjectaccessreviews", "subjectaccessreview", namespaced: false, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(authorization::v1::LocalSubjectAccessReview, "authorization.k8s.io",
+        "localsubjectaccessreviews", "localsubjectaccessreview", namespaced: true, short: &[],
+        categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
 ];
 
 // === impl ResourceType ===
@@ -210,6 +245,8 @@ impl ResourceType {
     pub fn verbs(&self) -> &'static [&'static str] {
         if self.group.is_empty() && self.kind == "Namespace" {
             &VERBS_BUT_DELETECOLLECTION
+        } else if crate::rbac::reviews::is_review(self) {
+            &["create"]
         } else {
             VERBS
         }
@@ -235,6 +272,13 @@ impl ResourceType {
                 verbs: GET_PATCH_UPDATE,
             }),
             (core && self.kind == "Namespace").then(|| own("finalize", &["update"])),
+            (core && self.kind == "ServiceAccount").then_some(Subresource {
+                name: "token",
+                group: "authentication.k8s.io",
+                version: "v1",
+                kind: "TokenRequest",
+                verbs: &["create"],
+            }),
             (core && self.kind == "Pod").then_some(Subresource {
                 name: "binding",
                 group: "",

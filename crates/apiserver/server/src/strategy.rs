@@ -140,6 +140,7 @@ fn apply_defaults(rt: &ResourceType, obj: &mut Value) {
         "Pod" => pod_spec_defaults(&mut obj["spec"]),
         "Service" => service_defaults(&mut obj["spec"]),
         kind if workloads::KINDS.contains(&kind) => workloads::defaults(kind, obj),
+        "Secret" => secret_defaults(obj),
         "NetworkPolicy" => {
             let spec = &mut obj["spec"];
             default(spec, "podSelector", json!({}));
@@ -203,5 +204,30 @@ fn service_defaults(spec: &mut Value) {
         default(p, "protocol", json!("TCP"));
         let port = p["port"].clone();
         default(p, "targetPort", port);
+    }
+}
+
+/// `type` defaults to Opaque; `stringData` is a write-only convenience merged into `data`
+/// (its keys win), as upstream's conversion does.
+fn secret_defaults(obj: &mut Value) {
+    use base64::Engine as _;
+    default(obj, "type", json!("Opaque"));
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(strings)) = map.remove("stringData") else {
+        return;
+    };
+    let data = map
+        .entry("data")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(Map::new());
+    }
+    let data = data.as_object_mut().expect("made a map above");
+    for (key, value) in strings {
+        let text = value.as_str().unwrap_or_default();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+        data.insert(key, Value::String(encoded));
     }
 }

@@ -4,13 +4,19 @@
 mod apps;
 mod batch;
 mod core;
+mod identity;
 mod names;
 mod networking;
+mod rbac;
 
 pub use self::apps::{controller_revision, daemon_set, deployment, replica_set, stateful_set};
 pub use self::batch::job;
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
+pub use self::identity::{secret, secret_update, service_account};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
+pub use self::rbac::{
+    binding_update, cluster_role, cluster_role_binding, review, role, role_binding,
+};
 pub use names::{dns1123_subdomain_problem, is_dns1123_label, is_dns1123_subdomain};
 
 use serde::Serialize;
@@ -88,6 +94,14 @@ impl Errors {
         self.0.push(Cause {
             reason: "FieldValueForbidden",
             message: format!("Forbidden: {detail}"),
+            field: field.into(),
+        });
+    }
+
+    pub fn too_long(&mut self, field: &str, max: usize) {
+        self.0.push(Cause {
+            reason: "FieldValueTooLong",
+            message: format!("Too long: must have at most {max} bytes"),
             field: field.into(),
         });
     }

@@ -21,6 +21,9 @@ pub struct Config {
     pub service_subnets: Vec<IpNet>,
     /// Where the API server is reached from the nodes (the `kubernetes` Service's endpoint).
     pub api_server: SocketAddr,
+    /// The cluster CA's certificate (PEM), published as `kube-root-ca.crt` in every
+    /// namespace; None: nothing to publish.
+    pub root_ca: Option<String>,
 }
 
 /// One node of the config.
@@ -75,6 +78,7 @@ impl Config {
             node_cidr_mask_v6: 64,
             service_subnets: vec!["10.96.0.0/16".parse().expect("literal")],
             api_server: "172.18.0.1:6443".parse().expect("literal"),
+            root_ca: None,
         }
     }
 }

@@ -18,6 +18,8 @@
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
 //! | [`gc`] | deletes pods and slices whose controller owner is gone | garbage collector |
+//! | [`service_account`] | the `default` ServiceAccount in every namespace | serviceaccounts controller |
+//! | [`root_ca`] | the `kube-root-ca.crt` ConfigMap (the cluster CA) in every namespace | root-ca-cert-publisher |
 //!
 //! ClusterIP and NodePort allocation is not here: it belongs to the API server's create path
 //! (a refusal is a 422 at create time); see `podnet-lab-controllers-alloc`.
@@ -35,12 +37,15 @@ pub mod kubernetes_service;
 pub mod namespace;
 pub mod node_affinity;
 pub mod node_ipam;
+pub mod per_namespace;
 pub mod pods;
 pub mod replicaset;
 pub mod revisions;
+pub mod root_ca;
 mod run;
 pub mod scheduler;
 pub mod selector;
+pub mod service_account;
 pub mod statefulset;
 mod status_patch;
 

@@ -10,6 +10,7 @@ use crate::{
     daemonset, deployment, endpointslice, gc, job, kubernetes_service, namespace, node_ipam,
     replicaset, scheduler, statefulset,
 };
+use crate::{root_ca, service_account};
 
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
 /// its error is returned.
@@ -19,7 +20,8 @@ pub async fn run_all(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let stop = shutdown.child_token();
-    let tasks = vec![
+    let root_ca = config.root_ca.clone();
+    let mut tasks = vec![
         spawn(
             "namespace",
             namespace::run(client.clone(), stop.clone()),
@@ -66,8 +68,24 @@ pub async fn run_all(
             endpointslice::run(client.clone(), stop.clone()),
             &stop,
         ),
-        spawn("garbage-collector", gc::run(client, stop.clone()), &stop),
+        spawn(
+            "garbage-collector",
+            gc::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "serviceaccount",
+            service_account::run(client.clone(), stop.clone()),
+            &stop,
+        ),
     ];
+    if let Some(ca) = root_ca {
+        tasks.push(spawn(
+            "root-ca-cert-publisher",
+            root_ca::run(client, ca, stop.clone()),
+            &stop,
+        ));
+    }
     let mut first = Ok(());
     for result in join_all(tasks).await {
         let result = result.unwrap_or_else(|e| {

@@ -49,12 +49,15 @@ pub fn lab_plan(lab: &LabDir) -> Result<Plan, DaemonError> {
     Ok(config(&lab.name, &cluster)?.1)
 }
 
-/// The controllers' (and the node side's) client of the daemon's own API server.
-pub fn client(addr: SocketAddr) -> Result<kube::Client, DaemonError> {
+/// The controllers' (and the node side's) client of the daemon's own API server, on
+/// loopback, as the admin (`token`).
+pub fn client(addr: SocketAddr, token: &str) -> Result<kube::Client, DaemonError> {
     let url = format!("http://{addr}")
         .parse()
         .expect("a socket address is a URI");
-    kube::Client::try_from(kube::Config::new(url)).map_err(|e| DaemonError::Client(e.to_string()))
+    let mut config = kube::Config::new(url);
+    config.auth_info.token = Some(token.to_string().into());
+    kube::Client::try_from(config).map_err(|e| DaemonError::Client(e.to_string()))
 }
 
 /// Runs every controller until `stop`; restarts them if they fail (a failing controller

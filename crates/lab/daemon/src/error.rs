@@ -28,6 +28,8 @@ pub enum DaemonError {
     Corrupt { path: PathBuf, content: String },
     #[error(transparent)]
     Serve(#[from] podnet_apiserver::ServeError),
+    #[error("the lab's CA and certificates: {0}")]
+    Pki(String),
     #[error("the lab's API client: {0}")]
     Client(String),
     #[error("building the lab's network: {0}")]

@@ -9,6 +9,7 @@
 //! | `store/` | the API server | the crash-safe object store |
 //! | `address` | the daemon | `127.0.0.1:PORT`, chosen once, kept across restarts |
 //! | `kubeconfig` | the daemon | cluster, user and context `podnet-NAME` |
+//! | `pki/` | the daemon | the lab's CA, the API server's certificate, the service-account signing key, the admin token |
 //! | `daemon.pid` | the daemon | pid and start time, to stop exactly this process |
 //! | `daemon.lock` | the daemon | held (flock) while it runs: one daemon per lab |
 //! | `daemon.log` | `lab up` | the daemon's stdout and stderr (its structured logs) |
@@ -22,6 +23,7 @@ mod external_dns;
 mod kubeconfig;
 mod nodes;
 pub mod pidfile;
+pub mod pki;
 mod run;
 pub mod state;
 mod supervise;

@@ -19,7 +19,9 @@ use crate::error::DaemonError;
 use crate::kubeconfig;
 use crate::nodes::{self, NodeSide};
 use crate::pidfile::{DaemonProcess, PidFile};
+use crate::pki::Pki;
 use crate::state::{LabDir, write_atomic};
+use podnet_apiserver::tls::{Listener, TlsListener};
 
 /// Runs the lab from its state directory until SIGTERM or SIGINT: its network (fabric,
 /// nodes, external host — rebuilt from scratch, after removing whatever an earlier run
@@ -70,19 +72,28 @@ async fn serve(
     side: &NodeSide,
     controller_config: podnet_lab_controllers::Config,
 ) -> Result<(), DaemonError> {
+    let pki = Pki::load_or_create(&lab.pki_dir())?;
     let listener = bind(lab, &cluster.networking).await?;
     let addr = listener.local_addr().map_err(DaemonError::io(&lab.path))?;
-    let fabric = bind_in_fabric(&side.plan)?;
+    // Inside the lab the API server speaks TLS, as at a real cluster's in-cluster address.
+    let fabric = TlsListener::new(
+        bind_in_fabric(&side.plan)?,
+        &pki.server_cert_pem,
+        &pki.server_key_pem,
+    )
+    .map_err(|e| DaemonError::Pki(e.to_string()))?;
     write_atomic(&lab.address_file(), format!("{addr}\n").as_bytes())?;
     write_atomic(
         &lab.kubeconfig(),
-        kubeconfig::render(&lab.name, addr).as_bytes(),
+        kubeconfig::render(&lab.name, addr, None, &pki.admin_token).as_bytes(),
     )?;
     let in_lab = SocketAddr::from((FABRIC_GATEWAY, API_PORT));
     write_atomic(
         &lab.in_lab_kubeconfig(),
-        kubeconfig::render(&lab.name, in_lab).as_bytes(),
+        kubeconfig::render(&lab.name, in_lab, Some(&pki.ca_pem), &pki.admin_token).as_bytes(),
     )?;
+    let mut controller_config = controller_config;
+    controller_config.root_ca = Some(pki.ca_pem.clone());
     PidFile::current()?.write(&lab.pid_file())?;
     tracing::info!(lab = %lab.name, %addr, %in_lab, pid = std::process::id(),
         nodes = cluster.nodes.len(), "lab daemon starting");
@@ -102,11 +113,11 @@ async fn serve(
 
     // ClusterIPs come from the config's serviceSubnet (kube-apiserver's
     // --service-cluster-ip-range); node ports from the default range.
-    let api_config = podnet_apiserver::Config {
+    let api_config = pki.api_config(podnet_apiserver::Config {
         service_cidrs: cluster.networking.service_subnets.clone(),
         ..Default::default()
-    };
-    let client = controllers::client(addr)?;
+    });
+    let client = controllers::client(addr, &pki.admin_token)?;
     let controllers = tokio::spawn(controllers::run(
         client.clone(),
         controller_config,
@@ -122,9 +133,14 @@ async fn serve(
     let server = tokio::spawn({
         let api_config = api_config.clone();
         async move {
-            podnet_apiserver::serve_on(vec![listener, fabric], &store, &api_config, async move {
-                let _ = server_stop_rx.await;
-            })
+            podnet_apiserver::serve_on(
+                vec![listener.into(), Listener::Tls(fabric)],
+                &store,
+                &api_config,
+                async move {
+                    let _ = server_stop_rx.await;
+                },
+            )
             .await
         }
     });

@@ -56,6 +56,11 @@ impl LabDir {
         self.path.join("store")
     }
 
+    /// The lab's CA, API server certificate, signing key and admin token (see `pki`).
+    pub fn pki_dir(&self) -> PathBuf {
+        self.path.join("pki")
+    }
+
     pub fn address_file(&self) -> PathBuf {
         self.path.join("address")
     }

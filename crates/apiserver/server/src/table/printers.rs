@@ -150,6 +150,31 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
         "ConfigMap" => (vec![NAME, col("Data", "integer", 0), AGE], config_map),
         // Upstream's default table for kinds without a printer: the creation time itself.
         "CustomResourceDefinition" => (vec![NAME, col("Created At", "date", 0)], created_at),
+        "Secret" => (
+            vec![
+                NAME,
+                col("Type", "string", 0),
+                col("Data", "integer", 0),
+                AGE,
+            ],
+            secret,
+        ),
+        "Role" | "ClusterRole" => (vec![NAME, col("Created At", "date", 0)], role),
+        "RoleBinding" | "ClusterRoleBinding" => (
+            vec![
+                NAME,
+                col("Role", "string", 0),
+                AGE,
+                col("Users", "string", 1),
+                col("Groups", "string", 1),
+                col("ServiceAccounts", "string", 1),
+            ],
+            role_binding,
+        ),
+        "ServiceAccount" => (
+            vec![NAME, col("Secrets", "integer", 0), AGE],
+            service_account,
+        ),
         _ => (vec![NAME, AGE], generic),
     }
 }
@@ -198,6 +223,51 @@ fn config_map(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
         .map(|k| obj[*k].as_object().map_or(0, |m| m.len()))
         .sum::<usize>();
     vec![name(obj), json!(count), age(obj, now)]
+}
+
+fn secret(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let count = obj["data"].as_object().map_or(0, |m| m.len());
+    vec![name(obj), obj["type"].clone(), json!(count), age(obj, now)]
+}
+
+fn service_account(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let count = obj["secrets"].as_array().map_or(0, Vec::len);
+    vec![name(obj), json!(count), age(obj, now)]
+}
+
+fn role(obj: &Value, _now: jiff::Timestamp) -> Vec<Value> {
+    vec![name(obj), obj["metadata"]["creationTimestamp"].clone()]
+}
+
+fn role_binding(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let role = format!(
+        "{}/{}",
+        obj["roleRef"]["kind"].as_str().unwrap_or(""),
+        obj["roleRef"]["name"].as_str().unwrap_or("")
+    );
+    let subjects = |kind: &str| {
+        let names: Vec<String> = obj["subjects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["kind"] == kind)
+            .map(|s| match (kind, s["namespace"].as_str()) {
+                ("ServiceAccount", Some(ns)) => {
+                    format!("{ns}/{}", s["name"].as_str().unwrap_or(""))
+                }
+                _ => s["name"].as_str().unwrap_or("").to_string(),
+            })
+            .collect();
+        json!(names.join(", "))
+    };
+    vec![
+        name(obj),
+        json!(role),
+        age(obj, now),
+        subjects("User"),
+        subjects("Group"),
+        subjects("ServiceAccount"),
+    ]
 }
 
 /// The STATUS column: the phase, refined by the pod's and its containers' reasons.

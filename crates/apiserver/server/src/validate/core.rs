@@ -34,21 +34,26 @@ pub fn config_map(obj: &Value, errs: &mut Errors) {
             .flatten()
             .map(|(k, _)| k)
         {
-            let ok = !key.is_empty()
-                && key.len() <= 253
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if !ok {
-                errs.invalid(
-                    &format!("{section}[{key}]"),
-                    &Value::String(key.clone()),
-                    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' \
-                     (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation \
-                     is '[-._a-zA-Z0-9]+')",
-                );
-            }
+            config_key(key, &format!("{section}[{key}]"), errs);
         }
+    }
+}
+
+/// A key of a ConfigMap's or a Secret's data (upstream's `IsConfigMapKey`).
+pub(super) fn config_key(key: &str, field: &str, errs: &mut Errors) {
+    let ok = !key.is_empty()
+        && key.len() <= 253
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !ok {
+        errs.invalid(
+            field,
+            &Value::String(key.into()),
+            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' \
+             (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation \
+             is '[-._a-zA-Z0-9]+')",
+        );
     }
 }
 

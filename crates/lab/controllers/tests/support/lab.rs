@@ -16,6 +16,9 @@ use kube::{Api, Client, ResourceExt};
 use podnet_lab_controllers::{CancellationToken, Config, Role};
 use serde_json::json;
 
+/// What the root CA publisher is given to publish (any text: it does not parse it).
+pub const ROOT_CA: &str = "-----BEGIN CERTIFICATE-----\nlab\n-----END CERTIFICATE-----\n";
+
 pub struct Lab {
     pub client: Client,
     pub config: Config,
@@ -46,6 +49,7 @@ impl Lab {
             Client::try_from(kube::Config::new(format!("http://{addr}").parse().unwrap())).unwrap();
         let mut config = Config::lab("lab", &[Role::ControlPlane, Role::Worker, Role::Worker]);
         config.api_server = addr;
+        config.root_ca = Some(ROOT_CA.into());
         let controllers = tokio::spawn({
             let (client, config, stop) = (client.clone(), config.clone(), stop.clone());
             async move {
