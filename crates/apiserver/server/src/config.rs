@@ -2,6 +2,7 @@
 //! `--service-cluster-ip-range` and `--service-node-port-range`.
 
 use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -13,7 +14,12 @@ pub struct Config {
     pub service_cidrs: Vec<IpNet>,
     /// The NodePort range.
     pub node_ports: RangeInclusive<u16>,
+    /// How long an Event lives after its last write (kube-apiserver's `--event-ttl`).
+    pub event_ttl: Duration,
 }
+
+/// kube-apiserver's default `--event-ttl`.
+pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// kind's (and kubeadm's) default service subnet.
 pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/16";
@@ -38,6 +44,7 @@ impl Default for Config {
         Config {
             service_cidrs: vec![DEFAULT_SERVICE_CIDR.parse().expect("a valid CIDR")],
             node_ports: podnet_lab_controllers_alloc::port::DEFAULT_RANGE,
+            event_ttl: DEFAULT_EVENT_TTL,
         }
     }
 }

@@ -34,6 +34,7 @@ pub fn filter(rt: &ResourceType, req: &Req) -> Result<Filter, ApiError> {
             "field label not supported: {bad}"
         )));
     }
+    let fields = fields.map_fields(|label| rt.field_path(label));
     Ok(Filter { labels, fields })
 }
 
@@ -50,7 +51,7 @@ pub fn get(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         let include = IncludeObject::parse(req.param("includeObject"));
         return Ok(Reply::ok(table::table(t.rt, &[&obj], None, include)));
     }
-    Ok(Reply::ok((*obj).clone()))
+    Ok(Reply::ok((*t.rt.present(&obj)).clone()))
 }
 
 pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
@@ -68,7 +69,8 @@ pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
             include,
         )));
     }
-    let items: Vec<&Value> = list.items.iter().map(|o| o.as_ref()).collect();
+    let items: Vec<Arc<Value>> = list.items.iter().map(|o| t.rt.present(o)).collect();
+    let items: Vec<&Value> = items.iter().map(|o| o.as_ref()).collect();
     Ok(Reply::ok(json!({
         "kind": format!("{}List", t.rt.kind),
         "apiVersion": t.rt.api_version(),
@@ -225,9 +227,11 @@ fn store_create(app: &App, t: &Target, mut obj: Value, dry: bool) -> Result<Valu
         return Ok(obj);
     }
     let ns = t.namespace.as_deref().unwrap_or("");
-    let created = app.store.create(&t.rt.store_resource(), ns, obj)?;
+    let created = app
+        .store
+        .create(&t.rt.store_resource(), ns, t.rt.to_stored(obj))?;
     write.commit();
-    Ok((*created).clone())
+    Ok((*t.rt.present(&created)).clone())
 }
 
 /// Replaces the stored object with what `make` turns it into, validated (and, for a Service,
@@ -242,8 +246,9 @@ pub(crate) fn store_update(
     let mut write = ServiceWrite::begin(app, t.rt);
     let mut preview = None;
     let stored = app.store.update_with(&k, |old| {
-        let mut next = make(old)?;
+        let next = make(&t.rt.present(old))?;
         validate(t.rt, &next)?;
+        let mut next = t.rt.to_stored(next);
         write.admit(t.rt, Some(old), &mut next)?;
         if dry {
             preview = Some(next);
@@ -252,14 +257,14 @@ pub(crate) fn store_update(
         Ok(next)
     })?;
     if let Some(preview) = preview {
-        return Ok(preview);
+        return Ok((*t.rt.present(&Arc::new(preview))).clone());
     }
     // An update that drops a terminating object's last finalizer removes it.
     if meta::is_terminating(&stored) && app.store.get(&k).is_err() {
         write.release(&stored);
     }
     write.commit();
-    Ok((*stored).clone())
+    Ok((*t.rt.present(&stored)).clone())
 }
 
 /// Turns the old object and the client's new one into what is stored, per subresource.
@@ -472,7 +477,7 @@ pub fn delete(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         }
         Deleted::Terminating(o) => o,
     };
-    Ok(Reply::ok((*obj).clone()))
+    Ok(Reply::ok((*t.rt.present(&obj)).clone()))
 }
 
 pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
@@ -497,15 +502,15 @@ pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiE
             ..Default::default()
         };
         if is_dry_run(req) {
-            deleted.push((*obj).clone());
+            deleted.push((*t.rt.present(&obj)).clone());
             continue;
         }
         match app.store.delete(&k, &options) {
             Ok(Deleted::Removed(o)) => {
                 write.release(&o);
-                deleted.push((*o).clone());
+                deleted.push((*t.rt.present(&o)).clone());
             }
-            Ok(Deleted::Terminating(o)) => deleted.push((*o).clone()),
+            Ok(Deleted::Terminating(o)) => deleted.push((*t.rt.present(&o)).clone()),
             Err(podnet_apiserver_store::StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }

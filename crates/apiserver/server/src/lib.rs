@@ -20,6 +20,8 @@ pub mod config;
 pub mod crud;
 pub mod discovery;
 pub mod error;
+pub mod events;
+mod expiry;
 pub mod http;
 pub mod namespaces;
 pub mod openapi;
@@ -100,6 +102,12 @@ pub async fn serve_on(
     config.check()?;
     let options = Options {
         held: namespaces::held,
+        expire_after: vec![(
+            resources::ResourceType::find("", "v1", "events")
+                .expect("events are served")
+                .store_resource(),
+            config.event_ttl,
+        )],
         ..Options::default()
     };
     let store = Store::open(state_dir, options)?;
@@ -112,6 +120,7 @@ pub async fn serve_on(
         shutdown: stop_rx.clone(),
         bookmark_interval: Duration::from_secs(10),
     };
+    tokio::spawn(expiry::run(app.store.clone(), stop_rx.clone()));
     let router = axum::Router::new().fallback(http::handle).with_state(app);
     tokio::spawn(async move {
         shutdown.await;

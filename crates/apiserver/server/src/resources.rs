@@ -1,6 +1,8 @@
 //! The resource types the server speaks, as one table: discovery, routing, validation,
 //! printing and strategy all read it.
 
+use std::sync::Arc;
+
 use podnet_apiserver_store::Resource;
 use serde_json::Value;
 
@@ -26,6 +28,21 @@ pub struct ResourceType {
     /// typed value re-encoded, from which unknown fields are found.
     pub decode: fn(&Value) -> Result<Value, String>,
     pub validate: fn(&Value, &mut Errors),
+    /// Set when this resource is another API version's view of objects stored as another
+    /// resource (events.k8s.io/v1 Events are core/v1 Events): every read and write converts.
+    pub view: Option<&'static View>,
+}
+
+/// How a view's objects map onto the resource they are stored as.
+pub struct View {
+    /// The (group, plural) the objects are stored under.
+    pub stored: (&'static str, &'static str),
+    /// The view's form of an object → the stored form.
+    pub to_stored: fn(Value) -> Value,
+    /// The stored form → the view's form.
+    pub from_stored: fn(&Value) -> Value,
+    /// A field-selector label of the view → the label of the stored resource it means.
+    pub stored_label: fn(&str) -> &str,
 }
 
 /// A subresource: its path segment, the kind its requests and replies speak, its verbs.
@@ -84,11 +101,12 @@ macro_rules! resource {
             fields: $fields,
             decode: decode::<$ty>,
             validate: $validate,
+            view: None,
         }
     };
 }
 
-use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+use k8s_openapi::api::{apps, coordination, core, discovery, events, networking};
 
 pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
@@ -127,6 +145,15 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(coordination::v1::Lease, "coordination.k8s.io", "leases", "lease",
         namespaced: true, short: &[], categories: &[], status: false, scale: false,
         fields: &[], validate: validate::lease),
+    resource!(core::v1::Event, "", "events", "event", namespaced: true, short: &["ev"],
+        categories: &[], status: false, scale: false, fields: crate::events::CORE_FIELDS,
+        validate: crate::events::validate_core),
+    ResourceType {
+        view: Some(&crate::events::EVENTS_V1),
+        ..resource!(events::v1::Event, "events.k8s.io", "events", "event", namespaced: true,
+            short: &["ev"], categories: &[], status: false, scale: false,
+            fields: crate::events::V1_FIELDS, validate: crate::events::validate_v1)
+    },
 ];
 
 // === impl ResourceType ===
@@ -145,7 +172,35 @@ impl ResourceType {
     }
 
     pub fn store_resource(&self) -> Resource {
-        Resource::new(self.group, self.plural)
+        match self.view {
+            Some(View {
+                stored: (group, plural),
+                ..
+            }) => Resource::new(group, plural),
+            None => Resource::new(self.group, self.plural),
+        }
+    }
+
+    /// A stored object as this resource's clients see it (a view's form).
+    pub fn present(&self, stored: &Arc<Value>) -> Arc<Value> {
+        match self.view {
+            Some(view) => Arc::new((view.from_stored)(stored)),
+            None => stored.clone(),
+        }
+    }
+
+    /// What is stored for an object written in this resource's form.
+    pub fn to_stored(&self, obj: Value) -> Value {
+        match self.view {
+            Some(view) => (view.to_stored)(obj),
+            None => obj,
+        }
+    }
+
+    /// The path in the stored object that a field-selector label reads.
+    pub fn field_path(&self, label: &str) -> String {
+        let label = self.view.map_or(label, |view| (view.stored_label)(label));
+        crate::events::computed_field(self.store_resource(), label).to_string()
     }
 
     /// `v1` or `apps/v1`.
@@ -159,7 +214,7 @@ impl ResourceType {
 
     /// `pods` or `deployments.apps`, as messages name the resource.
     pub fn qualified(&self) -> String {
-        self.store_resource().to_string()
+        Resource::new(self.group, self.plural).to_string()
     }
 
     pub fn supports_field(&self, field: &str) -> bool {

@@ -7,7 +7,7 @@ mod networking;
 
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
-pub use names::{is_dns1123_label, is_dns1123_subdomain};
+pub use names::{is_dns1123_label, is_dns1123_subdomain, qualified_name_problem};
 
 use serde::Serialize;
 use serde_json::Value;

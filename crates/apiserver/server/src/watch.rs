@@ -151,7 +151,7 @@ impl Stream {
         };
         let object = match self.as_table {
             Some(include) => table::table(self.rt, &[&e.object], None, include),
-            None => (*e.object).clone(),
+            None => (*self.rt.present(&e.object)).clone(),
         };
         json!({"type": kind, "object": object})
     }

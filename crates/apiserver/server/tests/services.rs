@@ -316,6 +316,7 @@ async fn the_service_range_and_node_port_range_are_configurable() {
     let config = podnet_apiserver::Config {
         service_cidrs: vec!["10.100.0.0/28".parse().unwrap()],
         node_ports: 31000..=31001,
+        ..Default::default()
     };
     let server = TestServer::start_with(config).await;
     let api: Api<Service> = Api::namespaced(server.client(), "default");

@@ -85,6 +85,7 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
         ),
         "Namespace" => (vec![NAME, col("Status", "string", 0), AGE], namespace),
         "ConfigMap" => (vec![NAME, col("Data", "integer", 0), AGE], config_map),
+        "Event" => (crate::events::print::columns(), crate::events::print::cells),
         _ => (vec![NAME, AGE], generic),
     }
 }
