@@ -1,6 +1,6 @@
 //! The lab's Kubernetes-API-subset server: the REST API of the kinds a networking stack
 //! needs (Namespace, Node, Pod, Service, ConfigMap, EndpointSlice, Deployment,
-//! NetworkPolicy, Ingress, IngressClass, Lease), over the embedded, crash-safe
+//! NetworkPolicy, Ingress, IngressClass, Lease, Event), over the embedded, crash-safe
 //! [`podnet_apiserver_store`], spoken well enough for kubectl and kube-rs.
 //!
 //! - [`resources`]: the served kinds as one table (discovery, routing, validation, printing).
@@ -10,6 +10,8 @@
 //! - [`patch`]: JSON, merge, strategic merge patches and server-side apply.
 //! - [`validate`]: field-path validation with the real server's wording (422 Invalid).
 //! - [`table`]: server-side printing (`kubectl get`'s columns).
+//! - [`events`]: core/v1 and events.k8s.io/v1 Events over one storage; their TTL is the
+//!   store's per-object expiry, run by `expiry`.
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
 //!
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
