@@ -3,6 +3,7 @@
 
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -24,7 +25,12 @@ pub struct Config {
     /// authentication (its node processes still send none). Issue 19 turns this off: then
     /// `system:anonymous` gets what RBAC grants it, as upstream.
     pub anonymous_is_admin: bool,
+    /// How long an Event lives after its last write (kube-apiserver's `--event-ttl`).
+    pub event_ttl: Duration,
 }
+
+/// kube-apiserver's default `--event-ttl`.
+pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// kind's (and kubeadm's) default service subnet.
 pub const DEFAULT_SERVICE_CIDR: &str = "10.96.0.0/16";
@@ -52,6 +58,7 @@ impl Default for Config {
             service_account_key_file: None,
             static_tokens: Vec::new(),
             anonymous_is_admin: true,
+            event_ttl: DEFAULT_EVENT_TTL,
         }
     }
 }

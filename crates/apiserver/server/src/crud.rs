@@ -17,6 +17,12 @@ use crate::table::{self, IncludeObject};
 use crate::validate::{Cause, Errors};
 use crate::{App, crd, namespaces, pagination, strategy};
 
+/// A stored object as the request's resource shows it: through the resource's view of
+/// another storage (events.k8s.io Events), or as the served version of a custom kind.
+fn shown(rt: &ResourceType, stored: &Arc<Value>) -> Value {
+    crd::served_as(rt, &rt.present(stored))
+}
+
 fn key(t: &Target) -> ObjectKey {
     t.rt.store_resource().key(
         t.namespace.as_deref().unwrap_or(""),
@@ -34,6 +40,7 @@ pub fn filter(rt: &ResourceType, req: &Req) -> Result<Filter, ApiError> {
             "field label not supported: {bad}"
         )));
     }
+    let fields = fields.map_fields(|label| rt.field_path(label));
     Ok(Filter { labels, fields })
 }
 
@@ -50,7 +57,7 @@ pub fn get(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         let include = IncludeObject::parse(req.param("includeObject"));
         return Ok(Reply::ok(table::table(t.rt, &[&obj], None, include)));
     }
-    Ok(Reply::ok(crd::served_as(t.rt, &obj)))
+    Ok(Reply::ok(shown(t.rt, &obj)))
 }
 
 pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
@@ -67,12 +74,12 @@ pub fn list(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         req.param("continue"),
         selective,
     )?;
-    let items: Vec<&Value> = page.items.iter().map(|o| o.as_ref()).collect();
+    let shown_items: Vec<Value> = page.items.iter().map(|o| shown(t.rt, o)).collect();
+    let items: Vec<&Value> = shown_items.iter().collect();
     let mut body = if table::wants_table(req.accept()) {
         let include = IncludeObject::parse(req.param("includeObject"));
         table::table(t.rt, &items, Some(page.resource_version), include)
     } else {
-        let items: Vec<Value> = items.iter().map(|o| crd::served_as(t.rt, o)).collect();
         json!({
             "kind": format!("{}List", t.rt.kind),
             "apiVersion": t.rt.api_version(),
@@ -260,10 +267,12 @@ fn store_create(app: &App, t: &Target, mut obj: Value, dry: bool) -> Result<Valu
         return Ok(obj);
     }
     let ns = t.namespace.as_deref().unwrap_or("");
-    let created = app.store.create(&t.rt.store_resource(), ns, obj)?;
+    let created = app
+        .store
+        .create(&t.rt.store_resource(), ns, t.rt.to_stored(obj))?;
     write.commit();
     after_write(app, t.rt);
-    Ok((*created).clone())
+    Ok(shown(t.rt, &created))
 }
 
 /// Replaces the stored object with what `make` turns it into, validated (and, for a Service,
@@ -278,9 +287,10 @@ pub(crate) fn store_update(
     let mut write = ServiceWrite::begin(app, t.rt);
     let mut preview = None;
     let stored = app.store.update_with(&k, |old| {
-        let mut next = make(old)?;
+        let next = make(&t.rt.present(old))?;
         validate(t.rt, &next)?;
-        validate_update(t.rt, old, &next)?;
+        validate_update(t.rt, &t.rt.present(old), &next)?;
+        let mut next = t.rt.to_stored(next);
         write.admit(t.rt, Some(old), &mut next)?;
         if dry {
             preview = Some(next);
@@ -289,7 +299,7 @@ pub(crate) fn store_update(
         Ok(next)
     })?;
     if let Some(preview) = preview {
-        return Ok(preview);
+        return Ok((*t.rt.present(&Arc::new(preview))).clone());
     }
     // An update that drops a terminating object's last finalizer removes it.
     if meta::is_terminating(&stored) && app.store.get(&k).is_err() {
@@ -297,7 +307,7 @@ pub(crate) fn store_update(
     }
     write.commit();
     after_write(app, t.rt);
-    Ok((*stored).clone())
+    Ok(shown(t.rt, &stored))
 }
 
 /// Turns the old object and the client's new one into what is stored, per subresource.
@@ -522,7 +532,7 @@ pub fn delete(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         Deleted::Terminating(o) => o,
     };
     after_write(app, t.rt);
-    Ok(Reply::ok((*obj).clone()))
+    Ok(Reply::ok(shown(t.rt, &obj)))
 }
 
 pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
@@ -547,15 +557,15 @@ pub fn delete_collection(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiE
             ..Default::default()
         };
         if is_dry_run(req) {
-            deleted.push((*obj).clone());
+            deleted.push((*t.rt.present(&obj)).clone());
             continue;
         }
         match app.store.delete(&k, &options) {
             Ok(Deleted::Removed(o)) => {
                 write.release(&o);
-                deleted.push((*o).clone());
+                deleted.push((*t.rt.present(&o)).clone());
             }
-            Ok(Deleted::Terminating(o)) => deleted.push((*o).clone()),
+            Ok(Deleted::Terminating(o)) => deleted.push((*t.rt.present(&o)).clone()),
             Err(podnet_apiserver_store::StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }

@@ -1,6 +1,6 @@
 //! The lab's Kubernetes-API-subset server: the REST API of the kinds a networking stack
 //! needs (Namespace, Node, Pod, Service, ConfigMap, EndpointSlice, Deployment,
-//! NetworkPolicy, Ingress, IngressClass, Lease), over the embedded, crash-safe
+//! NetworkPolicy, Ingress, IngressClass, Lease, Event), over the embedded, crash-safe
 //! [`podnet_apiserver_store`], spoken well enough for kubectl and kube-rs.
 //!
 //! - [`resources`]: the served kinds as one table (discovery, routing, validation, printing).
@@ -11,6 +11,8 @@
 //! - [`pagination`]: chunked lists (`limit`, `continue`).
 //! - [`validate`]: field-path validation with the real server's wording (422 Invalid).
 //! - [`table`]: server-side printing (`kubectl get`'s columns).
+//! - [`events`]: core/v1 and events.k8s.io/v1 Events over one storage; their TTL is the
+//!   store's per-object expiry, run by `expiry`.
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
 //! - [`crd`]: CustomResourceDefinitions and the kinds they serve (the [`crd::Registry`]).
 //!
@@ -24,6 +26,8 @@ pub mod crd;
 pub mod crud;
 pub mod discovery;
 pub mod error;
+pub mod events;
+mod expiry;
 pub mod http;
 pub mod namespaces;
 pub mod openapi;
@@ -115,6 +119,12 @@ pub async fn serve_on(
     config.check()?;
     let options = Options {
         held: namespaces::held,
+        expire_after: vec![(
+            resources::ResourceType::find("", "v1", "events")
+                .expect("events are served")
+                .store_resource(),
+            config.event_ttl,
+        )],
         ..Options::default()
     };
     let store = Store::open(state_dir, options)?;
@@ -140,6 +150,7 @@ pub async fn serve_on(
         auth: Arc::new(auth),
     };
     crd::reconcile(&app);
+    tokio::spawn(expiry::run(app.store.clone(), stop_rx.clone()));
     let router = axum::Router::new().fallback(http::handle).with_state(app);
     tokio::spawn(async move {
         shutdown.await;

@@ -1,6 +1,8 @@
 //! The resource types the server speaks, as one table: discovery, routing, validation,
 //! printing and strategy all read it.
 
+use std::sync::Arc;
+
 use k8s_openapi::schemars::{Schema, SchemaGenerator};
 use podnet_apiserver_store::Resource;
 use serde_json::Value;
@@ -32,6 +34,21 @@ pub struct ResourceType {
     pub custom: Option<&'static CustomVersion>,
     /// A built-in kind's OpenAPI schema (k8s-openapi's), registered in the generator.
     pub openapi: Option<fn(&mut SchemaGenerator) -> Schema>,
+    /// Set when this resource is another API version's view of objects stored as another
+    /// resource (events.k8s.io/v1 Events are core/v1 Events): every read and write converts.
+    pub view: Option<&'static View>,
+}
+
+/// How a view's objects map onto the resource they are stored as.
+pub struct View {
+    /// The (group, plural) the objects are stored under.
+    pub stored: (&'static str, &'static str),
+    /// The view's form of an object → the stored form.
+    pub to_stored: fn(Value) -> Value,
+    /// The stored form → the view's form.
+    pub from_stored: fn(&Value) -> Value,
+    /// A field-selector label of the view → the label of the stored resource it means.
+    pub stored_label: fn(&str) -> &str,
 }
 
 /// A subresource: its path segment, the kind its requests and replies speak, its verbs.
@@ -92,13 +109,14 @@ macro_rules! resource {
             validate: $validate,
             custom: None,
             openapi: Some(|generator| generator.subschema_for::<$ty>()),
+            view: None,
         }
     };
 }
 
-use k8s_openapi::api::{apps, batch, coordination, core, discovery, networking};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
+use k8s_openapi::api::{apps, batch, coordination, core, discovery, events, networking};
 use k8s_openapi::api::{authentication, authorization, rbac};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 
 pub static RESOURCES: &[ResourceType] = &[
     resource!(core::v1::Namespace, "", "namespaces", "namespace", namespaced: false,
@@ -190,6 +208,15 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(authorization::v1::LocalSubjectAccessReview, "authorization.k8s.io",
         "localsubjectaccessreviews", "localsubjectaccessreview", namespaced: true, short: &[],
         categories: &[], status: false, scale: false, fields: &[], validate: validate::review),
+    resource!(core::v1::Event, "", "events", "event", namespaced: true, short: &["ev"],
+        categories: &[], status: false, scale: false, fields: crate::events::CORE_FIELDS,
+        validate: crate::events::validate_core),
+    ResourceType {
+        view: Some(&crate::events::EVENTS_V1),
+        ..resource!(events::v1::Event, "events.k8s.io", "events", "event", namespaced: true,
+            short: &["ev"], categories: &[], status: false, scale: false,
+            fields: crate::events::V1_FIELDS, validate: crate::events::validate_v1)
+    },
 ];
 
 // === impl ResourceType ===
@@ -208,7 +235,35 @@ impl ResourceType {
     }
 
     pub fn store_resource(&self) -> Resource {
-        Resource::new(self.group, self.plural)
+        match self.view {
+            Some(View {
+                stored: (group, plural),
+                ..
+            }) => Resource::new(group, plural),
+            None => Resource::new(self.group, self.plural),
+        }
+    }
+
+    /// A stored object as this resource's clients see it (a view's form).
+    pub fn present(&self, stored: &Arc<Value>) -> Arc<Value> {
+        match self.view {
+            Some(view) => Arc::new((view.from_stored)(stored)),
+            None => stored.clone(),
+        }
+    }
+
+    /// What is stored for an object written in this resource's form.
+    pub fn to_stored(&self, obj: Value) -> Value {
+        match self.view {
+            Some(view) => (view.to_stored)(obj),
+            None => obj,
+        }
+    }
+
+    /// The path in the stored object that a field-selector label reads.
+    pub fn field_path(&self, label: &str) -> String {
+        let label = self.view.map_or(label, |view| (view.stored_label)(label));
+        crate::events::computed_field(self.store_resource(), label).to_string()
     }
 
     /// `v1` or `apps/v1`.
@@ -222,7 +277,7 @@ impl ResourceType {
 
     /// `pods` or `deployments.apps`, as messages name the resource.
     pub fn qualified(&self) -> String {
-        self.store_resource().to_string()
+        Resource::new(self.group, self.plural).to_string()
     }
 
     pub fn supports_field(&self, field: &str) -> bool {

@@ -17,7 +17,9 @@ pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, networ
 pub use self::rbac::{
     binding_update, cluster_role, cluster_role_binding, review, role, role_binding,
 };
-pub use names::{dns1123_subdomain_problem, is_dns1123_label, is_dns1123_subdomain};
+pub use names::{
+    dns1123_subdomain_problem, is_dns1123_label, is_dns1123_subdomain, qualified_name_problem,
+};
 
 use serde::Serialize;
 use serde_json::Value;

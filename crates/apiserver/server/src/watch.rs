@@ -151,7 +151,7 @@ impl Stream {
         };
         let object = match self.as_table {
             Some(include) => table::table(self.rt, &[&e.object], None, include),
-            None => crate::crd::served_as(self.rt, &e.object),
+            None => crate::crd::served_as(self.rt, &self.rt.present(&e.object)),
         };
         json!({"type": kind, "object": object})
     }

@@ -9,6 +9,7 @@
 //! - [`store`]: create / update (optimistic concurrency) / delete (graceful, finalizers) / list.
 //! - [`watch`]: replay from a resourceVersion, then live events, filtered per watcher.
 //! - [`selector`]: label and field selectors as the API server parses them.
+//! - per-object expiry ([`Options::expire_after`], [`Store::expire`]): Events' TTL.
 //! - [`wal`]: the crash-safe on-disk form: an fsync'd append-only log compacted into an
 //!   atomically replaced snapshot; `durable` batches the log's fsyncs (group commit) outside
 //!   the store's lock, and watchers hear only of changes already on disk.
@@ -18,6 +19,7 @@
 
 mod durable;
 pub mod error;
+mod expiry;
 pub mod history;
 pub mod key;
 pub mod meta;

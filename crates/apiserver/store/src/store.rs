@@ -2,12 +2,14 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::durable::Durability;
+use crate::expiry::Expiry;
 use crate::history::{Event, EventType, History};
 use crate::wal::{Objects, Wal};
 use crate::{Filter, ObjectKey, Resource, StoreError, meta};
@@ -22,6 +24,9 @@ pub struct Options {
     /// Kind-specific finalization beyond `metadata.finalizers` (a namespace's
     /// `spec.finalizers`): while it says an object is held, a terminating object stays.
     pub held: fn(&ObjectKey, &Value) -> bool,
+    /// Resources whose objects are removed (with a DELETED event) this long after their
+    /// last write; see [`Store::expire`].
+    pub expire_after: Vec<(Resource, Duration)>,
 }
 
 /// A cheap handle: clones share one store.
@@ -43,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) rv: u64,
     pub(crate) history: History,
     wal: Wal,
+    expiry: Expiry,
 }
 
 /// A list result: the items and the resourceVersion they are consistent at.
@@ -81,6 +87,7 @@ impl Default for Options {
             history: 10_000,
             compact_after: 10_000,
             held: |_, _| false,
+            expire_after: Vec::new(),
         }
     }
 }
@@ -104,11 +111,17 @@ impl Store {
         let (changed, _) = watch::channel(recovered.rv);
         let (log, log_path) = wal.syncer()?;
         let durability = Durability::new(log, log_path, recovered.rv);
+        let mut expiry = Expiry::new(options.expire_after.clone());
+        let now = Instant::now();
+        for key in recovered.objects.keys() {
+            expiry.touch(key, now);
+        }
         let inner = Inner {
             objects: recovered.objects,
             rv: recovered.rv,
             history,
             wal,
+            expiry,
         };
         Ok(Store {
             shared: Arc::new(Shared {
@@ -378,6 +391,36 @@ impl Store {
         })
     }
 
+    /// Removes the objects whose time ran out by `now` (see [`Options::expire_after`]), each
+    /// with a DELETED event, as etcd does when a lease expires; returns how many went.
+    pub fn expire(&self, now: Instant) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let due = inner.expiry.due(now);
+        for key in &due {
+            let Some(current) = inner.objects.get(key).cloned() else {
+                inner.expiry.forget(key);
+                continue;
+            };
+            let mut last = (*current).clone();
+            let rv = inner.rv + 1;
+            meta::metadata_mut(&mut last).insert("resourceVersion".into(), rv.to_string().into());
+            self.commit(
+                &mut inner,
+                key.clone(),
+                EventType::Deleted,
+                Arc::new(last),
+                Some(current),
+            )?;
+        }
+        self.durable(inner)?;
+        Ok(due.len())
+    }
+
+    /// When the next object expires, if any does.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.lock().expiry.next()
+    }
+
     /// Finalizers (or the kind's own finalization) keep the object while it terminates.
     fn is_held(&self, key: &ObjectKey, obj: &Value) -> bool {
         meta::finalizers(obj) > 0 || (self.shared.options.held)(key, obj)
@@ -421,10 +464,12 @@ impl Store {
         inner.rv = rv;
         if kind == EventType::Deleted {
             inner.objects.remove(&event.key);
+            inner.expiry.forget(&event.key);
         } else {
             inner
                 .objects
                 .insert(event.key.clone(), event.object.clone());
+            inner.expiry.touch(&event.key, Instant::now());
         }
         inner.history.push(event);
         if inner.wal.records() >= self.shared.options.compact_after {

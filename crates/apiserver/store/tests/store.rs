@@ -465,3 +465,49 @@ async fn concurrent_writers_are_all_durable_and_watched_in_order() {
     assert_eq!(all.items.len(), 320);
     assert_eq!(all.resource_version, 320);
 }
+
+#[tokio::test]
+async fn an_expiring_object_goes_with_a_deleted_event_once_its_time_after_the_last_write_is_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = Resource::new("", "events");
+    let ttl = std::time::Duration::from_secs(3600);
+    let options = Options {
+        expire_after: vec![(events.clone(), ttl)],
+        ..Default::default()
+    };
+    let store = Store::open(dir.path(), options).unwrap();
+    let start = std::time::Instant::now();
+    store
+        .create(&events, "ns1", json!({"metadata": {"name": "e"}}))
+        .unwrap();
+    store.create(&pods(), "ns1", pod("p", json!({}))).unwrap();
+    let written = store.next_expiry().expect("the event expires");
+    assert!(written >= start + ttl);
+    let mut watch = store
+        .watch(&events, None, Filter::default(), WatchStart::Current)
+        .unwrap();
+    assert_eq!(watch.next().await.unwrap().kind, EventType::Added);
+
+    // A write renews the deadline: it is not due at the first one any more.
+    let key = events.key("ns1", "e");
+    let mut renewed = (*store.get(&key).unwrap()).clone();
+    renewed["message"] = json!("again");
+    store.update(&key, renewed).unwrap();
+    assert_eq!(store.expire(written).unwrap(), 0);
+    let renewed_at = store.next_expiry().unwrap();
+    assert!(renewed_at > written);
+    let modified = watch.next().await.unwrap();
+    assert_eq!(modified.kind, EventType::Modified);
+
+    assert_eq!(store.expire(renewed_at).unwrap(), 1);
+    assert!(matches!(store.get(&key), Err(StoreError::NotFound { .. })));
+    assert!(
+        store.get(&pods().key("ns1", "p")).is_ok(),
+        "pods never expire"
+    );
+    let deleted = watch.next().await.unwrap();
+    assert_eq!(deleted.kind, EventType::Deleted);
+    assert_eq!(meta::name(&deleted.object), "e");
+    assert!(rv(&deleted.object) > rv(&modified.object));
+    assert_eq!(store.next_expiry(), None);
+}

@@ -6,6 +6,8 @@
 //!   on its node until the watch shows the binding, as kube-scheduler's cache does, so that a
 //!   burst of pods spreads. Binding goes through `pods/binding` when the server offers it,
 //!   else through an update of `spec.nodeName`.
+//! - Events as kube-scheduler words them: `Scheduled` ("Successfully assigned NS/POD to
+//!   NODE") and `FailedScheduling` ("0/3 nodes are available: …", when the reason changes).
 
 pub mod pick;
 
@@ -19,6 +21,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
+use podnet_k8s_events::{Broadcaster, EventType, Recorder, Reference, Source};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -48,8 +51,11 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     .map(|_| ());
     let mut events = futures::stream::select(node_events, pod_events).boxed();
     let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let (broadcaster, recorder) =
+        Broadcaster::new(client.clone(), Source::new(SCHEDULER_NAME, None));
+    tokio::spawn(broadcaster.run());
     let mut s = Scheduler {
-        binder: Binder::discover(client).await,
+        binder: Binder::discover(client, recorder).await,
         assumed: HashMap::new(),
     };
     loop {
@@ -120,6 +126,16 @@ impl Scheduler {
                 Ok(node) => match self.binder.bind(pod, &node).await {
                     Ok(()) => {
                         tracing::info!(pod = %pod.name_any(), namespace = pod.namespace().as_deref().unwrap_or(""), %node, "bound");
+                        self.binder.recorder.event(
+                            &Reference::of(pod),
+                            EventType::Normal,
+                            "Scheduled",
+                            format!(
+                                "Successfully assigned {}/{} to {node}",
+                                pod.namespace().unwrap_or_default(),
+                                pod.name_any()
+                            ),
+                        );
                         self.assumed
                             .insert(pod.uid().unwrap_or_default(), node.clone());
                         placed.push((node, pod.clone()));
@@ -159,12 +175,13 @@ fn is_finished(p: &Pod) -> bool {
 struct Binder {
     client: Client,
     subresource: bool,
+    recorder: Recorder,
 }
 
 // === impl Binder ===
 
 impl Binder {
-    async fn discover(client: Client) -> Self {
+    async fn discover(client: Client, recorder: Recorder) -> Self {
         let subresource = match client.list_core_api_resources("v1").await {
             Ok(list) => list.resources.iter().any(|r| r.name == "pods/binding"),
             Err(error) => {
@@ -175,6 +192,7 @@ impl Binder {
         Binder {
             client,
             subresource,
+            recorder,
         }
     }
 
@@ -231,6 +249,12 @@ impl Binder {
             return;
         }
         tracing::info!(pod = %pod.name_any(), reason = %reason.0, "unschedulable");
+        self.recorder.event(
+            &Reference::of(pod),
+            EventType::Warning,
+            "FailedScheduling",
+            reason.0.clone(),
+        );
         let api: Api<Pod> =
             Api::namespaced(self.client.clone(), &pod.namespace().unwrap_or_default());
         let patch = json!({"status": {"conditions": [{

@@ -14,6 +14,7 @@
 //! | [`logs`] | where container logs are kept |
 //! | [`state`] | pod records that survive a kubelet restart; where `lab exec` finds a pod |
 //! | `node` | Node registration, status and the heartbeat Lease |
+//! | `events` | the kubelet's events (Pulled, Created, Started, Killing, Unhealthy, BackOff, Starting, NodeReady, …) through [`podnet_k8s_events`] |
 //!
 //! [`run`] is the entry point; it must run inside the node's network namespace (every
 //! thread of the runtime), since pods without hostNetwork are wired to it by CNI and
@@ -23,6 +24,7 @@
 mod config;
 mod container;
 mod error;
+mod events;
 pub mod files;
 pub mod logs;
 mod node;
@@ -44,6 +46,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use kube::Client;
+use podnet_k8s_events::{Broadcaster, Source};
 use tokio_util::sync::CancellationToken;
 
 use pod_worker::Shared;
@@ -61,14 +64,21 @@ pub async fn run(
     }
     let node_resolv = std::fs::read_to_string(&config.node_resolv_conf).unwrap_or_default();
     tracing::info!(node = %config.node_name, ip = %config.node_ip, state = %config.state_dir.display(), "kubelet starting");
+    let (broadcaster, recorder) = Broadcaster::new(
+        client.clone(),
+        Source::new("kubelet", Some(&config.node_name)),
+    );
+    tokio::spawn(broadcaster.run());
+    events::starting(&recorder, &config.node_name);
     let shared = Arc::new(Shared {
         network: Network::new(&config),
         client: client.clone(),
+        recorder: recorder.clone(),
         config: config.clone(),
         node_resolv,
     });
     let token = CancellationToken::new();
-    let heartbeat = tokio::spawn(node::run(client, config, token.clone()));
+    let heartbeat = tokio::spawn(node::run(client, config, recorder, token.clone()));
     let pods = tokio::spawn(sync::run(shared, token.clone()));
     shutdown.await;
     token.cancel();

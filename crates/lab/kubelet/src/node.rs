@@ -12,8 +12,11 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use tokio_util::sync::CancellationToken;
 
+use podnet_k8s_events::Recorder;
+
 use crate::config::KubeletConfig;
 use crate::error::{Error, Result, is_conflict, is_not_found};
+use crate::events;
 use crate::pod_worker::now;
 
 pub(crate) const LEASE_NAMESPACE: &str = "kube-node-lease";
@@ -21,10 +24,23 @@ const LEASE_DURATION_SECONDS: i32 = 40;
 const KUBELET_VERSION: &str = "v1.37.0-podnet";
 
 /// Heartbeats until `shutdown`. Errors are logged and retried at the next beat.
-pub(crate) async fn run(client: Client, config: KubeletConfig, shutdown: CancellationToken) {
+pub(crate) async fn run(
+    client: Client,
+    config: KubeletConfig,
+    recorder: Recorder,
+    shutdown: CancellationToken,
+) {
+    // What this kubelet last posted: each condition that changes from it is an event.
+    let mut posted: Option<NodeStatus> = None;
     loop {
-        if let Err(error) = beat(&client, &config).await {
-            tracing::warn!(node = %config.node_name, %error, "node heartbeat");
+        match beat(&client, &config).await {
+            Ok(status) => {
+                for reason in condition_changes(posted.as_ref(), &status) {
+                    events::node_status(&recorder, &config.node_name, reason);
+                }
+                posted = Some(status);
+            }
+            Err(error) => tracing::warn!(node = %config.node_name, %error, "node heartbeat"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -33,8 +49,8 @@ pub(crate) async fn run(client: Client, config: KubeletConfig, shutdown: Cancell
     }
 }
 
-/// One heartbeat: registration if needed, status, lease.
-pub(crate) async fn beat(client: &Client, config: &KubeletConfig) -> Result<()> {
+/// One heartbeat: registration if needed, status, lease. Returns the status posted.
+pub(crate) async fn beat(client: &Client, config: &KubeletConfig) -> Result<NodeStatus> {
     let nodes: Api<Node> = Api::all(client.clone());
     let node = match nodes.get_opt(&config.node_name).await {
         Ok(Some(node)) => node,
@@ -50,7 +66,50 @@ pub(crate) async fn beat(client: &Client, config: &KubeletConfig) -> Result<()> 
         )
         .await
         .map_err(|e| Error::api(format!("update status of node {}", config.node_name), e))?;
-    renew_lease(client, config, node.metadata.uid.as_deref()).await
+    renew_lease(client, config, node.metadata.uid.as_deref()).await?;
+    Ok(status)
+}
+
+/// The event reasons of conditions that differ from what was posted before (all of them
+/// after a start), as the kubelet's setters record them: `NodeHasSufficientMemory`,
+/// `NodeHasNoDiskPressure`, `NodeHasSufficientPID`, `NodeReady` / `NodeNotReady`.
+fn condition_changes(before: Option<&NodeStatus>, now: &NodeStatus) -> Vec<&'static str> {
+    let status_of = |s: Option<&NodeStatus>, type_: &str| {
+        s.and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == type_))
+            .map(|c| c.status.clone())
+    };
+    [
+        (
+            "MemoryPressure",
+            "NodeHasSufficientMemory",
+            "NodeHasInsufficientMemory",
+        ),
+        (
+            "DiskPressure",
+            "NodeHasNoDiskPressure",
+            "NodeHasDiskPressure",
+        ),
+        (
+            "PIDPressure",
+            "NodeHasSufficientPID",
+            "NodeHasInsufficientPID",
+        ),
+        ("Ready", "NodeNotReady", "NodeReady"),
+    ]
+    .into_iter()
+    .filter_map(|(type_, when_false, when_true)| {
+        let current = status_of(Some(now), type_)?;
+        if status_of(before, type_).as_ref() == Some(&current) {
+            return None;
+        }
+        Some(if current == "True" {
+            when_true
+        } else {
+            when_false
+        })
+    })
+    .collect()
 }
 
 async fn register(nodes: &Api<Node>, config: &KubeletConfig) -> Result<Node> {

@@ -33,6 +33,8 @@ const DELETE_ATTEMPTS: usize = 10;
 /// What every pod worker of a kubelet shares.
 pub(crate) struct Shared {
     pub client: Client,
+    /// The kubelet's events.
+    pub recorder: podnet_k8s_events::Recorder,
     pub config: KubeletConfig,
     pub network: Network,
     /// The node's resolv.conf, for dnsPolicy Default.
@@ -104,7 +106,7 @@ pub(crate) async fn run(
         let pod = pod_rx.borrow_and_update().clone();
         let Some(pod) = pod else {
             // Gone from the API without our deletion (force-deleted): stop at once.
-            worker.stop_all(Duration::ZERO).await;
+            worker.stop_all(None, Duration::ZERO).await;
             worker.forget().await;
             break;
         };
@@ -113,7 +115,7 @@ pub(crate) async fn run(
                 .metadata
                 .deletion_grace_period_seconds
                 .map_or_else(|| grace_of(&pod), |s| Duration::from_secs(s.max(0) as u64));
-            worker.stop_all(grace).await;
+            worker.stop_all(Some(&pod), grace).await;
             worker.forget().await;
             worker.delete(&pod).await;
             break;
@@ -304,21 +306,27 @@ impl Worker {
         }
     }
 
-    /// SIGTERM every container, SIGKILL those still there after `grace`.
-    async fn stop_all(&self, grace: Duration) {
+    /// SIGTERM every container, SIGKILL those still there after `grace`; `Killing` events
+    /// about the pod when it is still there to be told.
+    async fn stop_all(&self, pod: Option<&Pod>, grace: Duration) {
         let procs: Vec<_> = {
             let mut st = self.ctx.state.lock().unwrap();
             st.containers
-                .values_mut()
-                .filter_map(|rt| {
+                .iter_mut()
+                .filter_map(|(name, rt)| {
                     rt.ready = false;
-                    rt.process.filter(|_| rt.is_running())
+                    Some((name.clone(), rt.process.filter(|_| rt.is_running())?))
                 })
                 .collect()
         };
+        if let Some(pod) = pod {
+            for (name, _) in &procs {
+                crate::events::stopping(&self.ctx.shared.recorder, pod, name);
+            }
+        }
         let stops = procs
             .into_iter()
-            .map(|p| containers::stop_process(p, grace));
+            .map(|(_, p)| containers::stop_process(p, grace));
         futures::future::join_all(stops).await;
     }
 

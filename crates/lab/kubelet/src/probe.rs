@@ -39,6 +39,15 @@ pub(crate) struct ProbeTarget {
 // === impl ProbeKind ===
 
 impl ProbeKind {
+    /// As the kubelet's messages name it: `Readiness probe failed: …`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Startup => "Startup",
+            Self::Readiness => "Readiness",
+            Self::Liveness => "Liveness",
+        }
+    }
+
     pub fn of(self, c: &Container) -> Option<&Probe> {
         match self {
             Self::Startup => c.startup_probe.as_ref(),
@@ -49,14 +58,15 @@ impl ProbeKind {
 }
 
 /// Runs `probe` until cancelled, calling `report` with the result each time it changes
-/// (readiness starts failed, liveness and startup unknown). A startup probe stops after its
-/// first success.
+/// (readiness starts failed, liveness and startup unknown) and `failed` with the output of
+/// every failed attempt. A startup probe stops after its first success.
 pub(crate) async fn run(
     kind: ProbeKind,
     probe: Probe,
     target: ProbeTarget,
     cancel: CancellationToken,
     report: impl Fn(bool),
+    failed: impl Fn(&str),
 ) {
     let secs =
         |v: Option<i32>, default: i32| Duration::from_secs(v.unwrap_or(default).max(0) as u64);
@@ -72,10 +82,14 @@ pub(crate) async fn run(
         _ = tokio::time::sleep(initial) => {}
     }
     loop {
-        let ok = tokio::select! {
+        let result = tokio::select! {
             _ = cancel.cancelled() => return,
-            ok = check(&probe, &target, timeout) => ok,
+            result = check(&probe, &target, timeout) => result,
         };
+        if let Err(output) = &result {
+            failed(output);
+        }
+        let ok = result.is_ok();
         if ok {
             successes += 1;
             failures = 0;
@@ -105,51 +119,83 @@ pub(crate) async fn run(
     }
 }
 
-/// One attempt of `probe` within `timeout`.
-pub(crate) async fn check(probe: &Probe, target: &ProbeTarget, timeout: Duration) -> bool {
-    let attempt = async {
-        if let Some(http) = &probe.http_get {
-            let port = resolve_port(&http.port, &target.ports)?;
-            let host = match http.host.as_deref().filter(|h| !h.is_empty()) {
-                Some(h) => h.parse().ok()?,
-                None => target.pod_ip,
-            };
-            if http
-                .scheme
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("HTTPS"))
-            {
-                // No TLS client in the lab: an HTTPS probe cannot pass.
-                return None;
-            }
-            let headers: Vec<(String, String)> = http
-                .http_headers
-                .iter()
-                .flatten()
-                .map(|h| (h.name.clone(), h.value.clone()))
-                .collect();
-            let path = http.path.as_deref().unwrap_or("/");
-            let code = http_get(SocketAddr::new(host, port), path, &headers).await?;
-            Some((200..400).contains(&code))
-        } else if let Some(tcp) = &probe.tcp_socket {
-            let port = resolve_port(&tcp.port, &target.ports)?;
-            let host = match tcp.host.as_deref().filter(|h| !h.is_empty()) {
-                Some(h) => h.parse().ok()?,
-                None => target.pod_ip,
-            };
-            Some(
-                TcpStream::connect(SocketAddr::new(host, port))
-                    .await
-                    .is_ok(),
-            )
-        } else if let Some(exec) = &probe.exec {
-            Some(exec_ok(exec.command.clone().unwrap_or_default(), target).await)
-        } else {
-            // gRPC probes are not provided in the lab.
-            None
+/// One attempt of `probe` within `timeout`; a failure carries what the kubelet's prober
+/// says about it (`HTTP probe failed with statuscode: 500`).
+pub(crate) async fn check(
+    probe: &Probe,
+    target: &ProbeTarget,
+    timeout: Duration,
+) -> Result<(), String> {
+    let secs = timeout.as_secs();
+    if let Some(http) = &probe.http_get {
+        let port = resolve_port(&http.port, &target.ports)
+            .ok_or_else(|| format!("invalid port {:?}", http.port))?;
+        let host = match http.host.as_deref().filter(|h| !h.is_empty()) {
+            Some(h) => h.parse().map_err(|_| format!("invalid host {h:?}"))?,
+            None => target.pod_ip,
+        };
+        let path = http.path.as_deref().unwrap_or("/");
+        let addr = SocketAddr::new(host, port);
+        if http
+            .scheme
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("HTTPS"))
+        {
+            // No TLS client in the lab: an HTTPS probe cannot pass.
+            return Err(format!(
+                "Get \"https://{addr}{path}\": HTTPS probes are not supported in the lab"
+            ));
         }
-    };
-    matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
+        let headers: Vec<(String, String)> = http
+            .http_headers
+            .iter()
+            .flatten()
+            .map(|h| (h.name.clone(), h.value.clone()))
+            .collect();
+        let code = match tokio::time::timeout(timeout, http_get(addr, path, &headers)).await {
+            Err(_) => Err(format!(
+                "Get \"http://{addr}{path}\": context deadline exceeded (Client.Timeout \
+                 exceeded while awaiting headers)"
+            )),
+            Ok(result) => result.map_err(|e| format!("Get \"http://{addr}{path}\": {e}")),
+        }?;
+        if (200..400).contains(&code) {
+            Ok(())
+        } else {
+            Err(format!("HTTP probe failed with statuscode: {code}"))
+        }
+    } else if let Some(tcp) = &probe.tcp_socket {
+        let port = resolve_port(&tcp.port, &target.ports)
+            .ok_or_else(|| format!("invalid port {:?}", tcp.port))?;
+        let host = match tcp.host.as_deref().filter(|h| !h.is_empty()) {
+            Some(h) => h.parse().map_err(|_| format!("invalid host {h:?}"))?,
+            None => target.pod_ip,
+        };
+        let addr = SocketAddr::new(host, port);
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Err(_) => Err(format!("dial tcp {addr}: i/o timeout")),
+            Ok(Err(e)) => Err(dial_error(addr, &e)),
+            Ok(Ok(_)) => Ok(()),
+        }
+    } else if let Some(exec) = &probe.exec {
+        let argv = exec.command.clone().unwrap_or_default();
+        match tokio::time::timeout(timeout, exec_ok(argv.clone(), target)).await {
+            Err(_) => Err(format!("command {argv:?} timed out after {secs}s")),
+            Ok(result) => result,
+        }
+    } else {
+        Err("gRPC probes are not supported in the lab".into())
+    }
+}
+
+/// A refused or failed connection as Go's net package words it.
+fn dial_error(addr: SocketAddr, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => {
+            format!("dial tcp {addr}: connect: connection refused")
+        }
+        _ => format!("dial tcp {addr}: connect: {e}"),
+    }
 }
 
 fn resolve_port(port: &IntOrString, named: &HashMap<String, i32>) -> Option<u16> {
@@ -163,8 +209,14 @@ fn resolve_port(port: &IntOrString, named: &HashMap<String, i32>) -> Option<u16>
 }
 
 /// The status code of `GET path`, as the kubelet's prober sends it.
-async fn http_get(addr: SocketAddr, path: &str, headers: &[(String, String)]) -> Option<u16> {
-    let mut conn = TcpStream::connect(addr).await.ok()?;
+async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<u16, String> {
+    let mut conn = TcpStream::connect(addr)
+        .await
+        .map_err(|e| dial_error(addr, &e))?;
     let mut req = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: kube-probe/1.37\r\nAccept: */*\r\nConnection: close\r\n"
     );
@@ -172,12 +224,14 @@ async fn http_get(addr: SocketAddr, path: &str, headers: &[(String, String)]) ->
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    conn.write_all(req.as_bytes()).await.ok()?;
+    conn.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = Vec::with_capacity(256);
     let mut chunk = [0u8; 256];
     // The status line is all that is needed.
     while !buf.contains(&b'\n') {
-        let n = conn.read(&mut chunk).await.ok()?;
+        let n = conn.read(&mut chunk).await.map_err(|e| e.to_string())?;
         if n == 0 {
             break;
         }
@@ -185,12 +239,20 @@ async fn http_get(addr: SocketAddr, path: &str, headers: &[(String, String)]) ->
     }
     let line = String::from_utf8_lossy(&buf);
     let mut words = line.split_whitespace();
-    words.next().filter(|v| v.starts_with("HTTP/"))?;
-    words.next()?.parse().ok()
+    let malformed = || "malformed HTTP response".to_string();
+    words
+        .next()
+        .filter(|v| v.starts_with("HTTP/"))
+        .ok_or_else(malformed)?;
+    words
+        .next()
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(malformed)
 }
 
-/// Runs an exec probe's command in the container's namespaces; success is exit status 0.
-async fn exec_ok(argv: Vec<String>, target: &ProbeTarget) -> bool {
+/// Runs an exec probe's command in the container's namespaces; success is exit status 0,
+/// a failure carries the command's output (as upstream's message does).
+async fn exec_ok(argv: Vec<String>, target: &ProbeTarget) -> Result<(), String> {
     let spec = ProcessSpec {
         argv,
         env: target.env.clone(),
@@ -201,17 +263,22 @@ async fn exec_ok(argv: Vec<String>, target: &ProbeTarget) -> bool {
         &target.container,
         target.ns,
         &spec,
-        Stdio::null(),
-        Stdio::null(),
+        Stdio::piped(),
+        Stdio::piped(),
     );
     match spawned {
-        Ok((_, mut child)) => {
-            let ok = matches!(child.wait().await, Ok(s) if s.success());
-            ok
-        }
+        Ok((_, child)) => match child.wait_with_output().await {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+            Err(error) => Err(error.to_string()),
+        },
         Err(error) => {
             tracing::debug!(pod = %target.pod, container = %target.container, %error, "exec probe");
-            false
+            Err(error.to_string())
         }
     }
 }
@@ -261,23 +328,34 @@ mod tests {
     async fn http_get_passes_below_400_by_named_port_and_fails_from_400() {
         let ok = serve_status(302).await;
         let p = probe(serde_json::json!({"httpGet": {"path": "/healthz", "port": "http"}}));
-        assert!(check(&p, &target(ok), Duration::from_secs(1)).await);
+        assert_eq!(check(&p, &target(ok), Duration::from_secs(1)).await, Ok(()));
         let bad = serve_status(500).await;
         let p = probe(serde_json::json!({"httpGet": {"path": "/", "port": bad}}));
-        assert!(!check(&p, &target(bad), Duration::from_secs(1)).await);
+        assert_eq!(
+            check(&p, &target(bad), Duration::from_secs(1)).await,
+            Err("HTTP probe failed with statuscode: 500".into())
+        );
     }
 
     #[tokio::test]
     async fn tcp_socket_fails_on_a_closed_port() {
         let port = serve_status(200).await;
         let p = probe(serde_json::json!({"tcpSocket": {"port": port}}));
-        assert!(check(&p, &target(port), Duration::from_secs(1)).await);
+        assert_eq!(
+            check(&p, &target(port), Duration::from_secs(1)).await,
+            Ok(())
+        );
         let closed = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
         let p = probe(serde_json::json!({"tcpSocket": {"port": closed}}));
-        assert!(!check(&p, &target(closed), Duration::from_secs(1)).await);
+        assert_eq!(
+            check(&p, &target(closed), Duration::from_secs(1)).await,
+            Err(format!(
+                "dial tcp 127.0.0.1:{closed}: connect: connection refused"
+            ))
+        );
     }
 
     #[tokio::test]
@@ -295,6 +373,7 @@ mod tests {
             target(port),
             cancel.clone(),
             move |r| s.lock().unwrap().push(r),
+            |output| panic!("the probe passes: {output}"),
         ));
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(

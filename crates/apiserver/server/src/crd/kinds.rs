@@ -67,6 +67,7 @@ fn build(spec: &Value, version: &Value) -> ResourceType {
         },
         custom: Some(Box::leak(Box::new(custom))),
         openapi: None,
+        view: None,
     }
 }
 

@@ -175,6 +175,7 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
             vec![NAME, col("Secrets", "integer", 0), AGE],
             service_account,
         ),
+        "Event" => (crate::events::print::columns(), crate::events::print::cells),
         _ => (vec![NAME, AGE], generic),
     }
 }

@@ -36,6 +36,17 @@ impl FieldSelector {
         self.requirements.iter().map(|(f, _, _)| f.as_str())
     }
 
+    /// The same requirements read from other field paths: where the stored object keeps
+    /// what a label names (an API view's labels onto its storage's fields).
+    pub fn map_fields(self, path: impl Fn(&str) -> String) -> Self {
+        let requirements = self
+            .requirements
+            .into_iter()
+            .map(|(field, equal, want)| (path(&field), equal, want))
+            .collect();
+        FieldSelector { requirements }
+    }
+
     pub fn is_everything(&self) -> bool {
         self.requirements.is_empty()
     }

@@ -45,10 +45,12 @@ pub fn pick(pod: &Pod, nodes: &[Node], placed: &[Placed<'_>]) -> Result<String, 
     match best {
         Some(n) => Ok(n.name_any()),
         None => {
-            let detail: Vec<String> = reasons
+            let mut detail: Vec<String> = reasons
                 .iter()
                 .map(|(r, n)| format!("{n} node(s) {r}"))
                 .collect();
+            // kube-scheduler sorts the whole "N node(s) …" strings (FitError.Error).
+            detail.sort();
             Err(Unschedulable(format!(
                 "0/{} nodes are available: {}.",
                 nodes.len(),
@@ -267,7 +269,7 @@ mod tests {
         });
         assert_eq!(
             pick(&none, &nodes, &[]).unwrap_err().0,
-            "0/3 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 1 node(s) were unschedulable."
+            "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) didn't match Pod's node affinity/selector."
         );
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
@@ -159,6 +160,7 @@ pub(crate) fn restart_due(ctx: &WorkerCtx, pod: &Pod, name: &str) -> bool {
     if let RunState::Terminated(t) = &rt.state {
         rt.last_termination = Some(t.clone());
     }
+    crate::events::back_off(&ctx.shared.recorder, pod, name);
     let wait = next.saturating_duration_since(Instant::now()).as_secs() + 1;
     let uid = pod.metadata.uid.as_deref().unwrap_or("");
     rt.state = RunState::Waiting {
@@ -236,6 +238,7 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
     match spawned {
         Err(error) => {
             tracing::warn!(pod = %key, container = %c.name, %error, "container failed to start");
+            crate::events::failed(&ctx.shared.recorder, pod, &c.name, &error.to_string());
             // Upstream's StartError: counts as a run that failed, restarted per policy.
             rt.state = RunState::Terminated(Termination {
                 exit_code: 128,
@@ -249,6 +252,10 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
         }
         Ok((process, child)) => {
             tracing::info!(pod = %key, container = %c.name, pid = process.pid, restarts = rt.restart_count, "container started");
+            let recorder = &ctx.shared.recorder;
+            crate::events::pulled(recorder, pod, c);
+            crate::events::created(recorder, pod, &c.name);
+            crate::events::started(recorder, pod, &c.name);
             rt.state = RunState::Running { started_at: now() };
             rt.process = Some(process);
             rt.ran_since = Some(Instant::now());
@@ -263,7 +270,7 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
                 ips.first().copied().unwrap_or(config.node_ip),
                 spec.env,
             );
-            start_probes(ctx, c, instance, target, cancel);
+            start_probes(ctx, pod, c, instance, target, cancel);
             let ctx2 = ctx.clone();
             let name = c.name.clone();
             tokio::spawn(async move {
@@ -330,7 +337,7 @@ pub(crate) fn adopt(
     let env = process_spec(pod, c, &env_ctx)
         .map(|s| s.env)
         .unwrap_or_default();
-    start_probes(ctx, c, 1, probe_target(&key, c, ns, ip, env), cancel);
+    start_probes(ctx, pod, c, 1, probe_target(&key, c, ns, ip, env), cancel);
     tracing::info!(pod = %key, container = %c.name, pid = process.pid, "adopted running container");
     let ctx2 = ctx.clone();
     let name = c.name.clone();
@@ -413,6 +420,7 @@ fn probe_target(
 /// Startup first; readiness and liveness once the container has started.
 fn start_probes(
     ctx: &WorkerCtx,
+    pod: &Pod,
     c: &Container,
     instance: u64,
     target: ProbeTarget,
@@ -430,19 +438,28 @@ fn start_probes(
         return;
     }
     let ctx = ctx.clone();
+    let pod = Arc::new(pod.clone());
     let name = c.name.clone();
     tokio::spawn(async move {
         let gated = probes.iter().any(|(k, _)| *k == ProbeKind::Startup);
         let mut tasks = tokio::task::JoinSet::new();
         for (kind, probe) in probes {
-            let (ctx, name, target, cancel) =
-                (ctx.clone(), name.clone(), target.clone(), cancel.clone());
+            let (ctx, pod, name, target, cancel) = (
+                ctx.clone(),
+                pod.clone(),
+                name.clone(),
+                target.clone(),
+                cancel.clone(),
+            );
             tasks.spawn(async move {
                 if gated && kind != ProbeKind::Startup {
                     wait_started(&ctx, &name, instance, &cancel).await;
                 }
-                let report = |ok: bool| report(&ctx, &name, instance, kind, ok);
-                probe::run(kind, probe, target, cancel, report).await;
+                let report = |ok: bool| report(&ctx, &pod, &name, instance, kind, ok);
+                let recorder = &ctx.shared.recorder;
+                let failed =
+                    |output: &str| crate::events::unhealthy(recorder, &pod, &name, kind, output);
+                probe::run(kind, probe, target, cancel, report, failed).await;
             });
         }
         while tasks.join_next().await.is_some() {}
@@ -468,7 +485,7 @@ async fn wait_started(ctx: &WorkerCtx, name: &str, instance: u64, cancel: &Cance
 
 /// A probe's thresholded result: readiness sets `ready`; a failed liveness or startup probe
 /// kills the container, which then restarts per policy.
-fn report(ctx: &WorkerCtx, name: &str, instance: u64, kind: ProbeKind, ok: bool) {
+fn report(ctx: &WorkerCtx, pod: &Pod, name: &str, instance: u64, kind: ProbeKind, ok: bool) {
     let mut st = ctx.state.lock().unwrap();
     let key = st.record.key();
     let grace = st.grace;
@@ -486,6 +503,7 @@ fn report(ctx: &WorkerCtx, name: &str, instance: u64, kind: ProbeKind, ok: bool)
         }
         (ProbeKind::Liveness | ProbeKind::Startup, false) if !rt.killing => {
             tracing::info!(pod = %key, container = name, ?kind, "probe failed, container will be restarted");
+            crate::events::probe_kill(&ctx.shared.recorder, pod, name, kind);
             rt.killing = true;
             rt.ready = false;
             if let Some(process) = rt.process {
