@@ -8,7 +8,20 @@ use crate::table::{self, Scalar, Type};
 use crate::wire::{Raw, Reader};
 use crate::{Error, special};
 
-pub fn message(name: &str, bytes: &[u8], path: &str) -> Result<Value, Error> {
+/// How strictly the decoded JSON follows the wire.
+#[derive(Clone, Copy)]
+pub struct Options {
+    /// Leave out singular string fields that are present but empty. Go writes every non-pointer
+    /// string, set or not, while its JSON omits empty ones and its defaulting treats "" as
+    /// unset: a request decoded this way reads as the client's JSON would have.
+    pub omit_empty_strings: bool,
+}
+
+pub const FAITHFUL: Options = Options {
+    omit_empty_strings: false,
+};
+
+pub fn message(name: &str, bytes: &[u8], path: &str, opts: Options) -> Result<Value, Error> {
     let msg = table::message(name).ok_or_else(|| Error::UnknownKind {
         api_version: String::new(),
         kind: name.to_string(),
@@ -25,7 +38,7 @@ pub fn message(name: &str, bytes: &[u8], path: &str) -> Result<Value, Error> {
                 let Raw::Len(entry) = raw else {
                     return Err(malformed(&path, "map entry is not length-delimited"));
                 };
-                let (key, value) = map_entry(*value_ty, entry, &path)?;
+                let (key, value) = map_entry(*value_ty, entry, &path, opts)?;
                 let map = obj
                     .entry(field.json)
                     .or_insert_with(|| Value::Object(Map::new()));
@@ -49,11 +62,12 @@ pub fn message(name: &str, bytes: &[u8], path: &str) -> Result<Value, Error> {
                             items.push(varint_value(s, v));
                         }
                     }
-                    (ty, raw) => items.push(value(ty, raw, &path)?),
+                    (ty, raw) => items.push(value(ty, raw, &path, opts)?),
                 }
             }
-            ty => match value(ty, raw, &path)? {
+            ty => match value(ty, raw, &path, opts)? {
                 Value::Object(embedded) if field.inline => obj.extend(embedded),
+                Value::String(s) if s.is_empty() && opts.omit_empty_strings => {}
                 v => {
                     obj.insert(field.json.to_string(), v);
                 }
@@ -63,28 +77,33 @@ pub fn message(name: &str, bytes: &[u8], path: &str) -> Result<Value, Error> {
     special::from_table_shape(name, Value::Object(obj), path)
 }
 
-fn map_entry(value_ty: Type, entry: &[u8], path: &str) -> Result<(String, Value), Error> {
+fn map_entry(
+    value_ty: Type,
+    entry: &[u8],
+    path: &str,
+    opts: Options,
+) -> Result<(String, Value), Error> {
     let mut key = String::new();
     let mut value = None;
     let mut reader = Reader::new(entry);
     while let Some((tag, raw)) = reader.field().map_err(|r| malformed(path, r))? {
         match (tag, raw) {
             (1, Raw::Len(k)) => key = utf8(k, path)?,
-            (2, raw) => value = Some(self::value(value_ty, raw, path)?),
+            (2, raw) => value = Some(self::value(value_ty, raw, path, opts)?),
             _ => {}
         }
     }
     // An absent value is the type's empty value (protobuf map semantics).
     let value = match value {
         Some(v) => v,
-        None => self::value(value_ty, Raw::Len(&[]), path)?,
+        None => self::value(value_ty, Raw::Len(&[]), path, opts)?,
     };
     Ok((key, value))
 }
 
-fn value(ty: Type, raw: Raw<'_>, path: &str) -> Result<Value, Error> {
+fn value(ty: Type, raw: Raw<'_>, path: &str, opts: Options) -> Result<Value, Error> {
     match (ty, raw) {
-        (Type::Message(name), Raw::Len(bytes)) => message(name, bytes, path),
+        (Type::Message(name), Raw::Len(bytes)) => message(name, bytes, path, opts),
         (Type::Scalar(Scalar::String), Raw::Len(bytes)) => Ok(Value::String(utf8(bytes, path)?)),
         (Type::Scalar(Scalar::Bytes), Raw::Len(bytes)) => Ok(Value::String(
             base64::engine::general_purpose::STANDARD.encode(bytes),

@@ -71,6 +71,21 @@ pub fn encode_object(object: &Value) -> Result<Option<Vec<u8>>, Error> {
 
 /// The JSON object in an envelope, with its apiVersion and kind from the envelope's typeMeta.
 pub fn decode_object(bytes: &[u8]) -> Result<Value, Error> {
+    decode_object_with(bytes, decode::FAITHFUL)
+}
+
+/// The JSON object a Go client sent in an envelope, as its JSON would have read: empty strings
+/// (which Go writes for every unset string field) left out, so defaulting fills them.
+pub fn decode_request(bytes: &[u8]) -> Result<Value, Error> {
+    decode_object_with(
+        bytes,
+        decode::Options {
+            omit_empty_strings: true,
+        },
+    )
+}
+
+fn decode_object_with(bytes: &[u8], opts: decode::Options) -> Result<Value, Error> {
     let body = bytes.strip_prefix(MAGIC).ok_or(Error::NoMagic)?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     let mut reader = Reader::new(body);
@@ -95,7 +110,7 @@ pub fn decode_object(bytes: &[u8]) -> Result<Value, Error> {
         api_version: api_version.clone(),
         kind: kind.clone(),
     })?;
-    let Value::Object(fields) = decode::message(name, raw, &kind)? else {
+    let Value::Object(fields) = decode::message(name, raw, &kind, opts)? else {
         return Err(malformed(&kind, "not an object"));
     };
     let mut object = Map::new();

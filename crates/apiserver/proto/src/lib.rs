@@ -17,12 +17,13 @@ mod table;
 mod wire;
 
 pub use envelope::{
-    CONTENT_TYPE, STREAM_CONTENT_TYPE, decode_object, encode_object, message_for, watch_frame,
+    CONTENT_TYPE, STREAM_CONTENT_TYPE, decode_object, decode_request, encode_object, message_for,
+    watch_frame,
 };
 
 /// Decodes one message given by its k8s-pb name (`api.apps.v1.Deployment`) into its JSON form.
 pub fn decode_message(name: &str, bytes: &[u8]) -> Result<serde_json::Value, Error> {
-    decode::message(name, bytes, name)
+    decode::message(name, bytes, name, decode::FAITHFUL)
 }
 
 /// Encodes the JSON form of one message given by its k8s-pb name.

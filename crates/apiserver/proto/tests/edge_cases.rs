@@ -25,6 +25,24 @@ fn empty_strings_and_zeros_are_present_absent_ones_are_not() {
 }
 
 #[test]
+fn requests_read_as_go_json_would_empty_strings_left_out() {
+    // Go writes every non-pointer string, set or not; map values and list items are data.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "", "labels": {"empty": ""}},
+        "spec": {"containers": [{"name": "c", "image": "nginx", "imagePullPolicy": "",
+            "args": [""]}]}});
+    let bytes = encode_object(&pod).unwrap().unwrap();
+    let decoded = podnet_apiserver_proto::decode_request(&bytes).unwrap();
+    assert_eq!(
+        decoded,
+        json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"empty": ""}},
+        "spec": {"containers": [{"name": "c", "image": "nginx", "args": [""]}]}})
+    );
+    assert_eq!(decode_object(&bytes).unwrap(), pod);
+}
+
+#[test]
 fn null_fields_are_absent() {
     let bytes = encode_message(
         OBJECT_META,

@@ -2,13 +2,13 @@
 
 use std::collections::HashMap;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::negotiate::{self, Encoding};
 use crate::resources::ResourceType;
 use crate::{App, binding, crud, discovery, namespaces, openapi, watch};
 
@@ -54,14 +54,22 @@ impl Reply {
     }
 }
 
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let mut resp = json_response(self.code, &self.body);
+impl Reply {
+    /// The response in `encoding` (replies of another media type, such as aggregated
+    /// discovery, keep theirs).
+    pub fn respond(self, encoding: Encoding) -> Response {
+        let encoding = match self.content_type {
+            "application/json" => encoding,
+            _ => Encoding::Json,
+        };
+        let mut resp = negotiate::response(self.code, &self.body, encoding);
         let headers = resp.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static(self.content_type),
-        );
+        if encoding == Encoding::Json {
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(self.content_type),
+            );
+        }
         for w in self.warnings {
             if let Ok(v) = header::HeaderValue::from_str(&format!("299 - {w:?}")) {
                 headers.append("warning", v);
@@ -71,13 +79,14 @@ impl IntoResponse for Reply {
     }
 }
 
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        self.respond(Encoding::Json)
+    }
+}
+
 pub fn json_response(code: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).expect("JSON values serialize");
-    Response::builder()
-        .status(code)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(bytes))
-        .expect("static headers are valid")
+    negotiate::response(code, body, Encoding::Json)
 }
 
 // === impl Req ===
@@ -102,25 +111,15 @@ impl Req {
         matches!(self.param(name), Some("true" | "1"))
     }
 
-    /// The body as JSON (or YAML, by Content-Type), which must be an object.
+    /// The body as JSON (decoded from JSON, YAML or protobuf by Content-Type), which must be
+    /// an object.
     pub fn object(&self) -> Result<Value, ApiError> {
-        let ct = self.header(header::CONTENT_TYPE);
-        let value: Value = if ct.contains("yaml") {
-            serde_yaml_ng::from_slice(&self.body)
-                .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?
-        } else {
-            serde_json::from_slice(&self.body).map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "the object provided is unrecognized: couldn't decode JSON: {e}"
-                ))
-            })?
-        };
-        if !value.is_object() {
-            return Err(ApiError::BadRequest(
-                "the body of the request must be a JSON or YAML object".into(),
-            ));
-        }
-        Ok(value)
+        negotiate::request_object(self.header(header::CONTENT_TYPE), &self.body)
+    }
+
+    /// The reply encoding the Accept header asks for.
+    pub fn encoding(&self) -> Encoding {
+        Encoding::for_accept(self.accept())
     }
 }
 
@@ -144,9 +143,10 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
     };
     let path = parts.uri.path().trim_end_matches('/').to_string();
     tracing::debug!(method = %req.method, %path, accept = req.accept(), "request");
+    let encoding = req.encoding();
     match route(&app, &path, req).await {
         Ok(resp) => resp,
-        Err(e) => e.into_response(),
+        Err(e) => e.respond(encoding),
     }
 }
 
@@ -202,7 +202,7 @@ async fn resource(
 ) -> Result<Response, ApiError> {
     if segs.is_empty() {
         let list = discovery::resource_list(group, version).ok_or(ApiError::NoSuchPath)?;
-        return Ok(Reply::ok(list).into_response());
+        return Ok(Reply::ok(list).respond(req.encoding()));
     }
     let (namespace, rest) = match segs {
         ["namespaces", ns, plural, rest @ ..]
@@ -272,7 +272,7 @@ async fn resource(
             )));
         }
     };
-    Ok(reply.into_response())
+    Ok(reply.respond(req.encoding()))
 }
 
 fn version() -> Value {
