@@ -360,3 +360,63 @@ async fn watch_streams_length_prefixed_watch_events() {
     assert_eq!(cm.metadata.unwrap().name.as_deref(), Some("w"));
     assert_eq!(cm.data["k"], "v");
 }
+
+#[tokio::test]
+async fn the_scale_subresource_and_delete_options_speak_protobuf() {
+    use k8s_pb::api::autoscaling::v1::{Scale, ScaleSpec};
+    use k8s_pb::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Preconditions};
+    let server = TestServer::start().await;
+    let (code, _) = server
+        .raw(
+            "POST",
+            "/apis/apps/v1/namespaces/default/deployments",
+            "application/json",
+            r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},
+            "spec":{"replicas":3,"selector":{"matchLabels":{"app":"web"}},
+            "template":{"metadata":{"labels":{"app":"web"}},
+            "spec":{"containers":[{"name":"web","image":"nginx"}]}}}}"#,
+        )
+        .await;
+    assert_eq!(code, 201);
+    let path = "/apis/apps/v1/namespaces/default/deployments/web";
+    let scale_path = format!("{path}/scale");
+    let accept = [("Accept", ACCEPT_PROTOBUF)];
+    let reply = request(&server, "GET", &scale_path, &accept, &[]).await;
+    assert_eq!((reply.code, reply.content_type.as_str()), (200, PROTOBUF));
+    let scale: Scale = open(&reply.body, "Scale");
+    assert_eq!(scale.spec.as_ref().unwrap().replicas, Some(3));
+    assert_eq!(
+        scale.status.as_ref().unwrap().selector.as_deref(),
+        Some("app=web")
+    );
+
+    // client-go's UpdateScale: the Scale back with zero replicas (a value Go always writes).
+    let scaled = Scale {
+        spec: Some(ScaleSpec { replicas: Some(0) }),
+        ..scale
+    };
+    let headers = [("Content-Type", PROTOBUF), ("Accept", ACCEPT_PROTOBUF)];
+    let body = envelope("autoscaling/v1", "Scale", &scaled);
+    let reply = request(&server, "PUT", &scale_path, &headers, &body).await;
+    assert_eq!(reply.code, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let scale: Scale = open(&reply.body, "Scale");
+    assert_eq!(scale.spec.unwrap().replicas, Some(0));
+
+    // A typed client's Delete carries DeleteOptions as protobuf: its precondition is honoured.
+    let options = |uid: &str| DeleteOptions {
+        preconditions: Some(Preconditions {
+            uid: Some(uid.into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    let body = envelope("meta.k8s.io/v1", "DeleteOptions", &options("not-the-uid"));
+    let reply = request(&server, "DELETE", path, &headers, &body).await;
+    assert_eq!(reply.code, 409, "{}", String::from_utf8_lossy(&reply.body));
+    let status: Status = open(&reply.body, "Status");
+    assert_eq!(status.reason.as_deref(), Some("Conflict"));
+    let uid = scale.metadata.unwrap().uid.unwrap();
+    let body = envelope("meta.k8s.io/v1", "DeleteOptions", &options(&uid));
+    let reply = request(&server, "DELETE", path, &headers, &body).await;
+    assert_eq!(reply.code, 200, "{}", String::from_utf8_lossy(&reply.body));
+}
