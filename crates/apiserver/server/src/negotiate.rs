@@ -103,3 +103,52 @@ pub fn response(code: StatusCode, body: &Value, encoding: Encoding) -> axum::res
         .body(axum::body::Body::from(bytes))
         .expect("static headers are valid")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::RESOURCES;
+
+    #[test]
+    fn every_served_kind_and_its_list_and_subresources_have_a_protobuf_form() {
+        for rt in RESOURCES {
+            let api_version = rt.api_version();
+            for kind in [rt.kind.to_string(), format!("{}List", rt.kind)] {
+                assert!(
+                    podnet_apiserver_proto::message_for(&api_version, &kind).is_some(),
+                    "{api_version} {kind} has no protobuf form"
+                );
+            }
+            for sub in rt.subresources() {
+                let api_version = match sub.group {
+                    "" => sub.version.to_string(),
+                    g => format!("{g}/{}", sub.version),
+                };
+                assert!(
+                    podnet_apiserver_proto::message_for(&api_version, sub.kind).is_some(),
+                    "{api_version} {} has no protobuf form",
+                    sub.kind
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn accept_picks_the_first_encoding_the_server_produces() {
+        let protobuf = "application/vnd.kubernetes.protobuf, application/json";
+        assert_eq!(Encoding::for_accept(protobuf), Encoding::Protobuf);
+        assert_eq!(
+            Encoding::for_accept("application/vnd.kubernetes.protobuf;q=0.9, */*"),
+            Encoding::Protobuf
+        );
+        assert_eq!(
+            Encoding::for_accept("application/json, */*"),
+            Encoding::Json
+        );
+        assert_eq!(Encoding::for_accept(""), Encoding::Json);
+        assert_eq!(Encoding::for_accept("text/html, */*"), Encoding::Json);
+        let table =
+            "application/json;as=Table;v=v1;g=meta.k8s.io, application/vnd.kubernetes.protobuf";
+        assert_eq!(Encoding::for_accept(table), Encoding::Json);
+    }
+}
