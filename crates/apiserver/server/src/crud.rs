@@ -495,8 +495,8 @@ fn delete_options(req: &Req) -> Result<(Option<i64>, DeleteOptions), ApiError> {
     let body: Value = if req.body.is_empty() {
         json!({})
     } else {
-        serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::BadRequest(format!("couldn't decode DeleteOptions: {e}")))?
+        // JSON, or protobuf from client-go's typed clients.
+        req.object()?
     };
     let grace = req
         .param("gracePeriodSeconds")

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use podnet_apiserver_store::{ObjectKey, StoreError};
 use serde_json::{Value, json};
 
+use crate::negotiate::Encoding;
 use crate::resources::ResourceType;
 use crate::validate::Cause;
 
@@ -176,10 +177,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The Status reply in `encoding` (Status has a protobuf form, so typed clients get one).
+    pub fn respond(self, encoding: Encoding) -> Response {
         let (code, _) = self.code_and_reason();
         tracing::debug!(code = code.as_u16(), error = %self, "request failed");
-        crate::http::json_response(code, &self.status())
+        crate::negotiate::response(code, &self.status(), encoding)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.respond(Encoding::Json)
     }
 }

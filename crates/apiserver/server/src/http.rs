@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::auth::UserInfo;
 use crate::error::ApiError;
+use crate::negotiate::{self, Encoding};
 use crate::resources::ResourceType;
 use crate::{App, auth, binding, crud, discovery, namespaces, openapi, rbac, watch};
 
@@ -57,14 +57,22 @@ impl Reply {
     }
 }
 
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        let mut resp = json_response(self.code, &self.body);
+impl Reply {
+    /// The response in `encoding` (replies of another media type, such as aggregated
+    /// discovery, keep theirs).
+    pub fn respond(self, encoding: Encoding) -> Response {
+        let encoding = match self.content_type {
+            "application/json" => encoding,
+            _ => Encoding::Json,
+        };
+        let mut resp = negotiate::response(self.code, &self.body, encoding);
         let headers = resp.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static(self.content_type),
-        );
+        if encoding == Encoding::Json {
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(self.content_type),
+            );
+        }
         for w in self.warnings {
             if let Ok(v) = header::HeaderValue::from_str(&format!("299 - {w:?}")) {
                 headers.append("warning", v);
@@ -74,13 +82,14 @@ impl IntoResponse for Reply {
     }
 }
 
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        self.respond(Encoding::Json)
+    }
+}
+
 pub fn json_response(code: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).expect("JSON values serialize");
-    Response::builder()
-        .status(code)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(bytes))
-        .expect("static headers are valid")
+    negotiate::response(code, body, Encoding::Json)
 }
 
 // === impl Req ===
@@ -105,25 +114,15 @@ impl Req {
         matches!(self.param(name), Some("true" | "1"))
     }
 
-    /// The body as JSON (or YAML, by Content-Type), which must be an object.
+    /// The body as JSON (decoded from JSON, YAML or protobuf by Content-Type), which must be
+    /// an object.
     pub fn object(&self) -> Result<Value, ApiError> {
-        let ct = self.header(header::CONTENT_TYPE);
-        let value: Value = if ct.contains("yaml") {
-            serde_yaml_ng::from_slice(&self.body)
-                .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?
-        } else {
-            serde_json::from_slice(&self.body).map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "the object provided is unrecognized: couldn't decode JSON: {e}"
-                ))
-            })?
-        };
-        if !value.is_object() {
-            return Err(ApiError::BadRequest(
-                "the body of the request must be a JSON or YAML object".into(),
-            ));
-        }
-        Ok(value)
+        negotiate::request_object(self.header(header::CONTENT_TYPE), &self.body)
+    }
+
+    /// The reply encoding the Accept header asks for.
+    pub fn encoding(&self) -> Encoding {
+        Encoding::for_accept(self.accept())
     }
 }
 
@@ -139,18 +138,25 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
         .query()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    let encoding = Encoding::for_accept(
+        parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
     let user = match auth::authn::authenticate(&app, &parts.headers)
         .and_then(|sender| auth::impersonate::apply(&app, sender, &parts.headers))
     {
         Ok(user) => user,
-        Err(e) => return e.into_response(),
+        Err(e) => return e.respond(encoding),
     };
     let path = parts.uri.path().trim_end_matches('/').to_string();
     let attrs = rbac::attributes::of_request(&user, &parts.method, &path, &query);
     if rbac::authorize(&app, &attrs) == rbac::Decision::Deny {
         tracing::debug!(user = %user.username, verb = %attrs.verb, %path, "forbidden");
         let message = rbac::attributes::forbidden_message(&attrs);
-        return ApiError::Forbidden(message).into_response();
+        return ApiError::Forbidden(message).respond(encoding);
     }
     let req = Req {
         method: parts.method,
@@ -162,7 +168,7 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
     tracing::debug!(method = %req.method, %path, accept = req.accept(), "request");
     match route(&app, &path, req).await {
         Ok(resp) => resp,
-        Err(e) => e.into_response(),
+        Err(e) => e.respond(encoding),
     }
 }
 
@@ -217,7 +223,7 @@ async fn resource(
     if segs.is_empty() {
         let list =
             discovery::resource_list(&app.registry, group, version).ok_or(ApiError::NoSuchPath)?;
-        return Ok(Reply::ok(list).into_response());
+        return Ok(Reply::ok(list).respond(req.encoding()));
     }
     let (namespace, rest) = match segs {
         ["namespaces", ns, plural, rest @ ..]
@@ -271,7 +277,9 @@ async fn resource(
     }
     if rbac::reviews::is_review(rt) {
         return match (&req.method, &target.name) {
-            (&Method::POST, None) => Ok(rbac::reviews::create(app, &target, &req)?.into_response()),
+            (&Method::POST, None) => {
+                Ok(rbac::reviews::create(app, &target, &req)?.respond(req.encoding()))
+            }
             (m, _) => Err(ApiError::MethodNotAllowed(format!(
                 "the server does not allow this method on the requested resource: {m}"
             ))),
@@ -304,7 +312,7 @@ async fn resource(
             )));
         }
     };
-    Ok(reply.into_response())
+    Ok(reply.respond(req.encoding()))
 }
 
 fn version() -> Value {

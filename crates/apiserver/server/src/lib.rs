@@ -4,7 +4,8 @@
 //! [`podnet_apiserver_store`], spoken well enough for kubectl and kube-rs.
 //!
 //! - [`resources`]: the served kinds as one table (discovery, routing, validation, printing).
-//! - [`http`]: routing; [`crud`]: the verbs; [`watch`]: watch streams.
+//! - [`http`]: routing; [`crud`]: the verbs; [`watch`]: watch streams; [`negotiate`]: JSON,
+//!   YAML or Kubernetes protobuf bodies and replies.
 //! - [`services`]: ClusterIP / NodePort allocation in the Service write path (422 at once);
 //!   [`namespaces`]: deletion as upstream (Terminating, `finalize`); [`binding`]: `pods/binding`.
 //! - [`patch`]: JSON, merge, strategic merge patches and server-side apply.
@@ -30,6 +31,7 @@ pub mod events;
 mod expiry;
 pub mod http;
 pub mod namespaces;
+pub mod negotiate;
 pub mod openapi;
 pub mod pagination;
 pub mod patch;

@@ -1,6 +1,7 @@
-//! Watch streams: one JSON event per line over a chunked response, with BOOKMARKs, the
-//! initial-events end marker of `sendInitialEvents`, `timeoutSeconds`, and 410 Gone as an
-//! ERROR event (as the real API server sends it, so clients relist).
+//! Watch streams: one JSON event per line over a chunked response (or, when the client prefers
+//! protobuf, length-prefixed WatchEvent frames), with BOOKMARKs, the initial-events end marker
+//! of `sendInitialEvents`, `timeoutSeconds`, and 410 Gone as an ERROR event (as the real API
+//! server sends it, so clients relist).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::http::{Req, Target};
+use crate::negotiate::Encoding;
 use crate::resources::ResourceType;
 use crate::table::{self, IncludeObject};
 use crate::{App, crud};
@@ -24,6 +26,7 @@ struct Stream {
     first: Option<Value>,
     rt: &'static ResourceType,
     as_table: Option<IncludeObject>,
+    encoding: Encoding,
     bookmarks: bool,
     initial_end: bool,
     deadline: tokio::time::Instant,
@@ -63,6 +66,17 @@ pub fn watch(app: &App, t: &Target, req: &Req) -> Result<Response, ApiError> {
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
     let as_table =
         table::wants_table(req.accept()).then(|| IncludeObject::parse(req.param("includeObject")));
+    // Protobuf frames only for kinds with a protobuf form (tables and custom kinds are JSON).
+    let encoding = match req.encoding() {
+        Encoding::Protobuf
+            if as_table.is_none()
+                && podnet_apiserver_proto::message_for(&t.rt.api_version(), t.rt.kind)
+                    .is_some() =>
+        {
+            Encoding::Protobuf
+        }
+        _ => Encoding::Json,
+    };
     let mut bookmark = tokio::time::interval(app.bookmark_interval);
     bookmark.reset();
     let state = Stream {
@@ -70,6 +84,7 @@ pub fn watch(app: &App, t: &Target, req: &Req) -> Result<Response, ApiError> {
         first,
         rt: t.rt,
         as_table,
+        encoding,
         bookmarks,
         initial_end: send_initial && bookmarks,
         deadline: tokio::time::Instant::now() + timeout,
@@ -80,9 +95,13 @@ pub fn watch(app: &App, t: &Target, req: &Req) -> Result<Response, ApiError> {
         let line = s.next_line().await?;
         Some((Ok::<_, std::convert::Infallible>(line), s))
     });
+    let content_type = match encoding {
+        Encoding::Protobuf => podnet_apiserver_proto::STREAM_CONTENT_TYPE,
+        Encoding::Json => "application/json",
+    };
     Ok(Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .body(Body::from_stream(stream))
         .expect("static headers are valid"))
 }
@@ -91,8 +110,27 @@ fn error_event(e: ApiError) -> Value {
     json!({"type": "ERROR", "object": e.status()})
 }
 
-fn line(v: &Value) -> Bytes {
-    let mut out = serde_json::to_vec(v).expect("JSON values serialize");
+/// One event on the wire: a JSON line, or a protobuf frame.
+fn line(encoding: Encoding, event: &Value) -> Bytes {
+    if encoding == Encoding::Protobuf {
+        let frame = |e: &Value| {
+            podnet_apiserver_proto::watch_frame(e["type"].as_str().unwrap_or(""), &e["object"])
+        };
+        match frame(event) {
+            Ok(Some(bytes)) => return Bytes::from(bytes),
+            // The stream is protobuf already: say so in a Status the client can read.
+            Ok(None) | Err(_) => {
+                let e = ApiError::Internal(format!(
+                    "cannot encode {} as protobuf",
+                    event["object"]["kind"].as_str().unwrap_or("the object")
+                ));
+                if let Ok(Some(bytes)) = frame(&error_event(e)) {
+                    return Bytes::from(bytes);
+                }
+            }
+        }
+    }
+    let mut out = serde_json::to_vec(event).expect("JSON values serialize");
     out.push(b'\n');
     Bytes::from(out)
 }
@@ -103,7 +141,7 @@ impl Stream {
     async fn next_line(&mut self) -> Option<Bytes> {
         if let Some(first) = self.first.take() {
             self.watch = None;
-            return Some(line(&first));
+            return Some(line(self.encoding, &first));
         }
         let watch = self.watch.as_mut()?;
         if self.initial_end && !watch.initial_pending() {
@@ -111,17 +149,20 @@ impl Stream {
             let rv = watch.resource_version();
             let mut b = self.bookmark_object(rv);
             b["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-            return Some(line(&json!({"type": "BOOKMARK", "object": b})));
+            return Some(line(
+                self.encoding,
+                &json!({"type": "BOOKMARK", "object": b}),
+            ));
         }
         loop {
             let watch = self.watch.as_mut()?;
             tokio::select! {
                 event = watch.next() => {
                     return match event {
-                        Ok(e) => Some(line(&self.event(&e))),
+                        Ok(e) => Some(line(self.encoding, &self.event(&e))),
                         Err(e) => {
                             self.watch = None;
-                            Some(line(&error_event(e.into())))
+                            Some(line(self.encoding, &error_event(e.into())))
                         }
                     };
                 }
@@ -131,7 +172,7 @@ impl Stream {
                     if self.bookmarks {
                         let rv = watch.resource_version();
                         let b = self.bookmark_object(rv);
-                        return Some(line(&json!({"type": "BOOKMARK", "object": b})));
+                        return Some(line(self.encoding, &json!({"type": "BOOKMARK", "object": b})));
                     }
                 }
             }

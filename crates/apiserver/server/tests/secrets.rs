@@ -112,11 +112,9 @@ async fn type_specific_keys_are_required() {
     );
 }
 
-/// `kubectl create secret|serviceaccount` send protobuf: enable once the server reads it
-/// (the "proto" branch of issue 10).
+/// `kubectl create secret|serviceaccount` send protobuf bodies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "kubectl create sends protobuf; enable when the server decodes it"]
-async fn kubectl_create_secret_generic_tls_and_serviceaccount_needs_protobuf() {
+async fn kubectl_create_secret_generic_tls_and_serviceaccount_over_protobuf() {
     let server = TestServer::start().await;
     let k = Kubectl::new(&server.url());
     k.run(&[
@@ -127,8 +125,10 @@ async fn kubectl_create_secret_generic_tls_and_serviceaccount_needs_protobuf() {
         "--from-literal=user=admin",
     ])
     .await;
-    let crt = k.write("tls.crt", "cert");
-    let key = k.write("tls.key", "key");
+    // kubectl parses the pair before sending it: a real certificate and key.
+    let cert = rcgen::generate_simple_self_signed(vec!["web.example".into()]).unwrap();
+    let crt = k.write("tls.crt", &cert.cert.pem());
+    let key = k.write("tls.key", &cert.signing_key.serialize_pem());
     k.run(&[
         "create", "secret", "tls", "web", "--cert", &crt, "--key", &key,
     ])
