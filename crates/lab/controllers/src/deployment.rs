@@ -25,6 +25,8 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use podnet_k8s_events::{Broadcaster, EventType, Recorder, Reference, Source};
+
 use crate::error::{Error, is_conflict, is_not_found};
 use crate::pods::controller_ref;
 use crate::{selector, status_patch};
@@ -32,13 +34,17 @@ use plan::Change;
 
 struct Ctx {
     client: Client,
+    recorder: Recorder,
 }
 
 /// Runs the deployment controller until `shutdown`.
 pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Error> {
     let deployments: Api<Deployment> = Api::all(client.clone());
     let sets: Api<ReplicaSet> = Api::all(client.clone());
-    let ctx = Arc::new(Ctx { client });
+    let (broadcaster, recorder) =
+        Broadcaster::new(client.clone(), Source::new("deployment-controller", None));
+    tokio::spawn(broadcaster.run());
+    let ctx = Arc::new(Ctx { client, recorder });
     Controller::new(deployments, watcher::Config::default())
         .owns(sets, watcher::Config::default())
         .graceful_shutdown_on(shutdown.cancelled_owned())
@@ -82,6 +88,7 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     }
     for change in &step.changes {
         apply(&sets_api, &d, change).await?;
+        record(&ctx.recorder, &d, change);
     }
     let d_api: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
     if let Some(revision) = &step.revision {
@@ -102,6 +109,27 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         Some(after) => Action::requeue(after),
         None => Action::await_change(),
     })
+}
+
+/// The ScalingReplicaSet event upstream's controller writes for each scaling it does.
+fn record(recorder: &Recorder, d: &Deployment, change: &Change) {
+    let (name, from, to) = match change {
+        Change::Create(rs) => (rs.name_any(), 0, rs.spec.replicas.unwrap_or(1)),
+        Change::Update {
+            name,
+            from,
+            replicas,
+            ..
+        } if from != replicas => (name.clone(), *from, *replicas),
+        _ => return,
+    };
+    let direction = if to > from { "up" } else { "down" };
+    recorder.event(
+        &Reference::of(d),
+        EventType::Normal,
+        "ScalingReplicaSet",
+        format!("Scaled {direction} replica set {name} from {from} to {to}"),
+    );
 }
 
 fn plan_needs_pods(d: &Deployment) -> bool {

@@ -19,19 +19,25 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use podnet_k8s_events::{Broadcaster, EventType, Recorder, Reference, Source};
+
 use crate::error::{Error, is_not_found};
 use crate::pods::{controller_ref, from_template};
 use crate::status_patch;
 
 struct Ctx {
     client: Client,
+    recorder: Recorder,
 }
 
 /// Runs the ReplicaSet controller until `shutdown`.
 pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Error> {
     let sets: Api<ReplicaSet> = Api::all(client.clone());
     let pods: Api<Pod> = Api::all(client.clone());
-    let ctx = Arc::new(Ctx { client });
+    let (broadcaster, recorder) =
+        Broadcaster::new(client.clone(), Source::new("replicaset-controller", None));
+    tokio::spawn(broadcaster.run());
+    let ctx = Arc::new(Ctx { client, recorder });
     Controller::new(sets, watcher::Config::default())
         .owns(pods, watcher::Config::default())
         .graceful_shutdown_on(shutdown.cancelled_owned())
@@ -72,15 +78,26 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
                 format!("{}-", rs.name_any()),
                 owner.clone(),
             );
-            pods_api
+            let created = pods_api
                 .create(&PostParams::default(), &pod)
                 .await
                 .map_err(Error::on("creating a pod of replicaset", rs.name_any()))?;
+            ctx.recorder.event(
+                &Reference::of(rs.as_ref()),
+                EventType::Normal,
+                "SuccessfulCreate",
+                format!("Created pod: {}", created.name_any()),
+            );
         }
     }
     for name in &step.delete {
         match pods_api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {}
+            Ok(_) => ctx.recorder.event(
+                &Reference::of(rs.as_ref()),
+                EventType::Normal,
+                "SuccessfulDelete",
+                format!("Deleted pod: {name}"),
+            ),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(Error::on("deleting pod", name.clone())(e)),
         }
