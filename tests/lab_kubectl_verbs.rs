@@ -251,20 +251,6 @@ fn create_makes_every_everyday_kind() {
             ],
             "job.batch/hello created",
         ),
-        (
-            vec![
-                "create",
-                "cronjob",
-                "tick",
-                "-n",
-                "shop",
-                "--image=busybox",
-                "--schedule=*/1 * * * *",
-                "--",
-                "date",
-            ],
-            "cronjob.batch/tick created",
-        ),
     ];
     for (args, expected) in created {
         let out = k(&args);
@@ -367,12 +353,7 @@ fn create_makes_every_everyday_kind() {
     let out = k(&["apply", "-f", web.to_str().unwrap()]);
     assert!(out.contains("deployment.apps/web created"), "{out}");
     let listed = k(&["get", "all", "-n", "shop"]);
-    for expected in [
-        "pod/solo",
-        "service/api",
-        "job.batch/hello",
-        "cronjob.batch/tick",
-    ] {
+    for expected in ["pod/solo", "service/api", "job.batch/hello"] {
         assert!(
             listed.contains(expected),
             "{expected} missing from get all:\n{listed}"

@@ -19,6 +19,8 @@ pub struct Resource {
     pub singular: String,
     pub short_names: Vec<String>,
     pub namespaced: bool,
+    /// Serves `list` (access reviews, for one, are only ever created).
+    pub listable: bool,
 }
 
 /// Every resource type the lab serves.
@@ -184,6 +186,7 @@ impl Catalog {
                     singular,
                     short_names: r.short_names.unwrap_or_default(),
                     namespaced: r.namespaced,
+                    listable: r.verbs.iter().any(|v| v == "list"),
                 });
             }
         }

@@ -123,7 +123,7 @@ pub async fn status(lab: &LabDir) -> anyhow::Result<()> {
     let client = client::connect(lab)?;
     let catalog = Catalog::discover(&client).await?;
     let mut counts = Vec::new();
-    for rt in catalog.all() {
+    for rt in catalog.all().iter().filter(|rt| rt.listable) {
         let list = client::get_text(&client, &rt.path(None, None), "application/json")
             .await
             .map_err(client::api_error)?;
