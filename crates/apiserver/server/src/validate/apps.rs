@@ -8,15 +8,12 @@ pub fn deployment(obj: &Value, errs: &mut Errors) {
     object_meta(obj, true, false, errs);
     let spec = &obj["spec"];
     replicated_template(spec, errs);
-    if let Some(t) = spec["strategy"]["type"].as_str()
-        && !["Recreate", "RollingUpdate"].contains(&t)
-    {
-        errs.not_supported(
-            "spec.strategy.type",
-            &spec["strategy"]["type"],
-            &["Recreate", "RollingUpdate"],
-        );
-    }
+    one_of(
+        &spec["strategy"]["type"],
+        "spec.strategy.type",
+        &["Recreate", "RollingUpdate"],
+        errs,
+    );
 }
 
 pub fn replica_set(obj: &Value, errs: &mut Errors) {
@@ -28,39 +25,30 @@ pub fn daemon_set(obj: &Value, errs: &mut Errors) {
     object_meta(obj, true, false, errs);
     let spec = &obj["spec"];
     long_running_template(spec, errs);
-    if let Some(t) = spec["updateStrategy"]["type"].as_str()
-        && !["OnDelete", "RollingUpdate"].contains(&t)
-    {
-        errs.not_supported(
-            "spec.updateStrategy.type",
-            &spec["updateStrategy"]["type"],
-            &["OnDelete", "RollingUpdate"],
-        );
-    }
+    one_of(
+        &spec["updateStrategy"]["type"],
+        "spec.updateStrategy.type",
+        &["OnDelete", "RollingUpdate"],
+        errs,
+    );
 }
 
 pub fn stateful_set(obj: &Value, errs: &mut Errors) {
     object_meta(obj, true, false, errs);
     let spec = &obj["spec"];
     replicated_template(spec, errs);
-    if let Some(p) = spec["podManagementPolicy"].as_str()
-        && !["OrderedReady", "Parallel"].contains(&p)
-    {
-        errs.not_supported(
-            "spec.podManagementPolicy",
-            &spec["podManagementPolicy"],
-            &["OrderedReady", "Parallel"],
-        );
-    }
-    if let Some(t) = spec["updateStrategy"]["type"].as_str()
-        && !["OnDelete", "RollingUpdate"].contains(&t)
-    {
-        errs.not_supported(
-            "spec.updateStrategy.type",
-            &spec["updateStrategy"]["type"],
-            &["OnDelete", "RollingUpdate"],
-        );
-    }
+    one_of(
+        &spec["podManagementPolicy"],
+        "spec.podManagementPolicy",
+        &["OrderedReady", "Parallel"],
+        errs,
+    );
+    one_of(
+        &spec["updateStrategy"]["type"],
+        "spec.updateStrategy.type",
+        &["OnDelete", "RollingUpdate"],
+        errs,
+    );
     non_negative(
         &spec["updateStrategy"]["rollingUpdate"]["partition"],
         "spec.updateStrategy.rollingUpdate.partition",
@@ -139,4 +127,13 @@ pub(super) fn selector_and_template(spec: &Value, errs: &mut Errors) {
         "spec.template.metadata.labels",
         errs,
     );
+}
+
+/// A field that must be one of `allowed` when set: 422 NotSupported naming it, as upstream.
+fn one_of(value: &Value, path: &str, allowed: &[&str], errs: &mut Errors) {
+    if let Some(v) = value.as_str()
+        && !allowed.contains(&v)
+    {
+        errs.not_supported(path, value, allowed);
+    }
 }
