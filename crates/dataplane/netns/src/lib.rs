@@ -6,6 +6,11 @@
 //! calling *thread*, and an async task may move between threads, so it is never done on a
 //! runtime's worker. A netlink socket opened on that thread stays bound to the namespace
 //! after the thread ends, which is how the netlink crate talks to pods.
+//!
+//! [`mount`] makes bind and tmpfs mounts inside another process's mount namespace (a pod's
+//! volumes), on a dedicated thread as well.
+
+pub mod mount;
 
 use std::fs;
 use std::os::fd::AsFd;
@@ -35,6 +40,13 @@ pub enum Error {
     },
     #[error("network namespace {0:?} already exists")]
     Exists(String),
+    #[error("mount {target}: {op}: {source}")]
+    Mount {
+        target: PathBuf,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the thread working in network namespace {0} panicked")]
     Panicked(PathBuf),
 }

@@ -28,8 +28,6 @@ pub struct KubeletConfig {
     /// The `nameserver` of ClusterFirst pods (the kube-dns Service).
     pub cluster_dns: IpAddr,
     pub cluster_domain: String,
-    /// The `kubernetes` Service's ClusterIP, given to containers as KUBERNETES_SERVICE_HOST.
-    pub kubernetes_service: Option<(IpAddr, u16)>,
     /// The resolv.conf of Default-policy pods: the node's.
     pub node_resolv_conf: PathBuf,
     /// First restart back-off after a container exits; doubles up to `max_backoff`.
@@ -61,7 +59,6 @@ impl KubeletConfig {
             netns_prefix: "podnet-pod-".to_owned(),
             cluster_dns: IpAddr::from([10, 96, 0, 10]),
             cluster_domain: "cluster.local".to_owned(),
-            kubernetes_service: Some((IpAddr::from([10, 96, 0, 1]), 443)),
             node_resolv_conf: PathBuf::from("/etc/resolv.conf"),
             initial_backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(300),

@@ -2,10 +2,13 @@
 //! process's net, UTS and mount namespaces, then chdir and a new session) happens in the
 //! forked child before exec, never on a runtime thread.
 //!
-//! - [`env`]: the container's environment (downward API basics, `$(VAR)` expansion) and
-//!   the argv it runs (built-in workloads through `podnet workload`, else a host command).
+//! - [`env`]: the container's environment (env, envFrom, the downward API, `$(VAR)`
+//!   expansion) and the argv it runs (built-in workloads through `podnet workload`, else a
+//!   host command).
+//! - [`service_env`]: the Service environment variables.
 
 pub(crate) mod env;
+pub(crate) mod service_env;
 
 use std::ffi::CString;
 use std::fs::File;

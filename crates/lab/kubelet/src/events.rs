@@ -48,6 +48,16 @@ pub(crate) fn failed(recorder: &Recorder, pod: &Pod, name: &str, error: &str) {
     );
 }
 
+/// A volume could not be set up: the pod's containers wait for it.
+pub(crate) fn failed_mount(recorder: &Recorder, pod: &Pod, message: &str) {
+    recorder.event(
+        &Reference::of(pod),
+        EventType::Warning,
+        "FailedMount",
+        message.to_owned(),
+    );
+}
+
 pub(crate) fn stopping(recorder: &Recorder, pod: &Pod, name: &str) {
     recorder.event(
         &container(pod, name),

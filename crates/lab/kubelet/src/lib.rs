@@ -7,8 +7,11 @@
 //! | `sync` | watches the node's pods (fieldSelector `spec.nodeName`), one worker per pod, adoption and cleanup after a restart |
 //! | `pod_worker` | a pod's life: sandbox, containers, restarts with back-off, status, graceful deletion |
 //! | `sandbox` | the infra process (network, mount, UTS namespaces), the pinned netns, CNI ADD/DEL |
-//! | `container` | container processes joining the pod's namespaces; env, downward API, argv |
+//! | `container` | container processes joining the pod's namespaces; env (Service variables, ConfigMaps, Secrets), argv |
+//! | `downward` | the downward API's values, for env and volumes (pure) |
+//! | `pod_objects` | the Services, ConfigMaps and Secrets a pod's env and volumes are read from |
 //! | `probe` | startup, readiness, liveness: httpGet, tcpSocket, exec |
+//! | `volume` | emptyDir, configMap, secret, downwardAPI and projected volumes (the ServiceAccount token) in the pod's mount namespace, kept up to date |
 //! | `status` | pod status (phase, conditions, containerStatuses), pure |
 //! | [`files`] | the pod's /etc/resolv.conf, /etc/hosts and hostname, pure |
 //! | [`logs`] | where container logs are kept |
@@ -23,11 +26,13 @@
 
 mod config;
 mod container;
+mod downward;
 mod error;
 mod events;
 pub mod files;
 pub mod logs;
 mod node;
+mod pod_objects;
 mod pod_worker;
 mod probe;
 mod process;
@@ -35,6 +40,7 @@ mod sandbox;
 pub mod state;
 mod status;
 mod sync;
+mod volume;
 
 pub use config::KubeletConfig;
 pub use error::{Error, Result};

@@ -163,20 +163,7 @@ fn node_status(config: &KubeletConfig, old: Option<&NodeStatus>) -> NodeStatus {
             last_transition_time: since,
         }
     };
-    let capacity: BTreeMap<String, Quantity> = [
-        (
-            "cpu",
-            std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .to_string(),
-        ),
-        ("memory", "8Gi".to_owned()),
-        ("pods", "110".to_owned()),
-        ("ephemeral-storage", "100Gi".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), Quantity(v)))
-    .collect();
+    let capacity = capacity();
     NodeStatus {
         conditions: Some(vec![
             condition(
@@ -280,4 +267,23 @@ async fn renew_lease(
         }
         Err(e) => Err(Error::api(what(), e)),
     }
+}
+
+/// What the node offers pods (its capacity, all allocatable): the values of the limits a
+/// container does not set, for the downward API.
+pub(crate) fn capacity() -> BTreeMap<String, Quantity> {
+    [
+        (
+            "cpu",
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .to_string(),
+        ),
+        ("memory", "8Gi".to_owned()),
+        ("pods", "110".to_owned()),
+        ("ephemeral-storage", "100Gi".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Quantity(v)))
+    .collect()
 }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::KubeletConfig;
 use crate::error::is_not_found;
+use crate::pod_objects::PodObjects;
 use crate::sandbox::network::Network;
 use crate::state::{self, PodRecord};
 use crate::status::{self, ContainerView, PodView};
@@ -100,6 +101,7 @@ pub(crate) async fn run(
     let mut worker = Worker {
         ctx,
         last_status: None,
+        volumes: Default::default(),
     };
     let resync = worker.ctx.shared.config.resync;
     loop {
@@ -159,12 +161,16 @@ async fn adopt(ctx: &WorkerCtx, pod: &Pod) {
         return;
     }
     ctx.state.lock().unwrap().sandbox_ready = record.network_attached || record.netns.is_none();
+    // Only exec probes use the environment: without the objects they run with none.
+    let objects = PodObjects::fetch(&ctx.shared.client, pod, true)
+        .await
+        .unwrap_or_default();
     for c in pod.spec.iter().flat_map(|s| &s.containers) {
         let Some(rec) = record.containers.get(&c.name) else {
             continue;
         };
         match rec.process.filter(|p| p.is_alive()) {
-            Some(p) => containers::adopt(ctx, pod, c, rec, p),
+            Some(p) => containers::adopt(ctx, pod, c, rec, p, &objects),
             None => {
                 let mut rt = ContainerRt::new();
                 rt.restart_count = rec.restart_count;
@@ -181,6 +187,7 @@ async fn adopt(ctx: &WorkerCtx, pod: &Pod) {
 struct Worker {
     ctx: WorkerCtx,
     last_status: Option<PodStatus>,
+    volumes: crate::volume::PodVolumes,
 }
 
 // === impl Worker ===
@@ -201,18 +208,41 @@ impl Worker {
         if needs_sandbox {
             self.create_sandbox(pod).await;
         }
-        let sandbox_ready = self.ctx.state.lock().unwrap().sandbox_ready;
+        let mut sandbox_ready = self.ctx.state.lock().unwrap().sandbox_ready;
         if sandbox_ready && !terminal {
-            for c in pod.spec.iter().flat_map(|s| &s.containers) {
-                let start = {
-                    let st = self.ctx.state.lock().unwrap();
-                    match st.containers.get(&c.name) {
-                        None => true,
-                        Some(rt) => !rt.has_run() && !rt.is_running(),
+            sandbox_ready = crate::volume::sync(&self.ctx, pod, &mut self.volumes).await;
+        }
+        if sandbox_ready && !terminal {
+            let due: Vec<_> = pod
+                .spec
+                .iter()
+                .flat_map(|s| &s.containers)
+                .filter(|c| {
+                    let start = {
+                        let st = self.ctx.state.lock().unwrap();
+                        match st.containers.get(&c.name) {
+                            None => true,
+                            Some(rt) => !rt.has_run() && !rt.is_running(),
+                        }
+                    };
+                    start || containers::restart_due(&self.ctx, pod, &c.name)
+                })
+                .collect();
+            if !due.is_empty() {
+                // Read once for all the containers starting now, as upstream reads its
+                // informers' current state at container start.
+                match PodObjects::fetch(&self.ctx.shared.client, pod, true).await {
+                    Ok(objects) => {
+                        for c in due {
+                            containers::start(&self.ctx, pod, c, &objects);
+                        }
                     }
-                };
-                if start || containers::restart_due(&self.ctx, pod, &c.name) {
-                    containers::start(&self.ctx, pod, c);
+                    Err(error) => {
+                        tracing::warn!(pod = %containers::pod_key(pod), %error, "reading the pod's ConfigMaps, Secrets and Services");
+                        for c in due {
+                            containers::config_error(&self.ctx, pod, c, error.to_string());
+                        }
+                    }
                 }
             }
         }

@@ -31,6 +31,10 @@ pub struct PodRecord {
     pub port_mappings: Vec<serde_json::Value>,
     pub start_time: Option<Time>,
     pub containers: BTreeMap<String, ContainerRecord>,
+    /// True once the pod's volumes are mounted in the infra process's mount namespace (they
+    /// go with it).
+    #[serde(default)]
+    pub volumes_mounted: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -56,6 +60,7 @@ impl PodRecord {
             port_mappings: Vec::new(),
             start_time: None,
             containers: BTreeMap::new(),
+            volumes_mounted: false,
         }
     }
 

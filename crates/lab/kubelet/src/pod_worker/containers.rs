@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::container::env::{EnvContext, process_spec};
 use crate::container::{PodNamespaces, open_log, spawn_in};
+use crate::downward::PodRuntime;
+use crate::pod_objects::PodObjects;
 use crate::probe::{self, ProbeKind, ProbeTarget};
 use crate::process::ProcessId;
 use crate::state::{self, ContainerRecord};
@@ -173,9 +175,23 @@ pub(crate) fn restart_due(ctx: &WorkerCtx, pod: &Pod, name: &str) -> bool {
     false
 }
 
+/// Keeps container `c` from starting: Waiting with CreateContainerConfigError and `message`.
+pub(crate) fn config_error(ctx: &WorkerCtx, pod: &Pod, c: &Container, message: String) {
+    crate::events::failed(&ctx.shared.recorder, pod, &c.name, &message);
+    let mut st = ctx.state.lock().unwrap();
+    let rt = st
+        .containers
+        .entry(c.name.clone())
+        .or_insert_with(ContainerRt::new);
+    rt.state = RunState::Waiting {
+        reason: "CreateContainerConfigError".into(),
+        message: Some(message),
+    };
+}
+
 /// Starts (or restarts) container `c`: its process in the pod's namespaces, its exit watch
-/// and its probes.
-pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
+/// and its probes. `objects` are what its environment is read from.
+pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container, objects: &PodObjects) {
     let config = &ctx.shared.config;
     let (ns, ips, uid, namespace, name) = {
         let st = ctx.state.lock().unwrap();
@@ -196,20 +212,19 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
         )
     };
     let hostname = crate::files::uts_hostname(pod, &config.cluster_domain);
-    let env_ctx = EnvContext::on_node(config, &ips, &hostname);
+    let allocatable = crate::node::capacity();
+    let runtime = PodRuntime {
+        pod_ips: &ips,
+        host_ip: config.node_ip,
+        allocatable: &allocatable,
+    };
+    let env_ctx = EnvContext::on_node(config, runtime, &hostname, objects);
     let key = format!("{namespace}/{name}");
     let spec = match process_spec(pod, c, &env_ctx) {
         Ok(spec) => spec,
         Err(message) => {
-            let mut st = ctx.state.lock().unwrap();
-            let rt = st
-                .containers
-                .entry(c.name.clone())
-                .or_insert_with(ContainerRt::new);
-            rt.state = RunState::Waiting {
-                reason: "CreateContainerConfigError".into(),
-                message: Some(message),
-            };
+            tracing::info!(pod = %key, container = %c.name, %message, "container config error");
+            config_error(ctx, pod, c, message);
             return;
         }
     };
@@ -299,13 +314,15 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
     ctx.wake.notify_one();
 }
 
-/// Takes over a running container process a previous kubelet started.
+/// Takes over a running container process a previous kubelet started; its environment (for
+/// exec probes) is read from `objects`.
 pub(crate) fn adopt(
     ctx: &WorkerCtx,
     pod: &Pod,
     c: &Container,
     record: &ContainerRecord,
     process: ProcessId,
+    objects: &PodObjects,
 ) {
     let config = &ctx.shared.config;
     let mut st = ctx.state.lock().unwrap();
@@ -333,7 +350,13 @@ pub(crate) fn adopt(
     drop(st);
     let hostname = crate::files::uts_hostname(pod, &config.cluster_domain);
     let ips = [ip];
-    let env_ctx = EnvContext::on_node(config, &ips, &hostname);
+    let allocatable = crate::node::capacity();
+    let runtime = PodRuntime {
+        pod_ips: &ips,
+        host_ip: config.node_ip,
+        allocatable: &allocatable,
+    };
+    let env_ctx = EnvContext::on_node(config, runtime, &hostname, objects);
     let env = process_spec(pod, c, &env_ctx)
         .map(|s| s.env)
         .unwrap_or_default();

@@ -115,6 +115,8 @@ pub(crate) async fn teardown(shared: &Shared, record: &mut PodRecord) {
     }
     if let Some(infra) = record.infra.take() {
         stop_infra(infra).await;
+        // The volumes' mounts lived in its mount namespace.
+        record.volumes_mounted = false;
     }
     if let Err(error) = state::save(&shared.config.state_dir, record) {
         tracing::warn!(pod = %record.key(), %error, "saving pod record");
