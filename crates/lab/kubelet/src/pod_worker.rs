@@ -208,11 +208,12 @@ impl Worker {
         if needs_sandbox {
             self.create_sandbox(pod).await;
         }
-        let mut sandbox_ready = self.ctx.state.lock().unwrap().sandbox_ready;
-        if sandbox_ready && !terminal {
-            sandbox_ready = crate::volume::sync(&self.ctx, pod, &mut self.volumes).await;
-        }
-        if sandbox_ready && !terminal {
+        let sandbox_ready = self.ctx.state.lock().unwrap().sandbox_ready;
+        // Containers start once the sandbox is up and the pod's volumes are mounted.
+        let may_start = sandbox_ready
+            && !terminal
+            && crate::volume::sync(&self.ctx, pod, &mut self.volumes).await;
+        if may_start {
             let due: Vec<_> = pod
                 .spec
                 .iter()
