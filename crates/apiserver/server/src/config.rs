@@ -27,6 +27,10 @@ pub struct Config {
     pub anonymous_is_admin: bool,
     /// How long an Event lives after its last write (kube-apiserver's `--event-ttl`).
     pub event_ttl: Duration,
+    /// kube-apiserver's ServiceAccount admission plugin (see [`crate::admission`]). On by
+    /// default upstream; off here unless asked for, since a pod is then refused until its
+    /// namespace's `default` ServiceAccount exists, which takes a controller (the lab runs one).
+    pub service_account_admission: bool,
 }
 
 /// kube-apiserver's default `--event-ttl`.
@@ -59,6 +63,7 @@ impl Default for Config {
             static_tokens: Vec::new(),
             anonymous_is_admin: true,
             event_ttl: DEFAULT_EVENT_TTL,
+            service_account_admission: false,
         }
     }
 }

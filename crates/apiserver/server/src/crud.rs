@@ -261,12 +261,13 @@ pub fn create(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
 /// Stores a new, validated object, a Service's ClusterIP and NodePorts allocated first (a dry
 /// run only checks that they can be).
 fn store_create(app: &App, t: &Target, mut obj: Value, dry: bool) -> Result<Value, ApiError> {
+    let ns = t.namespace.as_deref().unwrap_or("");
+    crate::admission::on_create(app, t.rt, ns, &mut obj)?;
     let mut write = ServiceWrite::begin(app, t.rt);
     write.admit(t.rt, None, &mut obj)?;
     if dry {
         return Ok(obj);
     }
-    let ns = t.namespace.as_deref().unwrap_or("");
     let created = app
         .store
         .create(&t.rt.store_resource(), ns, t.rt.to_stored(obj))?;

@@ -10,6 +10,7 @@
 //!   [`namespaces`]: deletion as upstream (Terminating, `finalize`); [`binding`]: `pods/binding`.
 //! - [`patch`]: JSON, merge, strategic merge patches and server-side apply.
 //! - [`pagination`]: chunked lists (`limit`, `continue`).
+//! - [`admission`]: built-in admission on create (the ServiceAccount plugin for pods).
 //! - [`validate`]: field-path validation with the real server's wording (422 Invalid).
 //! - [`table`]: server-side printing (`kubectl get`'s columns).
 //! - [`events`]: core/v1 and events.k8s.io/v1 Events over one storage; their TTL is the
@@ -20,6 +21,7 @@
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
 //! 127.0.0.1:0 and use the real thing; [`serve_with`] also takes the cluster's [`Config`].
 
+pub mod admission;
 pub mod auth;
 pub mod binding;
 pub mod config;
@@ -71,6 +73,8 @@ pub struct App {
     pub registry: Arc<crd::Registry>,
     /// Token signing and the authenticators' settings.
     pub auth: Arc<auth::Auth>,
+    /// Whether pods go through the ServiceAccount admission plugin.
+    pub service_account_admission: bool,
 }
 
 /// Errors that stop the server.
@@ -150,6 +154,7 @@ pub async fn serve_on(
         bookmark_interval: Duration::from_secs(10),
         registry: Arc::default(),
         auth: Arc::new(auth),
+        service_account_admission: config.service_account_admission,
     };
     crd::reconcile(&app);
     tokio::spawn(expiry::run(app.store.clone(), stop_rx.clone()));

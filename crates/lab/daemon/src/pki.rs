@@ -114,10 +114,12 @@ impl Pki {
         self.dir.join("sa.key")
     }
 
-    /// The API server's view: its signing key file and the admin's token.
+    /// The API server's view: its signing key file, the admin's token, and the
+    /// ServiceAccount admission (the lab's controllers make the `default` accounts).
     pub fn api_config(&self, mut config: podnet_apiserver::Config) -> podnet_apiserver::Config {
         use podnet_apiserver::auth::{StaticToken, UserInfo};
         config.service_account_key_file = Some(self.service_account_key());
+        config.service_account_admission = true;
         config.static_tokens.push(StaticToken {
             token: self.admin_token.clone(),
             user: UserInfo::named(ADMIN_USER, &["system:masters"]),
