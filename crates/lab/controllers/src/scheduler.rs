@@ -1,6 +1,6 @@
 //! The scheduler: binds pods that have no node.
 //!
-//! - [`pick`]: filters and spreading score (pure).
+//! - [`pick`]: filters and spreading score (pure); [`host_ports`]: the NodePorts filter.
 //! - This file: reflectors over Nodes and Pods; every change (and a periodic tick, for
 //!   retries) runs a pass over the unbound pods, oldest first. A pod just bound is *assumed*
 //!   on its node until the watch shows the binding, as kube-scheduler's cache does, so that a
@@ -9,6 +9,7 @@
 //! - Events as kube-scheduler words them: `Scheduled` ("Successfully assigned NS/POD to
 //!   NODE") and `FailedScheduling` ("0/3 nodes are available: …", when the reason changes).
 
+pub mod host_ports;
 pub mod pick;
 
 use std::collections::HashMap;

@@ -1,6 +1,6 @@
 //! Choosing a node for a pod: kube-scheduler's filters that matter in the lab (node
-//! unschedulable, taints and tolerations, nodeSelector and required node affinity) and a spreading score (fewest pods of
-//! the same owner, then fewest pods).
+//! unschedulable, taints and tolerations, nodeSelector and required node affinity, free host
+//! ports) and a spreading score (fewest pods of the same owner, then fewest pods).
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,9 @@ pub fn pick(pod: &Pod, nodes: &[Node], placed: &[Placed<'_>]) -> Result<String, 
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut fits = Vec::new();
     for node in nodes {
-        match filter(pod, node) {
+        let name = node.name_any();
+        let here = placed.iter().filter(|p| p.node == name).map(|p| p.pod);
+        match filter(pod, node).and_then(|()| super::host_ports::fits(pod, here)) {
             Ok(()) => fits.push(node),
             Err(reason) => *reasons.entry(reason).or_default() += 1,
         }
