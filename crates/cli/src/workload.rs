@@ -2,11 +2,15 @@
 //! agnhost test image's sub-commands (`netexec`, `serve-hostname`, `connect`, `pause`) with
 //! agnhost's flags and answers, and `ports`, podnet's server for image-less containers. The
 //! lab's kubelet starts containers that use the agnhost image this way.
+//!
+//! - [`in_cluster`]: `list-services`, an in-cluster kube-rs client.
 
-use clap::Args;
+mod in_cluster;
+
+use clap::{Args, Subcommand};
 use podnet_lab_workloads::Workload;
 
-/// Run a built-in workload: agnhost's netexec, serve-hostname, connect or pause
+/// Run a built-in workload: agnhost's netexec, serve-hostname, connect or pause, or an in-cluster client
 #[derive(Debug, Args)]
 #[command(
     after_help = "Flags are agnhost's (`--http-port=8080` or `--http-port 8080`). \
@@ -16,11 +20,21 @@ netexec exits with /exit's code.\nSet RUST_LOG=info to see one log line per requ
 )]
 pub struct WorkloadCommand {
     #[command(subcommand)]
-    workload: Workload,
+    workload: Which,
+}
+
+#[derive(Debug, Subcommand)]
+enum Which {
+    #[command(flatten)]
+    Builtin(Workload),
+    ListServices(in_cluster::ListServicesArgs),
 }
 
 pub fn run(cmd: WorkloadCommand) -> anyhow::Result<()> {
-    let code = podnet_lab_workloads::run(cmd.workload)?;
+    let code = match cmd.workload {
+        Which::Builtin(workload) => podnet_lab_workloads::run(workload)?,
+        Which::ListServices(args) => in_cluster::run(args)?,
+    };
     if code != 0 {
         // The workload's own status (an /exit code, pause's 2), not a podnet failure.
         std::process::exit(code);
