@@ -1,5 +1,5 @@
-//! A pod's volumes: emptyDir, configMap, secret, downwardAPI and projected (with the
-//! ServiceAccount token), laid out under the pod's state directory as upstream's plugins do
+//! A pod's volumes: emptyDir, configMap, secret, downwardAPI, projected (with the
+//! ServiceAccount token) and hostPath, laid out under the pod's state directory as upstream's plugins do
 //! (`volumes/kubernetes.io~configmap/NAME`) and mounted at the containers' `mountPath`s in
 //! the pod's mount namespace (the infra process's) through `podnet_netns::mount`.
 //!
@@ -10,9 +10,11 @@
 //!
 //! - [`plan`]: each volume's content and the mounts (pure).
 //! - [`atomic`]: the `..data` symlink-swap writer.
+//! - [`host_path`]: hostPath's `type` checks.
 //! - [`token`]: ServiceAccount tokens through TokenRequest, refreshed before they expire.
 
 pub(crate) mod atomic;
+pub(crate) mod host_path;
 pub(crate) mod plan;
 pub(crate) mod token;
 
@@ -132,6 +134,10 @@ async fn set_up(
         let written = match &v.content {
             Content::EmptyDir { .. } => std::fs::create_dir_all(&dir).map(|_| false),
             Content::Files(files) => atomic::write(&dir, files),
+            Content::HostPath { path, kind } => {
+                host_path::check(path, kind)?;
+                continue;
+            }
         };
         match written {
             Ok(true) => {

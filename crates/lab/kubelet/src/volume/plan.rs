@@ -32,6 +32,8 @@ pub(crate) enum Content {
     EmptyDir { memory: bool, size: Option<u64> },
     /// Files from the API, written atomically (`..data`) and mounted read-only.
     Files(Files),
+    /// A path of the machine, checked (or created) as its `type` says.
+    HostPath { path: PathBuf, kind: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +115,13 @@ fn volume(
             Content::EmptyDir { memory, size },
         ));
     }
+    if let Some(h) = &v.host_path {
+        let content = Content::HostPath {
+            path: PathBuf::from(&h.path),
+            kind: h.type_.clone().unwrap_or_default(),
+        };
+        return Ok(plan("kubernetes.io~host-path", content));
+    }
     let mut files = Files::new();
     let plugin = if let Some(cm) = &v.config_map {
         let mode = mode_of(cm.default_mode);
@@ -186,7 +195,7 @@ fn volume(
     } else {
         return Err(
             "volume type not supported by the lab's kubelet (use configMap, secret, \
-                    downwardAPI, projected or emptyDir)"
+                    downwardAPI, projected, emptyDir or hostPath)"
                 .to_owned(),
         );
     };
@@ -275,7 +284,9 @@ fn insert(files: &mut Files, path: &str, data: Vec<u8>, mode: u32) -> Result<(),
 /// The mounts that put the volumes at the containers' mountPaths, in the pod's one mount
 /// namespace (the union of every container's mounts; the first of a mountPath wins).
 /// In-memory emptyDirs first get a tmpfs on their own directory, so that every mount of
-/// one shares it. API-data volumes are always read-only, as upstream mounts them.
+/// one shares it. API-data volumes are always read-only, as upstream mounts them; hostPath
+/// volumes bind the machine's path. A mount naming no volume is skipped (the lab's
+/// StatefulSets keep `volumeClaimTemplates` without claims: there is no storage).
 pub(crate) fn mounts(
     pod: &Pod,
     plans: &[VolumePlan],
@@ -298,13 +309,14 @@ pub(crate) fn mounts(
     let mut binds: BTreeMap<(usize, PathBuf), Mount> = BTreeMap::new();
     for c in containers {
         for m in c.volume_mounts.iter().flatten() {
-            let plan = plans.iter().find(|p| p.name == m.name).ok_or_else(|| {
-                format!(
-                    "container {}: volumeMount {}: no such volume",
-                    c.name, m.name
-                )
-            })?;
-            let mut source = dir_of(plan);
+            let Some(plan) = plans.iter().find(|p| p.name == m.name) else {
+                tracing::debug!(container = %c.name, volume = %m.name, "volumeMount without a volume: skipped");
+                continue;
+            };
+            let mut source = match &plan.content {
+                Content::HostPath { path, .. } => path.clone(),
+                _ => dir_of(plan),
+            };
             if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
                 let sub_path = Path::new(sub);
                 if !sub_path
@@ -432,7 +444,8 @@ mod tests {
             "MountVolume.SetUp failed for volume \"s\" : secret references non-existent secret key: ca"
         );
         assert!(
-            failing(json!({"name": "h", "hostPath": {"path": "/etc"}})).contains("not supported")
+            failing(json!({"name": "h", "nfs": {"server": "nfs.example", "path": "/"}}))
+                .contains("not supported")
         );
         let optional = pod(json!({"containers": [], "volumes": [
             {"name": "cfg", "configMap": {"name": "absent", "optional": true}}]}));
@@ -498,11 +511,14 @@ mod tests {
                     {"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "app.conf"}]},
                 {"name": "b", "volumeMounts": [
                     {"name": "cache", "mountPath": "/cache", "readOnly": true},
-                    {"name": "scratch", "mountPath": "/scratch", "readOnly": true}]}],
+                    {"name": "scratch", "mountPath": "/scratch", "readOnly": true},
+                    {"name": "logs", "mountPath": "/var/log"},
+                    {"name": "www", "mountPath": "/usr/share/nginx/html"}]}],
             "volumes": [
                 {"name": "cfg", "configMap": {"name": "site"}},
                 {"name": "cache", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
-                {"name": "scratch", "emptyDir": {}}]}));
+                {"name": "scratch", "emptyDir": {}},
+                {"name": "logs", "hostPath": {"path": "/var/log", "type": "Directory"}}]}));
         let plans = plan(&p, &BTreeMap::new()).unwrap();
         let dir = |v: &VolumePlan| PathBuf::from(format!("/state/{}/{}", v.plugin, v.name));
         let m = mounts(&p, &plans, dir).unwrap();
@@ -517,6 +533,7 @@ mod tests {
                 "Bind(\"/state/kubernetes.io~empty-dir/cache\") /cache ro=false",
                 "Bind(\"/state/kubernetes.io~empty-dir/scratch\") /scratch ro=true",
                 "Bind(\"/state/kubernetes.io~configmap/cfg/app.conf\") /etc/app.conf ro=true",
+                "Bind(\"/var/log\") /var/log ro=false",
                 "Bind(\"/state/kubernetes.io~configmap/cfg\") /etc/app/conf ro=true",
             ]
         );

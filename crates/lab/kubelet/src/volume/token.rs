@@ -49,11 +49,9 @@ impl Tokens {
                 .is_none_or(|h| Instant::now() >= h.refresh_after);
             if due {
                 let token = request(client, pod, &spec).await?;
-                let lifetime = Duration::from_secs(spec.expiration_seconds.max(0) as u64);
-                let refresh_in = lifetime.mul_f64(REFRESH_AT).min(MAX_AGE);
                 let held = Held {
                     token,
-                    refresh_after: Instant::now() + refresh_in,
+                    refresh_after: Instant::now() + refresh_in(spec.expiration_seconds),
                 };
                 self.0.insert(spec, held);
             }
@@ -64,6 +62,12 @@ impl Tokens {
             .map(|(k, h)| (k.clone(), h.token.clone()))
             .collect())
     }
+}
+
+/// How long a token of `expiration_seconds` is used before a new one is requested.
+fn refresh_in(expiration_seconds: i64) -> Duration {
+    let lifetime = Duration::from_secs(expiration_seconds.max(0) as u64);
+    lifetime.mul_f64(REFRESH_AT).min(MAX_AGE)
 }
 
 /// One TokenRequest for the pod's ServiceAccount, bound to the pod.
@@ -105,4 +109,16 @@ async fn request(client: &Client, pod: &Pod, spec: &TokenSpec) -> Result<String>
             container: String::new(),
             reason: format!("{}: the answer holds no token", what()),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_at_80_percent_of_their_lifetime_or_a_day() {
+        assert_eq!(refresh_in(3607), Duration::from_secs_f64(3607.0 * 0.8));
+        assert_eq!(refresh_in(600), Duration::from_secs(480));
+        assert_eq!(refresh_in(7 * 24 * 3600), Duration::from_secs(24 * 3600));
+    }
 }
