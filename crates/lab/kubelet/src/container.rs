@@ -2,10 +2,12 @@
 //! process's net, UTS and mount namespaces, then chdir and a new session) happens in the
 //! forked child before exec, never on a runtime thread.
 //!
-//! - [`env`]: the container's environment (downward API basics, `$(VAR)` expansion) and
-//!   the argv it runs (built-in workloads through `podnet workload`, else a host command).
+//! - [`env`]: the container's environment (downward API basics, `$(VAR)` expansion).
+//! - [`image`]: the argv it runs (emulated images' built-in workloads through
+//!   `podnet workload`, else a host command), and whether its image can run at all.
 
 pub(crate) mod env;
+pub(crate) mod image;
 
 use std::ffi::CString;
 use std::fs::File;
