@@ -34,8 +34,6 @@ pub struct EmulatedImage {
     /// `docker.io/library/`.
     pub repositories: &'static [&'static str],
     pub emulation: Emulation,
-    /// What runs, for people (the docs, the kubelet's Pulled event).
-    pub runs: &'static str,
 }
 
 /// Every emulated image.
@@ -48,7 +46,6 @@ pub const IMAGES: &[EmulatedImage] = &[
             "us.gcr.io/k8s-artifacts-prod/e2e-test-images/agnhost",
         ],
         emulation: Emulation::Agnhost,
-        runs: "podnet workload <agnhost sub-command>",
     },
     EmulatedImage {
         repositories: &[
@@ -58,7 +55,6 @@ pub const IMAGES: &[EmulatedImage] = &[
             "quay.io/fluentd_elasticsearch/fluentd",
         ],
         emulation: Emulation::Pause,
-        runs: "podnet workload pause",
     },
     EmulatedImage {
         repositories: &[
@@ -67,7 +63,6 @@ pub const IMAGES: &[EmulatedImage] = &[
             "gcr.io/google_containers/serve_hostname",
         ],
         emulation: Emulation::ServeHostname,
-        runs: "podnet workload serve-hostname",
     },
     EmulatedImage {
         repositories: &[
@@ -75,7 +70,6 @@ pub const IMAGES: &[EmulatedImage] = &[
             "us-docker.pkg.dev/google-samples/containers/gke/hello-app",
         ],
         emulation: Emulation::HelloApp,
-        runs: "podnet workload hello-app",
     },
     EmulatedImage {
         repositories: &[
@@ -85,17 +79,14 @@ pub const IMAGES: &[EmulatedImage] = &[
             "registry.k8s.io/e2e-test-images/nginx",
         ],
         emulation: Emulation::Nginx,
-        runs: "podnet workload nginx",
     },
     EmulatedImage {
         repositories: &["httpd", "registry.k8s.io/e2e-test-images/httpd"],
         emulation: Emulation::Httpd,
-        runs: "podnet workload httpd",
     },
     EmulatedImage {
         repositories: &["kennethreitz/httpbin", "kong/httpbin"],
         emulation: Emulation::Httpbin,
-        runs: "podnet workload httpbin",
     },
     EmulatedImage {
         repositories: &[
@@ -114,12 +105,10 @@ pub const IMAGES: &[EmulatedImage] = &[
             "gcr.io/kubernetes-e2e-test-images/dnsutils",
         ],
         emulation: Emulation::Shell,
-        runs: "sh from the machine",
     },
     EmulatedImage {
         repositories: &["curlimages/curl"],
         emulation: Emulation::Curl,
-        runs: "curl from the machine",
     },
 ];
 

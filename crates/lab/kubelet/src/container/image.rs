@@ -11,8 +11,8 @@ use podnet_lab_workloads::{ContainerSpec, Launch, PortSpec, Protocol};
 /// How a container's image is had, for the kubelet's pull step and its Pulled event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ImageUse {
-    /// The image's default command is emulated: this runs.
-    Emulated(&'static str),
+    /// The image's default command is emulated (or agnhost's built in).
+    Emulated,
     /// The container's own command runs from the machine.
     Command,
     /// Nothing can run: the image is not emulated and no command is given (the reason).
@@ -30,7 +30,7 @@ pub(crate) fn image_use(c: &Container) -> ImageUse {
             if !has_command
                 || row.emulation == podnet_lab_workloads::images::Emulation::Agnhost =>
         {
-            ImageUse::Emulated(row.runs)
+            ImageUse::Emulated
         }
         _ if has_command => ImageUse::Command,
         _ => ImageUse::Unavailable(
@@ -39,6 +39,18 @@ pub(crate) fn image_use(c: &Container) -> ImageUse {
             }
             .to_string(),
         ),
+    }
+}
+
+/// What an emulated image runs, for the kubelet's Pulled event: `podnet workload nginx`,
+/// `sh from the machine`.
+pub(crate) fn what_runs(argv: &[String], podnet_exe: &Path) -> String {
+    match argv {
+        [exe, workload, name, ..] if Path::new(exe) == podnet_exe && workload == "workload" => {
+            format!("podnet workload {name}")
+        }
+        [exe, ..] => format!("{exe} from the machine"),
+        [] => String::new(),
     }
 }
 
@@ -96,14 +108,14 @@ mod tests {
     #[test]
     fn emulated_images_commands_and_unknown_images() {
         let c = container(json!({"name": "c", "image": "nginx:1.27"}));
-        assert_eq!(image_use(&c), ImageUse::Emulated("podnet workload nginx"));
+        assert_eq!(image_use(&c), ImageUse::Emulated);
         let c = container(json!({"name": "c", "image": "nginx", "command": ["sleep", "1"]}));
         assert_eq!(image_use(&c), ImageUse::Command);
         let c = container(
             json!({"name": "c", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
             "args": ["netexec"]}),
         );
-        assert!(matches!(image_use(&c), ImageUse::Emulated(_)));
+        assert_eq!(image_use(&c), ImageUse::Emulated);
         let c = container(json!({"name": "c", "image": "example.com/app:1"}));
         let ImageUse::Unavailable(why) = image_use(&c) else {
             panic!("runs")
@@ -124,5 +136,15 @@ mod tests {
         let c = container(json!({"name": "c", "image": "busybox"}));
         let run = argv(&c, &[], &[], Path::new("/usr/bin/podnet"), &mut vec![]).unwrap();
         assert_eq!(run, ["sh"]);
+        assert_eq!(
+            what_runs(&run, Path::new("/usr/bin/podnet")),
+            "sh from the machine"
+        );
+        let agnhost =
+            ["/usr/bin/podnet", "workload", "netexec", "--http-port=80"].map(String::from);
+        assert_eq!(
+            what_runs(&agnhost, Path::new("/usr/bin/podnet")),
+            "podnet workload netexec"
+        );
     }
 }

@@ -203,8 +203,8 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
         ImageUse::Unavailable(reason) => {
             return super::image_pull::unavailable(ctx, pod, c, &reason);
         }
-        ImageUse::Emulated(runs) => Some(runs),
-        ImageUse::Command => None,
+        ImageUse::Emulated => true,
+        ImageUse::Command => false,
     };
     let hostname = crate::files::uts_hostname(pod, &config.cluster_domain);
     let env_ctx = EnvContext::on_node(config, &ips, &hostname);
@@ -265,7 +265,8 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
         Ok((process, child)) => {
             tracing::info!(pod = %key, container = %c.name, pid = process.pid, restarts = rt.restart_count, "container started");
             let recorder = &ctx.shared.recorder;
-            crate::events::pulled(recorder, pod, c, emulated);
+            let runs = emulated.then(|| image::what_runs(&spec.argv, &config.podnet_exe));
+            crate::events::pulled(recorder, pod, c, runs.as_deref());
             crate::events::created(recorder, pod, &c.name);
             crate::events::started(recorder, pod, &c.name);
             rt.state = RunState::Running { started_at: now() };
