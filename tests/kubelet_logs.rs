@@ -3,6 +3,8 @@
 //! the kubelet itself is stopped and started again. Run inside
 //! `unshare --net --mount --propagation private`.
 
+// This suite uses a part of the harness.
+#[allow(dead_code)]
 #[path = "kubelet/harness.rs"]
 mod harness;
 

@@ -4,9 +4,6 @@
 //! in the machine's root namespace: the runtime's thread entered the node's netns first, and
 //! every thread or process it starts inherits that.
 
-// Shared by several suites, each using a part.
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
