@@ -88,6 +88,12 @@ fn kubelet_logs_rotate_at_the_configured_size_and_flow_through_a_kubelet_restart
         );
         c.delete_pod("ticker", Some(1)).await;
         c.wait_gone("ticker", Duration::from_secs(15)).await;
+        // The pod's logs went with it.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while dir.exists() {
+            assert!(Instant::now() < deadline, "{} still there", dir.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     });
 }
 
