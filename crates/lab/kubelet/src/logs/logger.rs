@@ -6,11 +6,42 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 
+use super::layout::{container_log_dir, instance_log_path, remove_instances_before};
 use super::writer::{LogRotation, create_locked};
+use crate::config::KubeletConfig;
 use crate::error::{Error, Result};
 
 /// The `podnet` sub-command that runs [`super::run_logger`].
 pub const LOGGER_COMMAND: [&str; 2] = ["lab", "container-logger"];
+
+/// One container instance, by its pod and its number of restarts before it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Instance<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    pub uid: &'a str,
+    pub container: &'a str,
+    pub restart_count: i32,
+}
+
+/// Starts the logger of `instance` in its file of the kubelet's layout; the files of
+/// instances before the previous one are removed, as upstream removes those containers.
+pub(crate) fn start_instance(
+    config: &KubeletConfig,
+    instance: &Instance<'_>,
+) -> Result<(Stdio, Stdio)> {
+    let dir = container_log_dir(
+        &config.state_dir,
+        instance.namespace,
+        instance.pod,
+        instance.uid,
+        instance.container,
+    );
+    let restart_count = u32::try_from(instance.restart_count).unwrap_or(0);
+    remove_instances_before(&dir, restart_count.saturating_sub(1));
+    let path = instance_log_path(&dir, restart_count);
+    start(&config.podnet_exe, &path, config.log_rotation)
+}
 
 /// Starts the logger of one container instance writing `path`; returns the container's
 /// stdout and stderr. The logger ends by itself once both are closed (the container and

@@ -97,8 +97,13 @@ impl CriWriter {
     /// Appends one entry stamped now, rotating first if it would not fit.
     pub fn write(&mut self, stream: LogStream, tag: LogTag, text: &[u8]) -> Result<()> {
         let line = format_entry(Timestamp::now(), stream, tag, text);
-        if self.size > 0 && self.size + line.len() as u64 > self.rotation.max_size {
-            self.rotate()?;
+        if self.size > 0
+            && self.size + line.len() as u64 > self.rotation.max_size
+            && let Err(error) = self.rotate()
+        {
+            // Keep the entry rather than lose it: the file grows past the size until the
+            // next rotation succeeds.
+            tracing::warn!(path = %self.path.display(), %error, "log rotation failed");
         }
         self.file
             .write_all(&line)
@@ -182,6 +187,8 @@ fn copy_stream(mut input: File, stream: LogStream, writer: &Mutex<CriWriter>) ->
     failed.map_or(Ok(()), Err)
 }
 
+/// Writes every entry, even after a failure (a full disk may free up); the first error is
+/// kept for the report at the end.
 fn write_all(
     writer: &Mutex<CriWriter>,
     stream: LogStream,
@@ -190,8 +197,8 @@ fn write_all(
 ) {
     let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
     for (tag, text) in entries {
-        if failed.is_none()
-            && let Err(e) = w.write(stream, tag, &text)
+        if let Err(e) = w.write(stream, tag, &text)
+            && failed.is_none()
         {
             *failed = Some(e);
         }

@@ -230,7 +230,14 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
             .get(&c.name)
             .map_or(0, |rt| rt.restart_count + i32::from(rt.has_run()))
     };
-    let spawned = start_logger(ctx, &namespace, &name, &uid, &c.name, restart_count)
+    let log = logs::logger::Instance {
+        namespace: &namespace,
+        pod: &name,
+        uid: &uid,
+        container: &c.name,
+        restart_count,
+    };
+    let spawned = logs::logger::start_instance(config, &log)
         .and_then(|(stdout, stderr)| spawn_in(&key, &c.name, ns, &spec, stdout, stderr));
     let mut st = ctx.state.lock().unwrap();
     let rt = st
@@ -310,24 +317,6 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
     }
     drop(st);
     ctx.wake.notify_one();
-}
-
-/// The logger of the instance after `restart_count` restarts; files of instances before
-/// the previous one are removed, as upstream removes those containers.
-fn start_logger(
-    ctx: &WorkerCtx,
-    namespace: &str,
-    pod: &str,
-    uid: &str,
-    container: &str,
-    restart_count: i32,
-) -> crate::Result<(std::process::Stdio, std::process::Stdio)> {
-    let config = &ctx.shared.config;
-    let dir = logs::container_log_dir(&config.state_dir, namespace, pod, uid, container);
-    let restart_count = u32::try_from(restart_count).unwrap_or(0);
-    logs::layout::remove_instances_before(&dir, restart_count.saturating_sub(1));
-    let path = logs::instance_log_path(&dir, restart_count);
-    logs::logger::start(&config.podnet_exe, &path, config.log_rotation)
 }
 
 /// Takes over a running container process a previous kubelet started.
