@@ -207,6 +207,18 @@ fn lab_images_answer_as_documented_and_unknown_images_wait_for_a_command() {
         "{events}"
     );
 
+    // The tools people run in shell images, from the machine (scripts/install-deps.sh).
+    let missing = t.lab.exec(
+        "client",
+        &[
+            "sh",
+            "-c",
+            "for t in wget nslookup dig curl nc ping ip ss tcpdump; do \
+             command -v $t >/dev/null || echo missing $t; done",
+        ],
+    );
+    assert_eq!(missing, "", "in a busybox pod");
+
     // A shell image without stdin: sh exits at once and the container restarts.
     eventually(90, "alpine's sh restarting", || {
         let n = t.lab.kubectl_ok(&[
