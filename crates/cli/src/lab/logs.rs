@@ -77,14 +77,7 @@ pub async fn logs(lab: &LabDir, args: LogsArgs) -> anyhow::Result<()> {
 
 async fn print_container_log(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<()> {
     let (dir, container) = container_log_dir(lab, args).await?;
-    let file = logs::instance_to_read(&dir, args.previous).ok_or_else(|| {
-        let pod = &args.target;
-        if args.previous {
-            anyhow!("previous terminated container {container:?} in pod {pod:?} not found")
-        } else {
-            anyhow!("container {container:?} in pod {pod:?} has no log yet")
-        }
-    })?;
+    let file = logs::log_to_read(&dir, &args.target, &container, args.previous)?;
     let now = jiff::Timestamp::now();
     let options = logs::LogOptions {
         follow: args.follow,
@@ -96,7 +89,7 @@ async fn print_container_log(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<()
         tail_lines: u64::try_from(args.tail).ok(),
         limit_bytes: args.limit_bytes,
     };
-    let mut chunks = std::pin::pin!(logs::read_log(&file, &options)?);
+    let mut chunks = logs::read_log(&file, &options)?;
     let mut out = std::io::stdout().lock();
     while let Some(chunk) = chunks.next().await {
         out.write_all(&chunk?)?;

@@ -14,9 +14,9 @@
 //! ```no_run
 //! # async fn f(state_dir: &std::path::Path) -> podnet_lab_kubelet::Result<()> {
 //! use futures::StreamExt;
-//! use podnet_lab_kubelet::logs::{LogOptions, find_container_log_dir, instance_to_read, read_log};
+//! use podnet_lab_kubelet::logs::{LogOptions, find_container_log_dir, log_to_read, read_log};
 //! let dir = find_container_log_dir(state_dir, "default", "web", "nginx").expect("started");
-//! let file = instance_to_read(&dir, false).expect("a log file");
+//! let file = log_to_read(&dir, "web", "nginx", false)?;
 //! let mut chunks = read_log(&file, &LogOptions { tail_lines: Some(10), ..Default::default() })?;
 //! while let Some(chunk) = chunks.next().await {
 //!     print!("{}", String::from_utf8_lossy(&chunk?));
@@ -33,7 +33,8 @@ pub mod writer;
 
 pub use filter::{LogOptions, PodLogQuery};
 pub use layout::{
-    container_log_dir, find_container_log_dir, instance_log_path, instance_to_read, pod_log_dir,
+    container_log_dir, find_container_log_dir, instance_log_path, instance_to_read, log_to_read,
+    pod_log_dir,
 };
 pub use logger::LOGGER_COMMAND;
 pub use reader::read_log;

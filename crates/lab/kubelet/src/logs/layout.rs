@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{Error, Result};
+
 /// The directory of one pod's logs.
 pub fn pod_log_dir(state_dir: &Path, namespace: &str, pod: &str, uid: &str) -> PathBuf {
     state_dir
@@ -68,6 +70,24 @@ pub fn instance_to_read(container_dir: &Path, previous: bool) -> Option<PathBuf>
     let found = instances(container_dir);
     let index = found.len().checked_sub(if previous { 2 } else { 1 })?;
     Some(instance_log_path(container_dir, found[index]))
+}
+
+/// [`instance_to_read`] for the container `container` of pod `pod`, with the kubelet's
+/// error when there is no such file.
+pub fn log_to_read(
+    container_dir: &Path,
+    pod: &str,
+    container: &str,
+    previous: bool,
+) -> Result<PathBuf> {
+    instance_to_read(container_dir, previous).ok_or_else(|| {
+        let (pod, container) = (pod.to_owned(), container.to_owned());
+        if previous {
+            Error::NoPreviousLog { pod, container }
+        } else {
+            Error::NoLog { pod, container }
+        }
+    })
 }
 
 /// The files a rotation left of `log` (`N.log.<time>`), oldest first.
@@ -146,6 +166,11 @@ mod tests {
         touch(&instance_log_path(&c, 0));
         assert_eq!(instance_to_read(&c, false), Some(c.join("0.log")));
         assert_eq!(instance_to_read(&c, true), None);
+        let e = log_to_read(&c, "web", "c", true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "previous terminated container \"c\" in pod \"web\" not found"
+        );
         for f in ["1.log", "1.log.20261207-101010.000001", "10.log", "2.log"] {
             touch(&c.join(f));
         }

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::Stream;
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use tokio::io::AsyncReadExt;
 
 use super::filter::{LogOptions, OutputFilter, Step};
@@ -24,12 +25,10 @@ const FOLLOW_POLL: Duration = Duration::from_millis(100);
 /// Output chunks are at most about this size.
 const CHUNK: usize = 32 * 1024;
 
-/// Opens `path` (one instance's log, see [`super::instance_to_read`]) and returns its output
-/// under `options` as a stream of chunks. Dropping the stream stops a follow.
-pub fn read_log(
-    path: &Path,
-    options: &LogOptions,
-) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
+/// Opens `path` (one instance's log, see [`super::log_to_read`]) and returns its output
+/// under `options` as a stream of chunks (boxed: Unpin, Send). Dropping the stream stops a
+/// follow.
+pub fn read_log(path: &Path, options: &LogOptions) -> Result<BoxStream<'static, Result<Bytes>>> {
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, "open the log", e))?;
     let start = match options.tail_lines {
         Some(n) => tail_start(&mut file, n).map_err(|e| Error::io(path, "find the tail", e))?,
@@ -49,7 +48,8 @@ pub fn read_log(
     Ok(futures::stream::unfold(reader, |mut r| async move {
         let chunk = r.next_chunk().await?;
         Some((chunk, r))
-    }))
+    })
+    .boxed())
 }
 
 /// Where the last `n` lines of `file` start (its length for none): a trailing newline ends
