@@ -53,6 +53,12 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: bootcamp}
+spec:
+  containers: [{name: c, image: 'jocatalin/kubernetes-bootcamp:v1'}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: serve}
 spec:
   containers: [{name: c, image: 'registry.k8s.io/serve_hostname:v1.4'}]
@@ -76,13 +82,14 @@ spec:
   containers: [{name: c, image: 'example.com/shop/cart:3'}]
 ";
 
-const SERVERS: [&str; 8] = [
+const SERVERS: [&str; 9] = [
     "nginx",
     "httpd",
     "httpbin",
     "kong",
     "hello",
     "hello-port",
+    "bootcamp",
     "serve",
     "pause",
 ];
@@ -189,6 +196,11 @@ fn lab_images_answer_as_documented_and_unknown_images_wait_for_a_command() {
     assert_eq!(
         t.curl("hello-port", &[], ":9000/any/path"),
         "Hello, world!\nVersion: 1.0.0\nHostname: hello-port\n"
+    );
+    // kubernetes-bootcamp, as the basics tutorial shows it.
+    assert_eq!(
+        t.curl("bootcamp", &[], ":8080/"),
+        "Hello Kubernetes bootcamp! | Running on: bootcamp | v=1\n"
     );
     // serve_hostname: the hostname on 9376.
     assert_eq!(t.curl("serve", &[], ":9376/"), "serve");

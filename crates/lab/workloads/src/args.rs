@@ -40,6 +40,10 @@ pub enum Workload {
     /// hostname on every path, on $PORT (8080)
     #[command(after_help = "Example:\n  PORT=9000 podnet workload hello-app --version 2.0.0")]
     HelloApp(HelloAppArgs),
+    /// The `kubernetes-bootcamp` image of the Kubernetes basics tutorial: `Hello Kubernetes
+    /// bootcamp! | Running on: HOSTNAME | v=VERSION` on every path, on port 8080
+    #[command(after_help = "Example:\n  podnet workload kubernetes-bootcamp --version 2")]
+    KubernetesBootcamp(BootcampArgs),
     /// The `nginx` image: its welcome page (or the files under --root) on port 80, with
     /// nginx's headers and error pages
     #[command(after_help = "Example:\n  podnet workload nginx --port 8080")]
@@ -62,6 +66,16 @@ pub struct HelloAppArgs {
     pub version: String,
     /// Port to listen on, as the image reads it
     #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct BootcampArgs {
+    /// The version it reports (`v=1`: the image tag's number)
+    #[arg(long, default_value = "1")]
+    pub version: String,
+    /// Port to listen on
+    #[arg(long, default_value_t = 8080)]
     pub port: u16,
 }
 
@@ -266,6 +280,7 @@ impl Workload {
             Self::Pause(_) => "pause",
             Self::Ports(_) => "ports",
             Self::HelloApp(_) => "hello-app",
+            Self::KubernetesBootcamp(_) => "kubernetes-bootcamp",
             Self::Nginx(_) => "nginx",
             Self::Httpd(_) => "httpd",
             Self::Httpbin(_) => "httpbin",

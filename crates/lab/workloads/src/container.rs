@@ -11,7 +11,8 @@
 //! curlimages/curl, whose entrypoint runs `curl ARGS` when the first arg is a flag.
 
 use crate::args::{
-    HelloAppArgs, HttpbinArgs, PauseArgs, PortSpec, ServeHostnameArgs, StaticSiteArgs, Workload,
+    BootcampArgs, HelloAppArgs, HttpbinArgs, PauseArgs, PortSpec, ServeHostnameArgs,
+    StaticSiteArgs, Workload,
 };
 use crate::images::{Emulation, emulated, tag_of};
 use crate::{Error, Result};
@@ -72,6 +73,10 @@ pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
             version: crate::hello_app::version_of_tag(tag_of(spec.image)),
             port: 8080,
         }),
+        Some(Emulation::Bootcamp) => Workload::KubernetesBootcamp(BootcampArgs {
+            version: crate::hello_app::bootcamp_version_of_tag(tag_of(spec.image)),
+            port: 8080,
+        }),
         Some(Emulation::Nginx) => Workload::Nginx(StaticSiteArgs {
             port: 80,
             root: None,
@@ -103,8 +108,10 @@ fn host(argv: &[&str]) -> Launch {
 /// so its port is left to the environment.
 fn workload_argv(workload: &Workload) -> Vec<String> {
     let mut argv = vec![workload.name().to_owned()];
-    if let Workload::HelloApp(a) = workload {
-        argv.extend(["--version".to_owned(), a.version.clone()]);
+    match workload {
+        Workload::HelloApp(a) => argv.extend(["--version".to_owned(), a.version.clone()]),
+        Workload::KubernetesBootcamp(a) => argv.extend(["--version".to_owned(), a.version.clone()]),
+        _ => {}
     }
     argv
 }
@@ -284,6 +291,10 @@ mod tests {
             strings(&["hello-app", "--version", "2.0.0"])
         );
         assert_eq!(argv("registry.k8s.io/pause:3.10"), strings(&["pause"]));
+        assert_eq!(
+            argv("jocatalin/kubernetes-bootcamp:v2"),
+            strings(&["kubernetes-bootcamp", "--version", "2"])
+        );
         for (image, exe) in [
             ("busybox", "sh"),
             ("nicolaka/netshoot", "sh"),

@@ -1,12 +1,16 @@
-//! The `gcr.io/google-samples/hello-app` image of the Kubernetes and GKE tutorials: on every
-//! path, `Hello, world!`, its version and the pod's hostname, on `$PORT` (8080). It logs
-//! `Server listening on port …` at start and `Serving request: PATH` per request, as the
-//! image's Go program does; SIGTERM ends it at once (the Go default).
+//! The sample apps of the Kubernetes and GKE tutorials, which answer who they are on every
+//! path; a signal ends them at once.
+//!
+//! - `gcr.io/google-samples/hello-app`: `Hello, world!`, its version and the pod's hostname,
+//!   on `$PORT` (8080); logs `Server listening on port …` and `Serving request: PATH` as the
+//!   image's Go program does.
+//! - `kubernetes-bootcamp` (the Kubernetes basics tutorial): `Hello Kubernetes bootcamp! |
+//!   Running on: HOSTNAME | v=N` on 8080.
 
 use hyper::StatusCode;
 use tokio::sync::mpsc;
 
-use crate::args::HelloAppArgs;
+use crate::args::{BootcampArgs, HelloAppArgs};
 use crate::http;
 use crate::{Result, sys};
 
@@ -31,6 +35,34 @@ pub async fn run(args: HelloAppArgs) -> Result<i32> {
     http::serve(vec![listener], handler, stop_rx).await
 }
 
+pub async fn run_bootcamp(args: BootcampArgs) -> Result<i32> {
+    let listener = sys::listen_tcp_any("kubernetes-bootcamp", args.port).await?;
+    let version = args.version;
+    let handler = http::handler(move |_peer, _req| {
+        let body = format!(
+            "Hello Kubernetes bootcamp! | Running on: {} | v={version}\n",
+            sys::hostname()
+        );
+        async move { Ok(http::text(StatusCode::OK, body)) }
+    });
+    println!(
+        "Kubernetes Bootcamp App Started At: {} | Running On:  {}",
+        jiff::Zoned::now(),
+        sys::hostname()
+    );
+    let (_stops, stop_rx) = mpsc::unbounded_channel();
+    http::serve(vec![listener], handler, stop_rx).await
+}
+
+/// The version kubernetes-bootcamp reports for an image tag: `v2` → `2`; others are the
+/// first.
+pub fn bootcamp_version_of_tag(tag: Option<&str>) -> String {
+    tag.and_then(|t| t.strip_prefix('v'))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("1")
+        .to_owned()
+}
+
 /// The version hello-app reports for an image tag: `1.0` → `1.0.0`; an untagged or
 /// non-numeric tag is the first release's.
 pub fn version_of_tag(tag: Option<&str>) -> String {
@@ -49,7 +81,7 @@ pub fn version_of_tag(tag: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::version_of_tag;
+    use super::{bootcamp_version_of_tag, version_of_tag};
 
     #[test]
     fn tags_become_three_part_versions() {
@@ -59,5 +91,7 @@ mod tests {
         assert_eq!(version_of_tag(Some("1.2.3")), "1.2.3");
         assert_eq!(version_of_tag(Some("latest")), "1.0.0");
         assert_eq!(version_of_tag(None), "1.0.0");
+        assert_eq!(bootcamp_version_of_tag(Some("v2")), "2");
+        assert_eq!(bootcamp_version_of_tag(Some("latest")), "1");
     }
 }

@@ -14,6 +14,8 @@ pub enum Emulation {
     ServeHostname,
     /// `podnet workload hello-app` on $PORT (8080), the tag's version.
     HelloApp,
+    /// `podnet workload kubernetes-bootcamp` on 8080, the tag's version.
+    Bootcamp,
     /// `podnet workload nginx` on 80.
     Nginx,
     /// `podnet workload httpd` on 80.
@@ -70,6 +72,13 @@ pub const IMAGES: &[EmulatedImage] = &[
             "us-docker.pkg.dev/google-samples/containers/gke/hello-app",
         ],
         emulation: Emulation::HelloApp,
+    },
+    EmulatedImage {
+        repositories: &[
+            "gcr.io/google-samples/kubernetes-bootcamp",
+            "jocatalin/kubernetes-bootcamp",
+        ],
+        emulation: Emulation::Bootcamp,
     },
     EmulatedImage {
         repositories: &[

@@ -31,8 +31,8 @@ mod static_site;
 mod sys;
 
 pub use args::{
-    AGNHOST_SUBCOMMANDS, ConnectArgs, HelloAppArgs, HttpbinArgs, NetexecArgs, PauseArgs, PortSpec,
-    PortsArgs, Protocol, ServeHostnameArgs, StaticSiteArgs, Workload,
+    AGNHOST_SUBCOMMANDS, BootcampArgs, ConnectArgs, HelloAppArgs, HttpbinArgs, NetexecArgs,
+    PauseArgs, PortSpec, PortsArgs, Protocol, ServeHostnameArgs, StaticSiteArgs, Workload,
 };
 pub use container::{ContainerSpec, Launch, launch_for};
 pub use duration::parse_go_duration;
@@ -52,6 +52,7 @@ pub fn run(workload: Workload) -> Result<i32> {
         Workload::ServeHostname(args) => Box::pin(serve_hostname::run(args)),
         Workload::Pause(args) => Box::pin(pause::run(args)),
         Workload::HelloApp(args) => Box::pin(hello_app::run(args)),
+        Workload::KubernetesBootcamp(args) => Box::pin(hello_app::run_bootcamp(args)),
         Workload::Nginx(args) => Box::pin(static_site::run(static_site::Flavor::Nginx, args)),
         Workload::Httpd(args) => Box::pin(static_site::run(static_site::Flavor::Httpd, args)),
         Workload::Httpbin(args) => Box::pin(httpbin::run(args)),
