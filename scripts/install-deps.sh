@@ -4,9 +4,11 @@
 set -euo pipefail
 
 # knot: the lab's external host serves its test zone with Knot DNS (and the DNS benchmark
-# compares against it); dnsperf drives that benchmark.
+# compares against it); dnsperf drives that benchmark. wget, netcat-openbsd and tcpdump:
+# the tools people run in the lab's shell images (docs/images.md), from the machine.
 packages=(nftables iptables ipset iproute2 conntrack containernetworking-plugins
-          dnsutils iputils-ping iperf3 curl util-linux knot dnsperf)
+          dnsutils iputils-ping iperf3 curl util-linux knot dnsperf
+          wget netcat-openbsd tcpdump)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

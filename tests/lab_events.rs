@@ -107,7 +107,7 @@ fn pods_and_nodes_are_told_in_events() {
             (
                 "Pulled",
                 "Container image \"registry.k8s.io/e2e-test-images/agnhost:2.53\" already \
-                 present on machine"
+                 present on machine (image emulated: podnet workload netexec)"
                     .to_string(),
             ),
             ("Created", "Created container: web".to_string()),

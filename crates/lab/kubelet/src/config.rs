@@ -4,6 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::logs::LogRotation;
+
 /// The kubelet's configuration. [`KubeletConfig::new`] fills in the lab's defaults.
 #[derive(Clone, Debug)]
 pub struct KubeletConfig {
@@ -38,6 +40,8 @@ pub struct KubeletConfig {
     /// How often the sync loop looks at a pod without an event (probe results, exits and API
     /// updates wake it at once).
     pub resync: Duration,
+    /// Container log rotation (containerLogMaxSize, containerLogMaxFiles).
+    pub log_rotation: LogRotation,
 }
 
 // === impl KubeletConfig ===
@@ -64,6 +68,7 @@ impl KubeletConfig {
             max_backoff: Duration::from_secs(300),
             heartbeat: Duration::from_secs(10),
             resync: Duration::from_secs(1),
+            log_rotation: LogRotation::default(),
             state_dir,
         }
     }

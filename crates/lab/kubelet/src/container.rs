@@ -3,11 +3,13 @@
 //! forked child before exec, never on a runtime thread.
 //!
 //! - [`env`]: the container's environment (env, envFrom, the downward API, `$(VAR)`
-//!   expansion) and the argv it runs (built-in workloads through `podnet workload`, else a
-//!   host command).
+//!   expansion).
 //! - [`service_env`]: the Service environment variables.
+//! - [`image`]: the argv it runs (emulated images' built-in workloads through
+//!   `podnet workload`, else a host command), and whether its image can run at all.
 
 pub(crate) mod env;
+pub(crate) mod image;
 pub(crate) mod service_env;
 
 use std::ffi::CString;

@@ -41,6 +41,12 @@ pub enum Error {
     },
     #[error("network namespace: {0}")]
     Netns(#[from] podnet_netns::Error),
+    /// `logs --previous` of a container that has not been restarted (the kubelet's words).
+    #[error("previous terminated container {container:?} in pod {pod:?} not found")]
+    NoPreviousLog { pod: String, container: String },
+    /// A container that has not started yet, so has no log file.
+    #[error("container {container:?} in pod {pod:?} has no log yet")]
+    NoLog { pod: String, container: String },
     #[error("state file {path}: {source}")]
     State {
         path: PathBuf,

@@ -14,7 +14,7 @@
 //! | `volume` | emptyDir, configMap, secret, downwardAPI and projected volumes (the ServiceAccount token) in the pod's mount namespace, kept up to date |
 //! | `status` | pod status (phase, conditions, containerStatuses), pure |
 //! | [`files`] | the pod's /etc/resolv.conf, /etc/hosts and hostname, pure |
-//! | [`logs`] | where container logs are kept |
+//! | [`logs`] | container logs in the CRI format: the per-container logger, rotation, the reader `/containerLogs` and `podnet lab logs` use |
 //! | [`state`] | pod records that survive a kubelet restart; where `lab exec` finds a pod |
 //! | `node` | Node registration, status and the heartbeat Lease |
 //! | `events` | the kubelet's events (Pulled, Created, Started, Killing, Unhealthy, BackOff, Starting, NodeReady, …) through [`podnet_k8s_events`] |
@@ -44,7 +44,6 @@ mod volume;
 
 pub use config::KubeletConfig;
 pub use error::{Error, Result};
-pub use logs::{find_log_path, log_path};
 pub use process::ProcessId;
 pub use state::{SandboxInfo, pod_sandbox};
 

@@ -5,8 +5,10 @@
 //!
 //! - [`setup`]: the sandbox on the pod's record (create, teardown).
 //! - [`containers`]: container processes, exits, probes, back-off.
+//! - [`image_pull`]: the pull step of an image that cannot be had (ErrImagePull).
 
 pub(crate) mod containers;
+pub(crate) mod image_pull;
 pub(crate) mod setup;
 
 use std::collections::BTreeMap;
@@ -365,8 +367,18 @@ impl Worker {
     async fn forget(&self) {
         let mut record = self.ctx.state.lock().unwrap().record.clone();
         setup::teardown(&self.ctx.shared, &mut record).await;
-        if let Err(error) = state::remove(&self.ctx.shared.config.state_dir, &record.uid) {
+        let state_dir = &self.ctx.shared.config.state_dir;
+        if let Err(error) = state::remove(state_dir, &record.uid) {
             tracing::warn!(pod = %record.key(), %error, "removing pod state");
+        }
+        // Its logs go with it, as the kubelet removes /var/log/pods/<pod> (a logger still
+        // finishing writes to a removed file).
+        let logs =
+            crate::logs::pod_log_dir(state_dir, &record.namespace, &record.name, &record.uid);
+        if let Err(error) = std::fs::remove_dir_all(&logs)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(pod = %record.key(), %error, "removing pod logs");
         }
         tracing::info!(pod = %record.key(), "pod stopped and cleaned up");
     }

@@ -3,7 +3,6 @@
 //! back-off (CrashLoopBackOff), and stopping it (SIGTERM, grace period, SIGKILL).
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +14,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::container::env::{EnvContext, process_spec};
-use crate::container::{PodNamespaces, open_log, spawn_in};
+use crate::container::image::{self, ImageUse};
+use crate::container::{PodNamespaces, spawn_in};
 use crate::downward::PodRuntime;
+use crate::logs;
 use crate::pod_objects::PodObjects;
 use crate::probe::{self, ProbeKind, ProbeTarget};
 use crate::process::ProcessId;
@@ -46,6 +47,8 @@ pub(crate) struct ContainerRt {
     ran_since: Option<Instant>,
     /// A liveness or startup failure asked for a restart: a kill is under way.
     killing: bool,
+    /// Failed pulls of an image that cannot be had (its pull back-off level).
+    pub pull_failures: u32,
 }
 
 // === impl ContainerRt ===
@@ -68,6 +71,7 @@ impl ContainerRt {
             backoff_level: 0,
             ran_since: None,
             killing: false,
+            pull_failures: 0,
         }
     }
 
@@ -211,6 +215,13 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container, objects: &PodObje
             r.name.clone(),
         )
     };
+    let emulated = match image::image_use(c) {
+        ImageUse::Unavailable(reason) => {
+            return super::image_pull::unavailable(ctx, pod, c, &reason);
+        }
+        ImageUse::Emulated => true,
+        ImageUse::Command => false,
+    };
     let hostname = crate::files::uts_hostname(pod, &config.cluster_domain);
     let allocatable = crate::node::capacity();
     let runtime = PodRuntime {
@@ -228,13 +239,21 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container, objects: &PodObje
             return;
         }
     };
-    let log_path = crate::logs::log_path(&config.state_dir, &namespace, &name, &uid, &c.name);
-    let spawned = open_log(&log_path).and_then(|log| {
-        let err = log
-            .try_clone()
-            .map_err(|e| crate::Error::io(&log_path, "duplicate", e))?;
-        spawn_in(&key, &c.name, ns, &spec, Stdio::from(log), Stdio::from(err))
-    });
+    let restart_count = {
+        let st = ctx.state.lock().unwrap();
+        st.containers
+            .get(&c.name)
+            .map_or(0, |rt| rt.restart_count + i32::from(rt.has_run()))
+    };
+    let log = logs::logger::Instance {
+        namespace: &namespace,
+        pod: &name,
+        uid: &uid,
+        container: &c.name,
+        restart_count,
+    };
+    let spawned = logs::logger::start_instance(config, &log)
+        .and_then(|(stdout, stderr)| spawn_in(&key, &c.name, ns, &spec, stdout, stderr));
     let mut st = ctx.state.lock().unwrap();
     let rt = st
         .containers
@@ -268,7 +287,8 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container, objects: &PodObje
         Ok((process, child)) => {
             tracing::info!(pod = %key, container = %c.name, pid = process.pid, restarts = rt.restart_count, "container started");
             let recorder = &ctx.shared.recorder;
-            crate::events::pulled(recorder, pod, c);
+            let runs = emulated.then(|| image::what_runs(&spec.argv, &config.podnet_exe));
+            crate::events::pulled(recorder, pod, c, runs.as_deref());
             crate::events::created(recorder, pod, &c.name);
             crate::events::started(recorder, pod, &c.name);
             rt.state = RunState::Running { started_at: now() };
