@@ -27,6 +27,8 @@ pub struct Config {
     pub anonymous_is_admin: bool,
     /// How long an Event lives after its last write (kube-apiserver's `--event-ttl`).
     pub event_ttl: Duration,
+    /// How the server connects to kubelets for the streaming subresources.
+    pub kubelet_dialer: crate::connect::Dialer,
 }
 
 /// kube-apiserver's default `--event-ttl`.
@@ -59,6 +61,7 @@ impl Default for Config {
             static_tokens: Vec::new(),
             anonymous_is_admin: true,
             event_ttl: DEFAULT_EVENT_TTL,
+            kubelet_dialer: crate::connect::Dialer::default(),
         }
     }
 }

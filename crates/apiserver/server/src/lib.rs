@@ -15,6 +15,7 @@
 //! - [`events`]: core/v1 and events.k8s.io/v1 Events over one storage; their TTL is the
 //!   store's per-object expiry, run by `expiry`.
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
+//! - [`connect`]: `pods/exec`, `attach`, `portforward`, `log`, carried to the pod's kubelet.
 //! - [`crd`]: CustomResourceDefinitions and the kinds they serve (the [`crd::Registry`]).
 //!
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
@@ -23,6 +24,7 @@
 pub mod auth;
 pub mod binding;
 pub mod config;
+pub mod connect;
 pub mod crd;
 pub mod crud;
 pub mod discovery;
@@ -71,6 +73,8 @@ pub struct App {
     pub registry: Arc<crd::Registry>,
     /// Token signing and the authenticators' settings.
     pub auth: Arc<auth::Auth>,
+    /// How kubelets are reached (pods/exec, attach, portforward, log).
+    pub kubelet_dialer: connect::Dialer,
 }
 
 /// Errors that stop the server.
@@ -150,6 +154,7 @@ pub async fn serve_on(
         bookmark_interval: Duration::from_secs(10),
         registry: Arc::default(),
         auth: Arc::new(auth),
+        kubelet_dialer: config.kubelet_dialer.clone(),
     };
     crd::reconcile(&app);
     tokio::spawn(expiry::run(app.store.clone(), stop_rx.clone()));

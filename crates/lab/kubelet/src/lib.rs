@@ -14,6 +14,7 @@
 //! | [`logs`] | where container logs are kept |
 //! | [`state`] | pod records that survive a kubelet restart; where `lab exec` finds a pod |
 //! | `node` | Node registration, status and the heartbeat Lease |
+//! | `streaming` | the kubelet API's streaming endpoints on port 10250: `/exec` (WebSocket channel protocol, pty), `/containerLogs` |
 //! | `events` | the kubelet's events (Pulled, Created, Started, Killing, Unhealthy, BackOff, Starting, NodeReady, …) through [`podnet_k8s_events`] |
 //!
 //! [`run`] is the entry point; it must run inside the node's network namespace (every
@@ -34,6 +35,7 @@ mod process;
 mod sandbox;
 pub mod state;
 mod status;
+mod streaming;
 mod sync;
 
 pub use config::KubeletConfig;
@@ -78,6 +80,7 @@ pub async fn run(
         node_resolv,
     });
     let token = CancellationToken::new();
+    serve_streaming(&config, token.clone()).await;
     let heartbeat = tokio::spawn(node::run(client, config, recorder, token.clone()));
     let pods = tokio::spawn(sync::run(shared, token.clone()));
     shutdown.await;
@@ -85,4 +88,17 @@ pub async fn run(
     let _ = heartbeat.await;
     let _ = pods.await;
     Ok(())
+}
+
+/// Starts the streaming server on the node's address; without it the kubelet still runs
+/// pods (exec and logs through the API then fail), so a taken port is only a warning.
+async fn serve_streaming(config: &KubeletConfig, token: CancellationToken) {
+    let addr = std::net::SocketAddr::new(config.node_ip, config.streaming_port);
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let state_dir = config.state_dir.clone();
+            tokio::spawn(streaming::serve(listener, state_dir, token));
+        }
+        Err(error) => tracing::warn!(%addr, %error, "kubelet streaming server not started"),
+    }
 }
