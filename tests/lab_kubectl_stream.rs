@@ -114,6 +114,24 @@ fn kubectl_exec_and_logs_reach_the_pods_kubelet() {
         show(&out)
     );
 
+    // cp both ways: tar over exec (the pod sees the machine's files: a private temp dir).
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local.txt");
+    std::fs::write(&local, "copied in\n").unwrap();
+    let remote = format!("shell:{}/in-pod.txt", dir.path().display());
+    lab.kubectl_ok(&["cp", local.to_str().unwrap(), &remote]);
+    let inside = lab.kubectl_ok(&[
+        "exec",
+        "shell",
+        "--",
+        "cat",
+        &format!("{}/in-pod.txt", dir.path().display()),
+    ]);
+    assert_eq!(inside, "copied in\n");
+    let back = dir.path().join("back.txt");
+    lab.kubectl_ok(&["cp", &remote, back.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "copied in\n");
+
     // Logs of one container of several.
     let logs = eventually(20, "container a's lines", || {
         let out = lab.kubectl_ok(&["logs", "two", "-c", "a"]);
@@ -238,6 +256,104 @@ fn kubectl_exec_it_gets_a_terminal_that_follows_resizes() {
     term.type_line("exit 7");
     let status = eventually(30, "kubectl to exit", || kubectl.try_wait().unwrap());
     assert_eq!(status.code(), Some(7), "{}", term.seen.lock().unwrap());
+}
+
+const READER: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reader
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command: ["sh", "-c", "while read l; do echo got:$l; done; echo bye"]
+    stdin: true
+    stdinOnce: true
+"#;
+
+#[test]
+fn kubectl_run_it_rm_and_attach_use_the_containers_console() {
+    let lab = Lab::up("streamrun", &[]);
+
+    // run -it --rm: a shell on a terminal, then the pod is deleted.
+    let (term, slave) = Terminal::open(24, 80);
+    let mut cmd = lab.kubectl_command(&[
+        "run",
+        "tmp-shell",
+        "-it",
+        "--rm",
+        "--restart=Never",
+        "--image=busybox",
+        "--",
+        "sh",
+    ]);
+    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave));
+    // SAFETY: setsid and ioctl are async-signal-safe; kubectl gets the pty as its terminal.
+    unsafe {
+        use std::os::unix::process::CommandExt as _;
+        cmd.pre_exec(|| {
+            nix::libc::setsid();
+            if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut kubectl = cmd.spawn().unwrap();
+    term.expect("kubectl's attach hint", |s| {
+        s.contains("If you don't see a command prompt")
+    });
+    eventually(30, "the remote shell to answer", || {
+        term.type_line("echo RUN=$((6*7))");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        term.seen.lock().unwrap().contains("RUN=42").then_some(())
+    });
+    term.type_line("exit");
+    let status = eventually(60, "kubectl run to exit", || kubectl.try_wait().unwrap());
+    assert!(status.success(), "{}", term.seen.lock().unwrap());
+    term.expect("the pod's deletion", |s| {
+        s.contains("pod \"tmp-shell\" deleted")
+    });
+    let out = lab.kubectl(&["get", "pod", "tmp-shell"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NotFound"),
+        "{}",
+        show(&out)
+    );
+
+    // attach -i to a container reading its stdin; stdinOnce ends its input with ours.
+    let tmp = tempfile::tempdir().unwrap();
+    let reader = manifest(tmp.path(), "reader.yaml", READER);
+    lab.kubectl_ok(&["apply", "-f", reader.to_str().unwrap()]);
+    lab.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/reader",
+        "--timeout=60s",
+    ]);
+    let mut child = lab
+        .kubectl_command(&["attach", "-i", "reader"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "got:one\ngot:two\nbye\n"
+    );
 }
 
 const WEB: &str = r#"

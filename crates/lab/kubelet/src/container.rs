@@ -2,9 +2,12 @@
 //! process's net, UTS and mount namespaces, then chdir and a new session) happens in the
 //! forked child before exec, never on a runtime thread.
 //!
+//! - [`console`]: stdin and tty kept open for `attach`, output fanned out to the log and
+//!   the attached sessions.
 //! - [`env`]: the container's environment (downward API basics, `$(VAR)` expansion) and
 //!   the argv it runs (built-in workloads through `podnet workload`, else a host command).
 
+pub(crate) mod console;
 pub(crate) mod env;
 
 use std::ffi::CString;

@@ -72,15 +72,17 @@ pub async fn run(
     );
     tokio::spawn(broadcaster.run());
     events::starting(&recorder, &config.node_name);
+    let consoles = container::console::Consoles::default();
     let shared = Arc::new(Shared {
         network: Network::new(&config),
         client: client.clone(),
         recorder: recorder.clone(),
         config: config.clone(),
         node_resolv,
+        consoles: consoles.clone(),
     });
     let token = CancellationToken::new();
-    serve_streaming(&config, token.clone()).await;
+    serve_streaming(&config, consoles, token.clone()).await;
     let heartbeat = tokio::spawn(node::run(client, config, recorder, token.clone()));
     let pods = tokio::spawn(sync::run(shared, token.clone()));
     shutdown.await;
@@ -92,12 +94,16 @@ pub async fn run(
 
 /// Starts the streaming server on the node's address; without it the kubelet still runs
 /// pods (exec and logs through the API then fail), so a taken port is only a warning.
-async fn serve_streaming(config: &KubeletConfig, token: CancellationToken) {
+async fn serve_streaming(
+    config: &KubeletConfig,
+    consoles: container::console::Consoles,
+    token: CancellationToken,
+) {
     let addr = std::net::SocketAddr::new(config.node_ip, config.streaming_port);
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
             let state_dir = config.state_dir.clone();
-            tokio::spawn(streaming::serve(listener, state_dir, token));
+            tokio::spawn(streaming::serve(listener, state_dir, consoles, token));
         }
         Err(error) => tracing::warn!(%addr, %error, "kubelet streaming server not started"),
     }

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub network: Network,
     /// The node's resolv.conf, for dnsPolicy Default.
     pub node_resolv: String,
+    /// Consoles of the containers with stdin or tty, for attach.
+    pub consoles: crate::container::console::Consoles,
 }
 
 /// A pod's run-time state, shared by its worker, exit watchers and probes.

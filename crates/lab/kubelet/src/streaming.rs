@@ -6,11 +6,13 @@
 //!
 //! - [`channel`]: the channel protocol's framing and Status messages (pure).
 //! - [`lookup`]: the running container a request names, from the pod records.
+//! - [`attach`]: a session on a container's console;
 //! - [`exec`]: starting the process; [`session`]: pumping its streams; [`pty`]: terminals.
 //! - [`portforward`]: `/portForward` over SPDY/3.1 ([`spdy`]), tunnelled in a WebSocket or
 //!   upgraded to directly.
 //! - [`logs`] serves `/containerLogs`.
 
+pub(crate) mod attach;
 pub(crate) mod channel;
 pub(crate) mod exec;
 pub(crate) mod logs;
@@ -34,6 +36,7 @@ use futures::{SinkExt as _, StreamExt as _};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
+use crate::container::console::Consoles;
 use channel::Protocol;
 
 /// The kubelet's port for its API (`status.daemonEndpoints.kubeletEndpoint.Port`).
@@ -41,17 +44,26 @@ pub const DEFAULT_PORT: u16 = 10250;
 
 struct Server {
     state_dir: PathBuf,
+    consoles: Consoles,
 }
 
 /// Serves the streaming endpoints on `listener` until `cancel`.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     state_dir: PathBuf,
+    consoles: Consoles,
     cancel: CancellationToken,
 ) {
-    let server = Arc::new(Server { state_dir });
+    let server = Arc::new(Server {
+        state_dir,
+        consoles,
+    });
     let router = Router::new()
         .route("/exec/{namespace}/{pod}/{container}", get(exec).post(exec))
+        .route(
+            "/attach/{namespace}/{pod}/{container}",
+            get(attach::attach).post(attach::attach),
+        )
         .route(
             "/portForward/{namespace}/{pod}",
             get(port_forward).post(port_forward),

@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::container::console::{self, ConsoleSpec};
 use crate::container::env::{EnvContext, process_spec};
 use crate::container::{PodNamespaces, open_log, spawn_in};
 use crate::probe::{self, ProbeKind, ProbeTarget};
@@ -215,6 +216,16 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
     };
     let log_path = crate::logs::log_path(&config.state_dir, &namespace, &name, &uid, &c.name);
     let spawned = open_log(&log_path).and_then(|log| {
+        if c.stdin == Some(true) || c.tty == Some(true) {
+            let console = ConsoleSpec {
+                key: format!("{key}/{}", c.name),
+                stdin: c.stdin == Some(true),
+                stdin_once: c.stdin_once == Some(true),
+                tty: c.tty == Some(true),
+            };
+            let consoles = &ctx.shared.consoles;
+            return console::spawn(&key, &c.name, ns, &spec, console, log, consoles);
+        }
         let err = log
             .try_clone()
             .map_err(|e| crate::Error::io(&log_path, "duplicate", e))?;

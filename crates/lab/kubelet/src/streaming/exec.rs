@@ -4,12 +4,14 @@
 
 use std::process::Stdio;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::sync::Arc;
+
+use futures::StreamExt as _;
 
 use super::channel;
 use super::lookup::{self, Running};
 use super::pty::Pty;
-use super::session::Streams;
+use super::session::{Streams, channel_stream, stdin_writer};
 use crate::container::{ProcessIo, ProcessSpec, spawn_with};
 
 /// What the client asked for (the query of upstream's exec and attach requests).
@@ -87,31 +89,31 @@ pub(crate) fn start(
     };
     let (process, mut child) = spawn_with(&pod, container, target.pod.ns, &spec, io)?;
     let mut streams = Streams::default();
-    match &pty {
+    match pty {
         Some(pty) => {
-            let reader = pty.reader().map_err(io_err)?;
-            streams.outputs.push((
-                channel::STDOUT,
-                Box::new(reader) as Box<dyn AsyncRead + Send + Unpin>,
-            ));
+            streams.output = channel_stream(channel::STDOUT, pty.reader().map_err(io_err)?);
             if opts.stdin {
-                let writer = pty.writer().map_err(io_err)?;
-                streams.stdin = Some(Box::new(writer) as Box<dyn AsyncWrite + Send + Unpin>);
+                streams.stdin = Some(stdin_writer(pty.writer().map_err(io_err)?, true));
             }
+            streams.pty = Some(Arc::new(pty));
         }
         None => {
-            if let Some(out) = child.stdout.take() {
-                streams.outputs.push((channel::STDOUT, Box::new(out)));
-            }
-            if let Some(err) = child.stderr.take() {
-                streams.outputs.push((channel::STDERR, Box::new(err)));
-            }
-            if let Some(input) = child.stdin.take() {
-                streams.stdin = Some(Box::new(input));
-            }
+            let out = child
+                .stdout
+                .take()
+                .map(|o| channel_stream(channel::STDOUT, o));
+            let err = child
+                .stderr
+                .take()
+                .map(|e| channel_stream(channel::STDERR, e));
+            streams.output = futures::stream::select(
+                out.unwrap_or_else(|| futures::stream::empty().boxed()),
+                err.unwrap_or_else(|| futures::stream::empty().boxed()),
+            )
+            .boxed();
+            streams.stdin = child.stdin.take().map(|i| stdin_writer(i, false));
         }
     }
-    streams.pty = pty;
     Ok(Started {
         process,
         child,

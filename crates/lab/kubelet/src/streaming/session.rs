@@ -1,31 +1,95 @@
-//! One exec or attach session over a WebSocket: the process's output streams pumped to
-//! their channels, stdin and resizes from the client, and at the end the Status on the
-//! error channel followed by a normal close. If the client goes away first, the session's
+//! One exec or attach session over a WebSocket: the process's output pumped to its
+//! channels, stdin and resizes from the client, and at the end the Status on the error
+//! channel followed by a normal close. If the client goes away first, the session's
 //! `abandon` runs (exec kills its process; attach leaves the container alone).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 use super::channel::{self, Inbound, Protocol};
 use super::pty::Pty;
 
-/// The client's end of a process: what it reads, writes and resizes.
-#[derive(Default)]
-pub(crate) struct Streams {
-    /// (channel, reader) of each output the client asked for.
-    pub outputs: Vec<(u8, Box<dyn AsyncRead + Send + Unpin>)>,
-    pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
-    /// The terminal of a tty session (resize target).
-    pub pty: Option<Pty>,
+/// What a client sends to a process's stdin.
+#[derive(Debug)]
+pub(crate) enum Input {
+    Data(Bytes),
+    /// The client's input ended (v5's close of the stdin channel).
+    Close,
 }
 
-/// Runs the session until `done` yields the final Status and the outputs are drained, or
+/// The client's end of a process: what it reads, writes and resizes.
+pub(crate) struct Streams {
+    /// (channel, bytes) of every output the client asked for, until the process's end.
+    pub output: BoxStream<'static, (u8, Bytes)>,
+    pub stdin: Option<mpsc::Sender<Input>>,
+    /// The terminal of a tty session (resize target).
+    pub pty: Option<Arc<Pty>>,
+}
+
+// === impl Streams ===
+
+impl Default for Streams {
+    fn default() -> Self {
+        Streams {
+            output: futures::stream::empty().boxed(),
+            stdin: None,
+            pty: None,
+        }
+    }
+}
+
+/// `reader`'s bytes on channel `ch`, until EOF or an error (EIO from a pty whose
+/// processes are gone).
+pub(crate) fn channel_stream(
+    ch: u8,
+    reader: impl AsyncRead + Send + 'static,
+) -> BoxStream<'static, (u8, Bytes)> {
+    tokio_util::io::ReaderStream::with_capacity(reader, 32 * 1024)
+        .take_while(|r| std::future::ready(r.is_ok()))
+        .filter_map(move |r| std::future::ready(r.ok().map(|b| (ch, b))))
+        .boxed()
+}
+
+/// A stdin sender writing into `writer`; Close shuts it (or, for a terminal, types ^D).
+pub(crate) fn stdin_writer(
+    mut writer: impl AsyncWrite + Send + Unpin + 'static,
+    terminal: bool,
+) -> mpsc::Sender<Input> {
+    let (tx, mut rx) = mpsc::channel::<Input>(16);
+    tokio::spawn(async move {
+        while let Some(input) = rx.recv().await {
+            let done = match input {
+                Input::Data(data) => {
+                    writer.write_all(&data).await.is_err() || writer.flush().await.is_err()
+                }
+                Input::Close if terminal => {
+                    // A terminal stays open; end-of-file is the EOF character.
+                    let _ = writer.write_all(b"\x04").await;
+                    let _ = writer.flush().await;
+                    true
+                }
+                Input::Close => {
+                    let _ = writer.shutdown().await;
+                    true
+                }
+            };
+            if done {
+                break;
+            }
+        }
+    });
+    tx
+}
+
+/// Runs the session until `done` yields the final Status and the output is drained, or
 /// the client leaves (then `abandon` runs).
 pub(crate) async fn run(
     socket: WebSocket,
@@ -44,11 +108,17 @@ pub(crate) async fn run(
             }
         }
     });
-    let mut pumps = JoinSet::new();
-    for (ch, reader) in streams.outputs {
-        pumps.spawn(pump(reader, ch, tx.clone()));
-    }
-    let mut stdin = streams.stdin;
+    let mut output = streams.output;
+    let out_tx = tx.clone();
+    let mut pump = tokio::spawn(async move {
+        while let Some((ch, data)) = output.next().await {
+            let msg = Message::Binary(channel::frame(ch, &data).into());
+            if out_tx.send(msg).await.is_err() {
+                break;
+            }
+        }
+    });
+    let stdin = streams.stdin;
     let pty = streams.pty;
     tokio::pin!(done);
     let status = loop {
@@ -56,7 +126,7 @@ pub(crate) async fn run(
             status = &mut done => break Some(status),
             msg = incoming.next() => match msg {
                 Some(Ok(Message::Binary(data))) => {
-                    input(protocol, &data, &mut stdin, pty.as_ref()).await;
+                    input(protocol, &data, stdin.as_ref(), pty.as_deref()).await;
                 }
                 Some(Ok(_)) => {}
                 None | Some(Err(_)) => break None,
@@ -66,7 +136,7 @@ pub(crate) async fn run(
     let Some(status) = status else {
         tracing::debug!("streaming client went away");
         abandon();
-        pumps.abort_all();
+        pump.abort();
         writer.abort();
         return;
     };
@@ -74,9 +144,9 @@ pub(crate) async fn run(
     // child holding its output open keeps the session until the client leaves).
     loop {
         tokio::select! {
-            next = pumps.join_next() => if next.is_none() { break },
+            _ = &mut pump => break,
             msg = incoming.next() => if matches!(msg, None | Some(Err(_))) {
-                pumps.abort_all();
+                pump.abort();
                 writer.abort();
                 return;
             },
@@ -102,7 +172,7 @@ pub(crate) async fn run(
 async fn input(
     protocol: Protocol,
     data: &[u8],
-    stdin: &mut Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    stdin: Option<&mpsc::Sender<Input>>,
     pty: Option<&Pty>,
 ) {
     match protocol.decode(data) {
@@ -110,21 +180,15 @@ async fn input(
             channel: channel::STDIN,
             data,
         }) => {
-            if let Some(w) = stdin {
-                let written = async {
-                    w.write_all(data).await?;
-                    w.flush().await
-                };
-                if written.await.is_err() {
-                    *stdin = None;
-                }
+            if let Some(stdin) = stdin {
+                let _ = stdin.send(Input::Data(Bytes::copy_from_slice(data))).await;
             }
         }
         Some(Inbound::Close {
             channel: channel::STDIN,
         }) => {
-            if let Some(mut w) = stdin.take() {
-                let _ = w.shutdown().await;
+            if let Some(stdin) = stdin {
+                let _ = stdin.send(Input::Close).await;
             }
         }
         Some(Inbound::Data {
@@ -140,22 +204,5 @@ async fn input(
             }
         }
         _ => {}
-    }
-}
-
-/// Copies `reader` to the client on `ch` until it ends (EOF, or EIO from a pty whose
-/// processes are gone).
-async fn pump(mut reader: Box<dyn AsyncRead + Send + Unpin>, ch: u8, tx: mpsc::Sender<Message>) {
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let msg = Message::Binary(channel::frame(ch, &buf[..n]).into());
-                if tx.send(msg).await.is_err() {
-                    break;
-                }
-            }
-        }
     }
 }
