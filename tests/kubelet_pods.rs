@@ -45,16 +45,9 @@ fn kubelet_netexec_pod_becomes_ready_with_a_node_range_ip_and_answers_its_hostna
         assert_eq!(body, "web-0");
 
         // The container's output is kept in its log file.
-        let log =
-            podnet_lab_kubelet::find_log_path(&c.config.state_dir, "default", "web-0", "netexec")
-                .expect("a log file for the container");
         let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::read_to_string(&log).unwrap().is_empty() {
-            assert!(
-                Instant::now() < deadline,
-                "nothing logged in {}",
-                log.display()
-            );
+        while c.container_log("web-0", "netexec", false).await.is_empty() {
+            assert!(Instant::now() < deadline, "nothing logged by web-0");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         c.delete_pod("web-0", Some(1)).await;
@@ -174,8 +167,7 @@ fn kubelet_command_containers_under_never_end_succeeded_or_failed_with_their_exi
         let done = c.wait_pod("works", "Succeeded", Duration::from_secs(20), |p| phase(p) == "Succeeded").await;
         let t = container_status(&done).state.unwrap().terminated.unwrap();
         assert_eq!((t.exit_code, t.reason.as_deref()), (0, Some("Completed")));
-        let log = podnet_lab_kubelet::find_log_path(&c.config.state_dir, "default", "fails", "c").unwrap();
-        assert_eq!(std::fs::read_to_string(log).unwrap(), "bye\n");
+        assert_eq!(c.container_log("fails", "c", true).await, "bye\n");
         // A finished pod's sandbox is torn down: its address goes back to IPAM.
         let ip = pod_ip(&failed).to_string();
         let deadline = Instant::now() + Duration::from_secs(10);

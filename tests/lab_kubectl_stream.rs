@@ -356,6 +356,82 @@ fn kubectl_run_it_rm_and_attach_use_the_containers_console() {
     );
 }
 
+const TICKER: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ticker
+spec:
+  containers:
+  - name: tick
+    image: busybox
+    command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
+  - name: crash
+    image: busybox
+    command: ["sh", "-c", "echo run $(cat /proc/sys/kernel/random/uuid); sleep 1; exit 1"]
+"#;
+
+#[test]
+fn kubectl_logs_follows_tails_and_shows_the_previous_instance() {
+    let lab = Lab::up("streamlogs", &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let ticker = manifest(tmp.path(), "ticker.yaml", TICKER);
+    lab.kubectl_ok(&["apply", "-f", ticker.to_str().unwrap()]);
+    eventually(60, "a few ticks", || {
+        let out = lab.kubectl(&["logs", "ticker", "-c", "tick"]);
+        String::from_utf8_lossy(&out.stdout)
+            .contains("tick 3\n")
+            .then_some(())
+    });
+
+    let tail = lab.kubectl_ok(&["logs", "ticker", "-c", "tick", "--tail=2"]);
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+    let stamped = lab.kubectl_ok(&["logs", "ticker", "-c", "tick", "--tail=1", "--timestamps"]);
+    let (time, line) = stamped.trim_end().split_once(' ').unwrap();
+    assert!(time.ends_with('Z') && time.contains('T'), "{stamped}");
+    assert!(line.starts_with("tick "), "{stamped}");
+
+    // -f: lines written after it started reach it.
+    let last: u64 = tail.lines().last().unwrap()[5..].parse().unwrap();
+    let mut follow = lab
+        .kubectl_command(&["logs", "-f", "ticker", "-c", "tick"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut out, &mut line).unwrap() > 0);
+        let n: u64 = line.trim_end()[5..].parse().unwrap();
+        if n > last + 3 {
+            break;
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+
+    // -p: the instance before the last restart.
+    eventually(60, "a restart of crash", || {
+        let v: serde_json::Value =
+            serde_json::from_str(&lab.kubectl_ok(&["get", "pod", "ticker", "-o", "json"])).unwrap();
+        let restarts = v["status"]["containerStatuses"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "crash")?["restartCount"]
+            .as_i64()?;
+        (restarts >= 1).then_some(())
+    });
+    let previous = lab.kubectl_ok(&["logs", "ticker", "-c", "crash", "-p"]);
+    assert!(previous.starts_with("run "), "{previous}");
+    let current = eventually(30, "the current instance's line", || {
+        let out = lab.kubectl_ok(&["logs", "ticker", "-c", "crash"]);
+        (!out.is_empty()).then_some(out)
+    });
+    assert_ne!(previous, current);
+}
+
 const WEB: &str = r#"
 apiVersion: v1
 kind: Pod

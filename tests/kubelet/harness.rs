@@ -230,6 +230,23 @@ impl Cluster {
     }
 
     /// Runs `argv` inside the pod's network, mount and UTS namespaces (as `lab exec` does).
+    /// A container's current log as `kubectl logs` prints it; with `follow`, once the
+    /// container has exited and its logger has written everything.
+    pub async fn container_log(&self, pod: &str, container: &str, follow: bool) -> String {
+        use futures::StreamExt;
+        use podnet_lab_kubelet::logs;
+        let dir = logs::find_container_log_dir(&self.config.state_dir, "default", pod, container)
+            .unwrap_or_else(|| panic!("no log dir for {pod}/{container}"));
+        let file = logs::instance_to_read(&dir, false).expect("a log file");
+        let options = logs::LogOptions {
+            follow,
+            ..Default::default()
+        };
+        let chunks: Vec<_> = logs::read_log(&file, &options).unwrap().collect().await;
+        let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap()).collect();
+        String::from_utf8(bytes).unwrap()
+    }
+
     pub fn exec_in_pod(&self, pod: &str, argv: &[&str]) -> String {
         let sandbox = podnet_lab_kubelet::pod_sandbox(&self.config.state_dir, "default", pod)
             .unwrap_or_else(|| panic!("pod {pod} has no running sandbox"));

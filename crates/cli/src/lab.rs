@@ -8,6 +8,7 @@
 mod addons;
 mod apply;
 mod client;
+mod container_logger;
 mod control;
 mod exec;
 mod get;
@@ -84,6 +85,8 @@ enum Verb {
     Stop(control::StopArgs),
     Start(control::StartArgs),
     Kubelet(kubelet::KubeletArgs),
+    #[command(hide = true)]
+    ContainerLogger(container_logger::ContainerLoggerArgs),
     /// Run a lab's control plane in the foreground (what `up` starts in the background)
     #[command(
         hide = true,
@@ -111,6 +114,7 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<()> {
         Verb::Stop(args) => control::stop(&common.existing()?, args),
         Verb::Start(args) => control::start(&common.existing()?, args),
         Verb::Kubelet(args) => kubelet::run(args),
+        Verb::ContainerLogger(args) => container_logger::run(args),
         Verb::Daemon => daemon(&common.existing()?),
     }
 }

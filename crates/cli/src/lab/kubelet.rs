@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use podnet_lab_kubelet::KubeletConfig;
+use podnet_lab_kubelet::logs::LogRotation;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Run the lab's kubelet for one node (`lab up` starts one inside each node's namespace)
@@ -19,8 +20,8 @@ use tokio::signal::unix::{SignalKind, signal};
     ip netns exec podnet.kind.kind-worker podnet lab kubelet --node kind-worker \\\n    \
     --node-ip 172.18.0.3 --kubeconfig /var/lib/podnet/labs/kind/kubeconfig.in-lab \\\n    \
     --root-dir /var/lib/podnet/labs/kind/nodes/kind-worker/kubelet\n\n\
-    Container logs: ROOT_DIR/logs/<namespace>_<pod>_<uid>/<container>.log \
-    (`podnet lab logs POD` finds them)."
+    Container logs (CRI format): ROOT_DIR/logs/<namespace>_<pod>_<uid>/<container>/<restarts>.log \
+    (`podnet lab logs POD` reads them)."
 )]
 pub struct KubeletArgs {
     /// The Node this kubelet runs pods for
@@ -55,6 +56,12 @@ pub struct KubeletArgs {
     /// The resolv.conf given to dnsPolicy Default pods (the node's resolver)
     #[arg(long, default_value = "/etc/resolv.conf")]
     resolv_conf: PathBuf,
+    /// Rotate a container's log before it grows past this size (10Mi, 500Ki, 1048576)
+    #[arg(long, default_value = "10Mi", value_parser = parse_size)]
+    container_log_max_size: u64,
+    /// Log files kept per container instance, the current one included
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(2..))]
+    container_log_max_files: u64,
 }
 
 pub fn run(args: KubeletArgs) -> anyhow::Result<()> {
@@ -68,6 +75,10 @@ pub fn run(args: KubeletArgs) -> anyhow::Result<()> {
     config.cluster_dns = args.cluster_dns;
     config.cluster_domain = args.cluster_domain;
     config.node_resolv_conf = args.resolv_conf;
+    config.log_rotation = LogRotation {
+        max_size: args.container_log_max_size,
+        max_files: args.container_log_max_files as usize,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -104,4 +115,42 @@ async fn client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
             .context("finding a kubeconfig")?,
     };
     kube::Client::try_from(config).context("building the Kubernetes client")
+}
+
+/// A byte size as the kubelet's flags take it: a plain number or a binary (Ki, Mi, Gi) or
+/// decimal (k, M, G) quantity suffix.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let units: [(&str, u64); 6] = [
+        ("Ki", 1 << 10),
+        ("Mi", 1 << 20),
+        ("Gi", 1 << 30),
+        ("k", 1_000),
+        ("M", 1_000_000),
+        ("G", 1_000_000_000),
+    ];
+    let (digits, unit) = units
+        .iter()
+        .find_map(|(suffix, unit)| Some((s.strip_suffix(suffix)?, *unit)))
+        .unwrap_or((s, 1));
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("invalid size {s:?} (e.g. 10Mi, 500Ki, 1048576)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_quantity_suffixes() {
+        assert_eq!(parse_size("10Mi"), Ok(10 << 20));
+        assert_eq!(parse_size("500Ki"), Ok(500 << 10));
+        assert_eq!(parse_size("2k"), Ok(2000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("10MB").is_err());
+    }
 }

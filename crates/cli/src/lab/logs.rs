@@ -1,14 +1,17 @@
-//! `podnet lab logs`: a container's log (found on the node that runs the pod), or the log of
-//! one of the lab's own processes (`NODE/agent`, `NODE/kubelet`, `external/http`).
+//! `podnet lab logs`: a container's log (the kubelet's CRI log files on the node that runs the
+//! pod, read with kubectl's options), or the log of one of the lab's own processes
+//! (`NODE/agent`, `NODE/kubelet`, `external/http`).
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use podnet_lab_daemon::{Component, LabDir};
+use podnet_lab_kubelet::logs;
 
 use super::client;
 
@@ -16,9 +19,13 @@ use super::client;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
     podnet lab logs web-7d4b9c-abcde\n  \
-    podnet lab logs -n kube-system coredns-5d8f-xyz -f\n  \
+    podnet lab logs -n kube-system coredns-5d8f-xyz -f --tail 20\n  \
+    podnet lab logs web-0 -c sidecar --since 5m --timestamps\n  \
+    podnet lab logs crashy -p                # the instance before the last restart\n  \
     podnet lab logs kind-worker/agent        # the node agent's log\n  \
-    podnet lab logs kind-worker/kubelet")]
+    podnet lab logs kind-worker/kubelet\n\n\
+    Container logs are read from the kubelet's CRI log files on the pod's node, as \
+    `kubectl logs` reads them through the API server.")]
 pub struct LogsArgs {
     /// The pod's namespace
     #[arg(short = 'n', long, default_value = "default")]
@@ -28,13 +35,31 @@ pub struct LogsArgs {
     /// The container (default: the pod's only or first container)
     #[arg(short = 'c', long)]
     container: Option<String>,
-    /// Keep printing as the log grows
+    /// Keep printing as the log grows (until the container exits)
     #[arg(short = 'f', long)]
     follow: bool,
+    /// The container's previous instance (before its last restart)
+    #[arg(short = 'p', long)]
+    previous: bool,
+    /// Lines from the end to show; -1 for all
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    tail: i64,
+    /// Only lines newer than this long ago (5s, 2m, 3h)
+    #[arg(long, value_parser = podnet_lab_workloads::parse_go_duration)]
+    since: Option<Duration>,
+    /// Only lines at or after this time (RFC 3339)
+    #[arg(long, conflicts_with = "since")]
+    since_time: Option<jiff::Timestamp>,
+    /// Prefix each line with its time (RFC 3339, nanoseconds)
+    #[arg(long)]
+    timestamps: bool,
+    /// Stop after this many bytes
+    #[arg(long)]
+    limit_bytes: Option<u64>,
 }
 
 pub async fn logs(lab: &LabDir, args: LogsArgs) -> anyhow::Result<()> {
-    let path = match args.target.split_once('/') {
+    match args.target.split_once('/') {
         Some((owner, name)) => {
             let path = lab.component_log(&Component::new(owner, name));
             if !path.exists() {
@@ -44,14 +69,43 @@ pub async fn logs(lab: &LabDir, args: LogsArgs) -> anyhow::Result<()> {
                     args.target
                 );
             }
-            path
+            print_plain(&path, args.follow)
         }
-        None => container_log(lab, &args).await?,
-    };
-    print(&path, args.follow)
+        None => print_container_log(lab, &args).await,
+    }
 }
 
-async fn container_log(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<PathBuf> {
+async fn print_container_log(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<()> {
+    let (dir, container) = container_log_dir(lab, args).await?;
+    let file = logs::instance_to_read(&dir, args.previous).ok_or_else(|| {
+        let pod = &args.target;
+        if args.previous {
+            anyhow!("previous terminated container {container:?} in pod {pod:?} not found")
+        } else {
+            anyhow!("container {container:?} in pod {pod:?} has no log yet")
+        }
+    })?;
+    let now = jiff::Timestamp::now();
+    let options = logs::LogOptions {
+        follow: args.follow,
+        since: args.since_time.or_else(|| {
+            let ago = jiff::SignedDuration::try_from(args.since?).ok()?;
+            now.checked_sub(ago).ok()
+        }),
+        timestamps: args.timestamps,
+        tail_lines: u64::try_from(args.tail).ok(),
+        limit_bytes: args.limit_bytes,
+    };
+    let mut chunks = std::pin::pin!(logs::read_log(&file, &options)?);
+    let mut out = std::io::stdout().lock();
+    while let Some(chunk) = chunks.next().await {
+        out.write_all(&chunk?)?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+async fn container_log_dir(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<(PathBuf, String)> {
     let client = client::connect(lab)?;
     let pods: kube::Api<Pod> = kube::Api::namespaced(client, &args.namespace);
     let pod = pods
@@ -79,18 +133,19 @@ async fn container_log(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<PathBuf>
         .node_name
         .ok_or_else(|| anyhow!("pod {:?} is not scheduled to a node yet", args.target))?;
     let root = lab.node_dir(&node).join("kubelet");
-    podnet_lab_kubelet::find_log_path(&root, &args.namespace, &args.target, &container).ok_or_else(
-        || {
+    let dir = logs::find_container_log_dir(&root, &args.namespace, &args.target, &container)
+        .ok_or_else(|| {
             anyhow!(
                 "container {container:?} of pod {:?} has not started on node {node} yet",
                 args.target
             )
-        },
-    )
+        })?;
+    Ok((dir, container))
 }
 
-/// Prints the file; with `follow`, keeps printing what is appended until interrupted.
-fn print(path: &PathBuf, follow: bool) -> anyhow::Result<()> {
+/// Prints a lab process's log file; with `follow`, keeps printing what is appended until
+/// interrupted.
+fn print_plain(path: &Path, follow: bool) -> anyhow::Result<()> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut out = std::io::stdout().lock();

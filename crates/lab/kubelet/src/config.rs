@@ -4,6 +4,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::logs::LogRotation;
+
 /// The kubelet's configuration. [`KubeletConfig::new`] fills in the lab's defaults.
 #[derive(Clone, Debug)]
 pub struct KubeletConfig {
@@ -42,6 +44,8 @@ pub struct KubeletConfig {
     pub resync: Duration,
     /// The port of the kubelet API's streaming endpoints (exec, logs), on `node_ip`.
     pub streaming_port: u16,
+    /// Container log rotation (containerLogMaxSize, containerLogMaxFiles).
+    pub log_rotation: LogRotation,
 }
 
 // === impl KubeletConfig ===
@@ -70,6 +74,7 @@ impl KubeletConfig {
             heartbeat: Duration::from_secs(10),
             resync: Duration::from_secs(1),
             streaming_port: crate::streaming::DEFAULT_PORT,
+            log_rotation: LogRotation::default(),
             state_dir,
         }
     }

@@ -4,11 +4,13 @@
 //!
 //! - [`console`]: stdin and tty kept open for `attach`, output fanned out to the log and
 //!   the attached sessions.
-//! - [`env`]: the container's environment (downward API basics, `$(VAR)` expansion) and
-//!   the argv it runs (built-in workloads through `podnet workload`, else a host command).
+//! - [`env`]: the container's environment (downward API basics, `$(VAR)` expansion).
+//! - [`image`]: the argv it runs (emulated images' built-in workloads through
+//!   `podnet workload`, else a host command), and whether its image can run at all.
 
 pub(crate) mod console;
 pub(crate) mod env;
+pub(crate) mod image;
 
 use std::ffi::CString;
 use std::fs::File;

@@ -10,15 +10,51 @@ fn container(pod: &Pod, name: &str) -> Reference {
     Reference::of(pod).field(format!("spec.containers{{{name}}}"))
 }
 
-/// The lab has no images: every image is, honestly, already present.
-pub(crate) fn pulled(recorder: &Recorder, pod: &Pod, c: &Container) {
+/// The lab pulls no image: an image is "present" as its emulation (`emulated`: what runs)
+/// or as the machine's own programs.
+pub(crate) fn pulled(recorder: &Recorder, pod: &Pod, c: &Container, emulated: Option<&str>) {
     let image = c.image.as_deref().unwrap_or("");
+    let how = emulated
+        .map(|runs| format!(" (image emulated: {runs})"))
+        .unwrap_or_default();
     recorder.event(
         &container(pod, &c.name),
         EventType::Normal,
         "Pulled",
-        format!("Container image \"{image}\" already present on machine"),
+        format!("Container image \"{image}\" already present on machine{how}"),
     );
+}
+
+/// An image that cannot be had: the kubelet's Pulling, Failed and `Error: ErrImagePull`.
+pub(crate) fn pull_failed(recorder: &Recorder, pod: &Pod, c: &Container, reason: &str) {
+    let image = c.image.as_deref().unwrap_or("");
+    let at = container(pod, &c.name);
+    recorder.event(
+        &at,
+        EventType::Normal,
+        "Pulling",
+        format!("Pulling image \"{image}\""),
+    );
+    recorder.event(
+        &at,
+        EventType::Warning,
+        "Failed",
+        format!("Failed to pull image \"{image}\": {reason}"),
+    );
+    recorder.event(&at, EventType::Warning, "Failed", "Error: ErrImagePull");
+}
+
+/// Waiting before the next pull attempt: BackOff and `Error: ImagePullBackOff`.
+pub(crate) fn pull_back_off(recorder: &Recorder, pod: &Pod, c: &Container) {
+    let image = c.image.as_deref().unwrap_or("");
+    let at = container(pod, &c.name);
+    recorder.event(
+        &at,
+        EventType::Normal,
+        "BackOff",
+        format!("Back-off pulling image \"{image}\""),
+    );
+    recorder.event(&at, EventType::Warning, "Failed", "Error: ImagePullBackOff");
 }
 
 pub(crate) fn created(recorder: &Recorder, pod: &Pod, name: &str) {

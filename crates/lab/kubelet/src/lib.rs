@@ -11,7 +11,7 @@
 //! | `probe` | startup, readiness, liveness: httpGet, tcpSocket, exec |
 //! | `status` | pod status (phase, conditions, containerStatuses), pure |
 //! | [`files`] | the pod's /etc/resolv.conf, /etc/hosts and hostname, pure |
-//! | [`logs`] | where container logs are kept |
+//! | [`logs`] | container logs in the CRI format: the per-container logger, rotation, the reader `/containerLogs` and `podnet lab logs` use |
 //! | [`state`] | pod records that survive a kubelet restart; where `lab exec` finds a pod |
 //! | `node` | Node registration, status and the heartbeat Lease |
 //! | `streaming` | the kubelet API's streaming endpoints on port 10250: `/exec` (WebSocket channel protocol, pty), `/containerLogs` |
@@ -40,7 +40,6 @@ mod sync;
 
 pub use config::KubeletConfig;
 pub use error::{Error, Result};
-pub use logs::{find_log_path, log_path};
 pub use process::ProcessId;
 pub use state::{SandboxInfo, pod_sandbox};
 

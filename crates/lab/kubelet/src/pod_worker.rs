@@ -5,8 +5,10 @@
 //!
 //! - [`setup`]: the sandbox on the pod's record (create, teardown).
 //! - [`containers`]: container processes, exits, probes, back-off.
+//! - [`image_pull`]: the pull step of an image that cannot be had (ErrImagePull).
 
 pub(crate) mod containers;
+pub(crate) mod image_pull;
 pub(crate) mod setup;
 
 use std::collections::BTreeMap;

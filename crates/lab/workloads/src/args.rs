@@ -32,10 +32,55 @@ pub enum Workload {
     Connect(ConnectArgs),
     /// agnhost pause: waits for SIGINT (exit 1) or SIGTERM (exit 2)
     Pause(PauseArgs),
-    /// podnet's server for a container with neither a command nor a known image: netexec's
-    /// HTTP endpoints on every TCP port and its UDP commands on every UDP port
+    /// podnet's own test server: netexec's HTTP endpoints on every TCP port and its UDP
+    /// commands on every UDP port
     #[command(after_help = "Example:\n  podnet workload ports 80/tcp 443/tcp 53/udp")]
     Ports(PortsArgs),
+    /// The `gcr.io/google-samples/hello-app` image: "Hello, world!", its version and the
+    /// hostname on every path, on $PORT (8080)
+    #[command(after_help = "Example:\n  PORT=9000 podnet workload hello-app --version 2.0.0")]
+    HelloApp(HelloAppArgs),
+    /// The `nginx` image: its welcome page (or the files under --root) on port 80, with
+    /// nginx's headers and error pages
+    #[command(after_help = "Example:\n  podnet workload nginx --port 8080")]
+    Nginx(StaticSiteArgs),
+    /// The `httpd` image: "It works!" (or the files under --root) on port 80, with Apache's
+    /// headers and error pages
+    #[command(after_help = "Example:\n  podnet workload httpd --port 8080")]
+    Httpd(StaticSiteArgs),
+    /// The `kennethreitz/httpbin` image: the httpbin API (/get, /headers, /ip, /user-agent,
+    /// /status/CODE, /delay/N, /anything, /post, /uuid, /bytes/N …) on port 80
+    #[command(after_help = "Example:\n  podnet workload httpbin --port 8080\n  \
+        curl -s http://127.0.0.1:8080/get?a=1")]
+    Httpbin(HttpbinArgs),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct HelloAppArgs {
+    /// The version it reports (the image tag's, as X.Y.Z)
+    #[arg(long, default_value = "1.0.0")]
+    pub version: String,
+    /// Port to listen on, as the image reads it
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct StaticSiteArgs {
+    /// Port to listen on
+    #[arg(long, default_value_t = 80)]
+    pub port: u16,
+    /// Document root: files here are served when it exists in the container's filesystem
+    /// (a volume mounted at the image's path) [default: the image's path]
+    #[arg(long)]
+    pub root: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct HttpbinArgs {
+    /// Port to listen on
+    #[arg(long, default_value_t = 80)]
+    pub port: u16,
 }
 
 const NETEXEC_HELP: &str = "\
@@ -220,6 +265,10 @@ impl Workload {
             Self::Connect(_) => "connect",
             Self::Pause(_) => "pause",
             Self::Ports(_) => "ports",
+            Self::HelloApp(_) => "hello-app",
+            Self::Nginx(_) => "nginx",
+            Self::Httpd(_) => "httpd",
+            Self::Httpbin(_) => "httpbin",
         }
     }
 }

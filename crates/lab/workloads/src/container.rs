@@ -1,28 +1,20 @@
 //! How a pod's container runs in the lab, which has no images: agnhost (by any of its registry
 //! names) runs its built-in sub-command, a container with a command runs that command from the
-//! host's filesystem, and a container with neither gets netexec's servers on its declared ports.
+//! machine's filesystem, and a container without one runs what its image's default command
+//! would, for the images in [`crate::images::IMAGES`] — others cannot run without a command
+//! (the kubelet reports them as an image pull error).
 //!
 //! Kubernetes semantics of `command` and `args` are kept: `command` replaces the image's
 //! ENTRYPOINT, `args` replaces its CMD, and a `command` without `args` drops the CMD. agnhost's
-//! image has ENTRYPOINT `["/agnhost"]` and CMD `["pause"]`.
+//! image has ENTRYPOINT `["/agnhost"]` and CMD `["pause"]`; the other images are taken to have
+//! no ENTRYPOINT, so `args` alone are the command (busybox's and alpine's shape), except
+//! curlimages/curl, whose entrypoint runs `curl ARGS` when the first arg is a flag.
 
-use crate::Result;
-use crate::args::{PauseArgs, PortSpec, PortsArgs, Workload};
-
-/// Repositories the agnhost test image has been published under.
-const AGNHOST_REPOSITORIES: [&str; 4] = [
-    "registry.k8s.io/e2e-test-images/agnhost",
-    "k8s.gcr.io/e2e-test-images/agnhost",
-    "gcr.io/kubernetes-e2e-test-images/agnhost",
-    "us.gcr.io/k8s-artifacts-prod/e2e-test-images/agnhost",
-];
-
-/// Repositories of the pod infra image, which only waits.
-const PAUSE_REPOSITORIES: [&str; 3] = [
-    "registry.k8s.io/pause",
-    "k8s.gcr.io/pause",
-    "gcr.io/google_containers/pause",
-];
+use crate::args::{
+    HelloAppArgs, HttpbinArgs, PauseArgs, PortSpec, ServeHostnameArgs, StaticSiteArgs, Workload,
+};
+use crate::images::{Emulation, emulated, tag_of};
+use crate::{Error, Result};
 
 /// The parts of a container spec that decide what runs.
 #[derive(Debug, Clone, Copy)]
@@ -46,10 +38,11 @@ pub enum Launch {
 }
 
 /// Maps a container to what runs it. Errors name the container's image and what is wrong
-/// (an agnhost sub-command podnet does not provide, flags agnhost would refuse).
+/// (an agnhost sub-command podnet does not provide, flags agnhost would refuse, an image the
+/// lab does not emulate given no command).
 pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
-    let repository = repository_of(spec.image);
-    if AGNHOST_REPOSITORIES.contains(&repository) {
+    let emulation = emulated(spec.image).map(|row| row.emulation);
+    if emulation == Some(Emulation::Agnhost) {
         let argv = effective_argv(spec, &["/agnhost"], &["pause"]);
         return match argv.split_first() {
             Some((exe, rest)) if is_agnhost(exe) => builtin(rest.to_vec()),
@@ -57,26 +50,63 @@ pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
         };
     }
     if !spec.command.is_empty() || !spec.args.is_empty() {
-        // Images other than agnhost are not known: their ENTRYPOINT is taken to be empty, so
-        // `args` alone is the command, as for busybox-like images.
-        return Ok(Launch::Host {
-            argv: effective_argv(spec, &[], &[]),
-        });
+        let mut argv = effective_argv(spec, &[], &[]);
+        if emulation == Some(Emulation::Curl)
+            && spec.command.is_empty()
+            && argv.first().is_some_and(|a| a.starts_with('-'))
+        {
+            argv.insert(0, "curl".to_owned());
+        }
+        return Ok(Launch::Host { argv });
     }
-    if PAUSE_REPOSITORIES.contains(&repository) || spec.ports.is_empty() {
-        return Ok(Launch::Builtin {
-            workload: Workload::Pause(PauseArgs { delay_shutdown: 0 }),
-            argv: vec!["pause".to_owned()],
-        });
-    }
-    let mut argv = vec!["ports".to_owned()];
-    argv.extend(spec.ports.iter().map(PortSpec::to_string));
-    Ok(Launch::Builtin {
-        workload: Workload::Ports(PortsArgs {
-            ports: spec.ports.to_vec(),
+    let workload = match emulation {
+        Some(Emulation::Pause) => Workload::Pause(PauseArgs { delay_shutdown: 0 }),
+        Some(Emulation::ServeHostname) => Workload::ServeHostname(ServeHostnameArgs {
+            tcp: false,
+            udp: false,
+            http: true,
+            close: false,
+            port: 9376,
         }),
-        argv,
-    })
+        Some(Emulation::HelloApp) => Workload::HelloApp(HelloAppArgs {
+            version: crate::hello_app::version_of_tag(tag_of(spec.image)),
+            port: 8080,
+        }),
+        Some(Emulation::Nginx) => Workload::Nginx(StaticSiteArgs {
+            port: 80,
+            root: None,
+        }),
+        Some(Emulation::Httpd) => Workload::Httpd(StaticSiteArgs {
+            port: 80,
+            root: None,
+        }),
+        Some(Emulation::Httpbin) => Workload::Httpbin(HttpbinArgs { port: 80 }),
+        Some(Emulation::Shell) => return Ok(host(&["sh"])),
+        Some(Emulation::Curl) => return Ok(host(&["curl"])),
+        Some(Emulation::Agnhost) | None => {
+            return Err(Error::ImageNotEmulated {
+                image: spec.image.to_owned(),
+            });
+        }
+    };
+    let argv = workload_argv(&workload);
+    Ok(Launch::Builtin { workload, argv })
+}
+
+fn host(argv: &[&str]) -> Launch {
+    Launch::Host {
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// The `podnet workload` argv of an image's default command. hello-app reads $PORT itself,
+/// so its port is left to the environment.
+fn workload_argv(workload: &Workload) -> Vec<String> {
+    let mut argv = vec![workload.name().to_owned()];
+    if let Workload::HelloApp(a) = workload {
+        argv.extend(["--version".to_owned(), a.version.clone()]);
+    }
+    argv
 }
 
 fn builtin(argv: Vec<String>) -> Result<Launch> {
@@ -104,17 +134,6 @@ fn effective_argv(spec: &ContainerSpec<'_>, entrypoint: &[&str], cmd: &[&str]) -
 fn is_agnhost(exe: &str) -> bool {
     let base = exe.rsplit('/').next().unwrap_or(exe);
     base == "agnhost" || base == "agnhost-2"
-}
-
-/// The image name without its tag or digest: `registry.k8s.io/e2e-test-images/agnhost:2.53`
-/// → `registry.k8s.io/e2e-test-images/agnhost`.
-fn repository_of(image: &str) -> &str {
-    let image = image.split_once('@').map_or(image, |(name, _)| name);
-    match image.rfind(':') {
-        // A colon after the last slash starts a tag; one before it is a registry's port.
-        Some(colon) if !image[colon..].contains('/') => &image[..colon],
-        _ => image,
-    }
 }
 
 #[cfg(test)]
@@ -250,29 +269,76 @@ mod tests {
     }
 
     #[test]
-    fn imageless_servers_get_netexec_on_each_declared_port() {
-        let ports = [
-            PortSpec {
-                port: 80,
-                protocol: Protocol::Tcp,
-            },
-            PortSpec {
-                port: 53,
-                protocol: Protocol::Udp,
-            },
-        ];
-        let l = launch("nginx:1.27", &[], &[], &ports).unwrap();
-        assert_eq!(builtin_argv(l), strings(&["ports", "80/tcp", "53/udp"]));
-        let l = launch("httpbin", &[], &[], &[]).unwrap();
-        assert_eq!(builtin_argv(l), strings(&["pause"]));
-        let l = launch("registry.k8s.io/pause:3.10", &[], &[], &ports).unwrap();
-        assert_eq!(builtin_argv(l), strings(&["pause"]));
+    fn images_without_a_command_run_their_emulation() {
+        let argv = |image| builtin_argv(launch(image, &[], &[], &[]).unwrap());
+        assert_eq!(argv("nginx:1.27"), strings(&["nginx"]));
+        assert_eq!(argv("registry.k8s.io/nginx-slim:0.24"), strings(&["nginx"]));
+        assert_eq!(argv("httpd"), strings(&["httpd"]));
+        assert_eq!(argv("kennethreitz/httpbin"), strings(&["httpbin"]));
+        assert_eq!(
+            argv("registry.k8s.io/serve_hostname"),
+            strings(&["serve-hostname"])
+        );
+        assert_eq!(
+            argv("gcr.io/google-samples/hello-app:2.0"),
+            strings(&["hello-app", "--version", "2.0.0"])
+        );
+        assert_eq!(argv("registry.k8s.io/pause:3.10"), strings(&["pause"]));
+        for (image, exe) in [
+            ("busybox", "sh"),
+            ("nicolaka/netshoot", "sh"),
+            ("curlimages/curl", "curl"),
+        ] {
+            assert_eq!(
+                launch(image, &[], &[], &[]).unwrap(),
+                Launch::Host {
+                    argv: strings(&[exe])
+                }
+            );
+        }
+        // Each built-in's argv parses back into the same workload.
+        for image in [
+            "nginx",
+            "httpd",
+            "kong/httpbin",
+            "gcr.io/google-samples/hello-app:1.0",
+        ] {
+            let Launch::Builtin { workload, argv } = launch(image, &[], &[], &[]).unwrap() else {
+                panic!("{image}")
+            };
+            assert_eq!(workload.name(), argv[0], "{image}");
+        }
     }
 
     #[test]
-    fn repository_drops_tag_and_digest_only() {
-        assert_eq!(repository_of("a/b:1"), "a/b");
-        assert_eq!(repository_of("host:5000/a/b"), "host:5000/a/b");
-        assert_eq!(repository_of("host:5000/a/b:2@sha256:x"), "host:5000/a/b");
+    fn curl_images_put_curl_before_flag_args_as_their_entrypoint_does() {
+        let l = launch("curlimages/curl", &[], &["-sS", "http://web"], &[]).unwrap();
+        assert_eq!(
+            l,
+            Launch::Host {
+                argv: strings(&["curl", "-sS", "http://web"])
+            }
+        );
+        let l = launch("curlimages/curl:8.5.0", &[], &["sh", "-c", "true"], &[]).unwrap();
+        assert_eq!(
+            l,
+            Launch::Host {
+                argv: strings(&["sh", "-c", "true"])
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_images_without_a_command_are_refused_naming_the_image() {
+        let ports = [PortSpec {
+            port: 80,
+            protocol: Protocol::Tcp,
+        }];
+        let e = launch("example.com/shop/cart:3", &[], &[], &ports).unwrap_err();
+        assert!(
+            matches!(e, Error::ImageNotEmulated { ref image } if image == "example.com/shop/cart:3"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("command"), "{e}");
     }
 }

@@ -22,6 +22,11 @@ pub enum Error {
         flag: String,
         reason: String,
     },
+    /// An image the lab does not emulate, in a container that gives no command to run.
+    #[error(
+        "image {image:?} is not emulated by the lab (no image is pulled): give the container a `command` to run from the machine, or use one of the images in docs/images.md"
+    )]
+    ImageNotEmulated { image: String },
     /// A socket that could not be bound, or another I/O failure while serving.
     #[error("{workload}: {what}: {source}")]
     Io {

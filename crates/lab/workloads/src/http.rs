@@ -77,7 +77,10 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     let handler = handler.clone();
                     let svc = service_fn(move |req| handler(peer, req));
-                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                    // Header names as Go, nginx, Apache and gunicorn write them: Content-Type.
+                    let conn = http1::Builder::new()
+                        .title_case_headers(true)
+                        .serve_connection(TokioIo::new(stream), svc);
                     let conn = graceful.watch(conn);
                     tokio::spawn(async move {
                         if let Err(error) = conn.await {

@@ -2,8 +2,9 @@
 //! Kubernetes' test image `registry.k8s.io/e2e-test-images/agnhost` is run by podnet's own
 //! implementation of the agnhost sub-command it names — `netexec`, `serve-hostname`,
 //! `connect`, `pause` — with the same flags and the same HTTP/UDP answers, so Kubernetes' e2e
-//! manifests and checks run unchanged. A container with neither a command nor a known image
-//! gets netexec's servers on its declared ports.
+//! manifests and checks run unchanged. Other images the documentation uses are emulated
+//! too ([`images::IMAGES`]: nginx, httpd, httpbin, hello-app, serve_hostname, pause, shell
+//! images); a container with neither a command nor an emulated image cannot run.
 //!
 //! - [`launch_for`] maps a container (image, command, args, ports) to what runs it;
 //!   [`Workload::from_agnhost_args`] is the pure parser of agnhost's arguments.
@@ -19,15 +20,19 @@ mod container;
 mod duration;
 mod error;
 mod go;
+mod hello_app;
 mod http;
+mod httpbin;
+pub mod images;
 pub mod netexec;
 mod pause;
 mod serve_hostname;
+mod static_site;
 mod sys;
 
 pub use args::{
-    AGNHOST_SUBCOMMANDS, ConnectArgs, NetexecArgs, PauseArgs, PortSpec, PortsArgs, Protocol,
-    ServeHostnameArgs, Workload,
+    AGNHOST_SUBCOMMANDS, ConnectArgs, HelloAppArgs, HttpbinArgs, NetexecArgs, PauseArgs, PortSpec,
+    PortsArgs, Protocol, ServeHostnameArgs, StaticSiteArgs, Workload,
 };
 pub use container::{ContainerSpec, Launch, launch_for};
 pub use duration::parse_go_duration;
@@ -46,6 +51,10 @@ pub fn run(workload: Workload) -> Result<i32> {
         Workload::Ports(args) => Box::pin(netexec::run(netexec::Config::for_ports(&args)?)),
         Workload::ServeHostname(args) => Box::pin(serve_hostname::run(args)),
         Workload::Pause(args) => Box::pin(pause::run(args)),
+        Workload::HelloApp(args) => Box::pin(hello_app::run(args)),
+        Workload::Nginx(args) => Box::pin(static_site::run(static_site::Flavor::Nginx, args)),
+        Workload::Httpd(args) => Box::pin(static_site::run(static_site::Flavor::Httpd, args)),
+        Workload::Httpbin(args) => Box::pin(httpbin::run(args)),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -80,3 +80,10 @@ pub fn sctp_available() -> Result<(), io::Error> {
     .map(drop)
     .map_err(io::Error::from)
 }
+
+/// A line as Go's `log.Printf` writes it: `2009/11/10 23:00:00 text` on stderr, local time.
+pub fn go_log(text: &str) {
+    use std::io::Write;
+    let now = jiff::Zoned::now().strftime("%Y/%m/%d %H:%M:%S");
+    let _ = writeln!(std::io::stderr().lock(), "{now} {text}");
+}

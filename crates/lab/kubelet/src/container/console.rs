@@ -5,13 +5,15 @@
 //! long as the process the kubelet started (an adopted container has none).
 
 use std::collections::HashMap;
-use std::io::Write as _;
+use std::os::fd::OwnedFd;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::unix::pipe;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::{PodNamespaces, ProcessIo, ProcessSpec, spawn_with};
@@ -72,14 +74,15 @@ impl Console {
     }
 }
 
-/// Starts `spec` with a console, writing its output to `log` as well.
+/// Starts `spec` with a console, writing its output to `log` as well (the container
+/// logger's stdout and stderr pipes).
 pub(crate) fn spawn(
     pod: &str,
     container: &str,
     ns: PodNamespaces,
     spec: &ProcessSpec,
     console: ConsoleSpec,
-    mut log: std::fs::File,
+    log: (OwnedFd, OwnedFd),
     consoles: &Consoles,
 ) -> Result<(ProcessId, tokio::process::Child)> {
     let io_err = |e| Error::io("/dev/ptmx", "open the container's pty", e);
@@ -134,10 +137,19 @@ pub(crate) fn spawn(
         .unwrap()
         .insert(console.key.clone(), entry.clone());
     let consoles = consoles.clone();
+    let pipe = |fd| {
+        pipe::Sender::from_owned_fd(fd).map_err(|e| Error::io("pipe", "the container's log", e))
+    };
+    let (mut log_out, mut log_err) = (pipe(log.0)?, pipe(log.1)?);
     tokio::spawn(async move {
         let mut output = output;
         while let Some((ch, data)) = output.next().await {
-            if let Err(error) = log.write_all(&data) {
+            let log = if ch == STDERR {
+                &mut log_err
+            } else {
+                &mut log_out
+            };
+            if let Err(error) = log.write_all(&data).await {
                 tracing::debug!(%error, "writing a container's log");
             }
             let _ = fan_out.send((ch, data));

@@ -1,14 +1,13 @@
 //! A container's environment and argv, as the kubelet builds them: a default PATH, HOSTNAME,
 //! the `kubernetes` Service variables, then the spec's `env` in order (each value may use
 //! `$(VAR)` of the ones before it), with the downward API's basic fieldRefs; `command` and
-//! `args` are expanded with the result, then mapped by the lab's workload rules.
+//! `args` are expanded with the result, then mapped to argv by [`super::image`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
-use podnet_lab_workloads::{ContainerSpec, Launch, PortSpec, Protocol};
 
 use super::ProcessSpec;
 
@@ -54,39 +53,8 @@ pub(crate) fn process_spec(
         v.iter().flatten().map(|s| expand(s, &vars)).collect()
     };
     let (command, args) = (expand_all(&c.command), expand_all(&c.args));
-    let ports: Vec<PortSpec> = c
-        .ports
-        .iter()
-        .flatten()
-        .map(|p| PortSpec {
-            port: p.container_port as u16,
-            protocol: match p.protocol.as_deref() {
-                Some("UDP") => Protocol::Udp,
-                Some("SCTP") => Protocol::Sctp,
-                _ => Protocol::Tcp,
-            },
-        })
-        .collect();
-    let launch = podnet_lab_workloads::launch_for(&ContainerSpec {
-        image: c.image.as_deref().unwrap_or(""),
-        command: &command,
-        args: &args,
-        ports: &ports,
-    })
-    .map_err(|e| e.to_string())?;
     let mut env = env;
-    let argv = match launch {
-        Launch::Builtin { argv, .. } => {
-            // Built-in workloads log through tracing: INFO is what agnhost prints.
-            if !env.iter().any(|(k, _)| k == "RUST_LOG") {
-                env.push(("RUST_LOG".into(), "info".into()));
-            }
-            let mut full = vec![ctx.podnet_exe.display().to_string(), "workload".into()];
-            full.extend(argv);
-            full
-        }
-        Launch::Host { argv } => argv,
-    };
+    let argv = super::image::argv(c, &command, &args, ctx.podnet_exe, &mut env)?;
     Ok(ProcessSpec {
         argv,
         env,

@@ -3,7 +3,6 @@
 //! back-off (CrashLoopBackOff), and stopping it (SIGTERM, grace period, SIGKILL).
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::container::console::{self, ConsoleSpec};
 use crate::container::env::{EnvContext, process_spec};
-use crate::container::{PodNamespaces, open_log, spawn_in};
+use crate::container::image::{self, ImageUse};
+use crate::container::{PodNamespaces, spawn_in};
+use crate::logs;
 use crate::probe::{self, ProbeKind, ProbeTarget};
 use crate::process::ProcessId;
 use crate::state::{self, ContainerRecord};
@@ -45,6 +46,8 @@ pub(crate) struct ContainerRt {
     ran_since: Option<Instant>,
     /// A liveness or startup failure asked for a restart: a kill is under way.
     killing: bool,
+    /// Failed pulls of an image that cannot be had (its pull back-off level).
+    pub pull_failures: u32,
 }
 
 // === impl ContainerRt ===
@@ -67,6 +70,7 @@ impl ContainerRt {
             backoff_level: 0,
             ran_since: None,
             killing: false,
+            pull_failures: 0,
         }
     }
 
@@ -196,6 +200,13 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
             r.name.clone(),
         )
     };
+    let emulated = match image::image_use(c) {
+        ImageUse::Unavailable(reason) => {
+            return super::image_pull::unavailable(ctx, pod, c, &reason);
+        }
+        ImageUse::Emulated(runs) => Some(runs),
+        ImageUse::Command => None,
+    };
     let hostname = crate::files::uts_hostname(pod, &config.cluster_domain);
     let env_ctx = EnvContext::on_node(config, &ips, &hostname);
     let key = format!("{namespace}/{name}");
@@ -214,23 +225,28 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
             return;
         }
     };
-    let log_path = crate::logs::log_path(&config.state_dir, &namespace, &name, &uid, &c.name);
-    let spawned = open_log(&log_path).and_then(|log| {
-        if c.stdin == Some(true) || c.tty == Some(true) {
-            let console = ConsoleSpec {
-                key: format!("{key}/{}", c.name),
-                stdin: c.stdin == Some(true),
-                stdin_once: c.stdin_once == Some(true),
-                tty: c.tty == Some(true),
-            };
-            let consoles = &ctx.shared.consoles;
-            return console::spawn(&key, &c.name, ns, &spec, console, log, consoles);
-        }
-        let err = log
-            .try_clone()
-            .map_err(|e| crate::Error::io(&log_path, "duplicate", e))?;
-        spawn_in(&key, &c.name, ns, &spec, Stdio::from(log), Stdio::from(err))
-    });
+    let restart_count = {
+        let st = ctx.state.lock().unwrap();
+        st.containers
+            .get(&c.name)
+            .map_or(0, |rt| rt.restart_count + i32::from(rt.has_run()))
+    };
+    let spawned = start_logger(ctx, &namespace, &name, &uid, &c.name, restart_count).and_then(
+        |(stdout, stderr)| {
+            if c.stdin == Some(true) || c.tty == Some(true) {
+                let console = ConsoleSpec {
+                    key: format!("{key}/{}", c.name),
+                    stdin: c.stdin == Some(true),
+                    stdin_once: c.stdin_once == Some(true),
+                    tty: c.tty == Some(true),
+                };
+                let log = (stdout, stderr);
+                let consoles = &ctx.shared.consoles;
+                return console::spawn(&key, &c.name, ns, &spec, console, log, consoles);
+            }
+            spawn_in(&key, &c.name, ns, &spec, stdout.into(), stderr.into())
+        },
+    );
     let mut st = ctx.state.lock().unwrap();
     let rt = st
         .containers
@@ -264,7 +280,7 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
         Ok((process, child)) => {
             tracing::info!(pod = %key, container = %c.name, pid = process.pid, restarts = rt.restart_count, "container started");
             let recorder = &ctx.shared.recorder;
-            crate::events::pulled(recorder, pod, c);
+            crate::events::pulled(recorder, pod, c, emulated);
             crate::events::created(recorder, pod, &c.name);
             crate::events::started(recorder, pod, &c.name);
             rt.state = RunState::Running { started_at: now() };
@@ -308,6 +324,24 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container) {
     }
     drop(st);
     ctx.wake.notify_one();
+}
+
+/// The logger of the instance after `restart_count` restarts; files of instances before
+/// the previous one are removed, as upstream removes those containers.
+fn start_logger(
+    ctx: &WorkerCtx,
+    namespace: &str,
+    pod: &str,
+    uid: &str,
+    container: &str,
+    restart_count: i32,
+) -> crate::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    let config = &ctx.shared.config;
+    let dir = logs::container_log_dir(&config.state_dir, namespace, pod, uid, container);
+    let restart_count = u32::try_from(restart_count).unwrap_or(0);
+    logs::layout::remove_instances_before(&dir, restart_count.saturating_sub(1));
+    let path = logs::instance_log_path(&dir, restart_count);
+    logs::logger::start(&config.podnet_exe, &path, config.log_rotation)
 }
 
 /// Takes over a running container process a previous kubelet started.

@@ -1,73 +1,43 @@
-//! `/containerLogs/{namespace}/{pod}/{container}`: a container's log file, and with
-//! `follow=true` what is appended to it until the container stops.
+//! `/containerLogs/{namespace}/{pod}/{container}`: a container's log through
+//! [`crate::logs`]'s reader, with the `PodLogOptions` of the query (`follow`, `previous`,
+//! `tailLines`, `sinceSeconds`/`sinceTime`, `timestamps`, `limitBytes`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::io::AsyncReadExt as _;
 
 use super::{Server, lookup, text};
-use crate::process::ProcessId;
-
-/// How often a followed log is looked at for new lines.
-const FOLLOW_POLL: Duration = Duration::from_millis(100);
+use crate::logs::{LogOptions, PodLogQuery, find_container_log_dir, instance_to_read, read_log};
 
 pub(super) async fn container_logs(
     State(server): State<Arc<Server>>,
     Path((namespace, pod, container)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
+    Query(query): Query<PodLogQuery>,
 ) -> Response {
-    let follow = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .any(|(k, v)| k == "follow" && matches!(&*v, "1" | "true"));
-    let found = match lookup::pod(&server.state_dir, &namespace, &pod) {
-        Ok(found) => found,
-        Err(missing) => return text(StatusCode::NOT_FOUND, missing.to_string()),
+    let Some(dir) = find_container_log_dir(&server.state_dir, &namespace, &pod, &container) else {
+        let missing = match lookup::pod(&server.state_dir, &namespace, &pod) {
+            Err(missing) => missing,
+            Ok(_) => lookup::Missing::Container(container),
+        };
+        return text(StatusCode::NOT_FOUND, missing.to_string());
     };
-    let record = &found.record;
-    let path = crate::logs::log_path(&server.state_dir, &namespace, &pod, &record.uid, &container);
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(_) => {
-            return text(
-                StatusCode::NOT_FOUND,
-                lookup::Missing::Container(container).to_string(),
-            );
-        }
+    let Some(file) = instance_to_read(&dir, query.previous) else {
+        // The kubelet's words for a container that has not restarted.
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("previous terminated container {container:?} in pod {pod:?} not found"),
+        );
     };
-    let running = record
-        .containers
-        .get(&container)
-        .and_then(|c| c.process)
-        .filter(ProcessId::is_alive);
-    let body = match (follow, running) {
-        (true, Some(process)) => Body::from_stream(followed(file, process)),
-        _ => Body::from_stream(tokio_util::io::ReaderStream::new(file)),
-    };
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
-}
-
-/// The file's bytes, then what is appended while `process` lives.
-fn followed(
-    file: tokio::fs::File,
-    process: ProcessId,
-) -> impl futures::Stream<Item = std::io::Result<Vec<u8>>> {
-    futures::stream::unfold(Some(file), move |file| async move {
-        let mut file = file?;
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            match file.read(&mut buf).await {
-                Ok(0) if !process.is_alive() => return None,
-                Ok(0) => tokio::time::sleep(FOLLOW_POLL).await,
-                Ok(n) => {
-                    buf.truncate(n);
-                    return Some((Ok(buf), Some(file)));
-                }
-                Err(e) => return Some((Err(e), None)),
-            }
-        }
-    })
+    let options = LogOptions::from_query(&query, jiff::Timestamp::now());
+    match read_log(&file, &options) {
+        Ok(chunks) => (
+            [(header::CONTENT_TYPE, "text/plain")],
+            Body::from_stream(chunks),
+        )
+            .into_response(),
+        Err(error) => text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
 }
