@@ -527,3 +527,56 @@ fn kubectl_port_forward_reaches_a_pod_and_a_service_through_loopback() {
     let svc = PortForward::start(&lab, "svc/web", "80");
     assert_eq!(svc.get("/hostname"), "web");
 }
+
+#[test]
+fn kubectl_debug_adds_an_ephemeral_container_in_the_pods_network() {
+    let lab = Lab::up("streamdebug", &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let web = manifest(tmp.path(), "web.yaml", WEB);
+    lab.kubectl_ok(&["apply", "-f", web.to_str().unwrap()]);
+    lab.kubectl_ok(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"]);
+
+    let (term, slave) = Terminal::open(24, 80);
+    let mut cmd =
+        lab.kubectl_command(&["debug", "-it", "web", "--image=busybox", "--target=netexec"]);
+    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave));
+    // SAFETY: setsid and ioctl are async-signal-safe; kubectl gets the pty as its terminal.
+    unsafe {
+        use std::os::unix::process::CommandExt as _;
+        cmd.pre_exec(|| {
+            nix::libc::setsid();
+            if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut kubectl = cmd.spawn().unwrap();
+    term.expect("kubectl's attach hint", |s| {
+        s.contains("If you don't see a command prompt")
+    });
+    // The debugger shares the pod's network: the app answers on its loopback.
+    eventually(30, "the app through the pod's loopback", || {
+        term.type_line("echo GOT=$(curl -s http://127.0.0.1:8080/hostname)");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        term.seen.lock().unwrap().contains("GOT=web").then_some(())
+    });
+    term.type_line("exit");
+    let status = eventually(60, "kubectl debug to exit", || kubectl.try_wait().unwrap());
+    assert!(status.success(), "{}", term.seen.lock().unwrap());
+
+    let pod: serde_json::Value =
+        serde_json::from_str(&lab.kubectl_ok(&["get", "pod", "web", "-o", "json"])).unwrap();
+    let spec = &pod["spec"]["ephemeralContainers"][0];
+    assert_eq!(spec["targetContainerName"], "netexec", "{pod}");
+    let name = spec["name"].as_str().unwrap();
+    assert!(name.starts_with("debugger-"), "{pod}");
+    eventually(30, "the debugger's terminated status", || {
+        let pod: serde_json::Value =
+            serde_json::from_str(&lab.kubectl_ok(&["get", "pod", "web", "-o", "json"])).unwrap();
+        let st = pod["status"]["ephemeralContainerStatuses"][0].clone();
+        (st["name"] == name && st["state"]["terminated"].is_object()).then_some(())
+    });
+}

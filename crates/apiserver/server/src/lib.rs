@@ -16,6 +16,7 @@
 //!   store's per-object expiry, run by `expiry`.
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
 //! - [`connect`]: `pods/exec`, `attach`, `portforward`, `log`, carried to the pod's kubelet.
+//! - [`ephemeral`]: `pods/ephemeralcontainers` (`kubectl debug`).
 //! - [`crd`]: CustomResourceDefinitions and the kinds they serve (the [`crd::Registry`]).
 //!
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
@@ -28,6 +29,7 @@ pub mod connect;
 pub mod crd;
 pub mod crud;
 pub mod discovery;
+pub mod ephemeral;
 pub mod error;
 pub mod events;
 mod expiry;

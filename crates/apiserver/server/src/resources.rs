@@ -341,6 +341,7 @@ impl ResourceType {
                 kind: "Binding",
                 verbs: &["create"],
             }),
+            (core && self.kind == "Pod").then(|| own("ephemeralcontainers", GET_PATCH_UPDATE)),
             // The streaming subresources (served by `connect`, carried to the kubelet).
             (core && self.kind == "Pod").then(|| own("log", &["get"])),
             (core && self.kind == "Pod").then_some(Subresource {

@@ -5,9 +5,11 @@
 //!
 //! - [`setup`]: the sandbox on the pod's record (create, teardown).
 //! - [`containers`]: container processes, exits, probes, back-off.
+//! - [`ephemeral`]: ephemeral containers (`kubectl debug`).
 //! - [`image_pull`]: the pull step of an image that cannot be had (ErrImagePull).
 
 pub(crate) mod containers;
+pub(crate) mod ephemeral;
 pub(crate) mod image_pull;
 pub(crate) mod setup;
 
@@ -219,6 +221,18 @@ impl Worker {
                     containers::start(&self.ctx, pod, c);
                 }
             }
+            for c in ephemeral::containers(pod) {
+                let started = self
+                    .ctx
+                    .state
+                    .lock()
+                    .unwrap()
+                    .containers
+                    .contains_key(&c.name);
+                if !started {
+                    containers::start(&self.ctx, pod, &c);
+                }
+            }
         }
         let status = self.status(pod);
         let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
@@ -270,13 +284,20 @@ impl Worker {
                 None => ContainerRt::new().view(c),
             })
             .collect();
+        let ephemeral: Vec<ContainerView> = ephemeral::containers(pod)
+            .iter()
+            .map(|c| match st.containers.get(&c.name) {
+                Some(rt) => rt.view(c),
+                None => ContainerRt::new().view(c),
+            })
+            .collect();
         let mut base = pod.clone();
         if let Some(last) = &self.last_status {
             // Conditions' transition times come from what we posted, which the watch may
             // not have shown yet.
             base.status = Some(last.clone());
         }
-        status::pod_status(
+        let mut status = status::pod_status(
             &base,
             &PodView {
                 sandbox_ready: st.sandbox_ready,
@@ -286,7 +307,11 @@ impl Worker {
                 containers: &views,
                 now: now(),
             },
-        )
+        );
+        if !ephemeral.is_empty() {
+            status.ephemeral_container_statuses = Some(status::container_statuses(&ephemeral));
+        }
+        status
     }
 
     async fn post_status(&mut self, pod: &Pod, status: PodStatus) {

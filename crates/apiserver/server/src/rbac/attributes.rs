@@ -156,6 +156,19 @@ mod tests {
                 parse(g.clone(), "/api/v1/namespaces/default/pods/web/log", &[]),
                 ["get", "default", "", "pods", "log", "web"],
             ),
+            // A WebSocket exec is a GET; connecting to a pod is `create` all the same.
+            (
+                parse(g.clone(), "/api/v1/namespaces/default/pods/web/exec", &[]),
+                ["create", "default", "", "pods", "exec", "web"],
+            ),
+            (
+                parse(
+                    g.clone(),
+                    "/api/v1/namespaces/default/pods/web/portforward",
+                    &[],
+                ),
+                ["create", "default", "", "pods", "portforward", "web"],
+            ),
             (
                 parse(Method::POST, "/apis/apps/v1/namespaces/ns/deployments", &[]),
                 ["create", "ns", "apps", "deployments", "", ""],
