@@ -462,8 +462,15 @@ struct PortForward {
 
 impl PortForward {
     fn start(lab: &Lab, target: &str, remote: &str) -> PortForward {
+        Self::start_with(lab, target, remote, true)
+    }
+
+    /// `websockets: false` makes kubectl speak SPDY/3.1 after a plain HTTP upgrade, as
+    /// kubectl before 1.31 did.
+    fn start_with(lab: &Lab, target: &str, remote: &str, websockets: bool) -> PortForward {
         let mut child = lab
             .kubectl_command(&["port-forward", target, &format!(":{remote}")])
+            .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -526,6 +533,17 @@ fn kubectl_port_forward_reaches_a_pod_and_a_service_through_loopback() {
 
     let svc = PortForward::start(&lab, "svc/web", "80");
     assert_eq!(svc.get("/hostname"), "web");
+
+    // Older clients: SPDY after an HTTP upgrade, no WebSocket.
+    let spdy = PortForward::start_with(&lab, "pod/web", "8080", false);
+    assert_eq!(spdy.get("/hostname"), "web");
+    // Nothing listens there: the error stream says so and the tunnel stays up.
+    let closed = PortForward::start(&lab, "pod/web", "9999");
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", closed.port)).unwrap();
+    let mut reply = Vec::new();
+    let _ = conn.read_to_end(&mut reply);
+    assert!(reply.is_empty());
+    assert_eq!(pod.get("/hostname"), "web");
 }
 
 #[test]
