@@ -97,6 +97,45 @@ fn kubectl_exec_and_logs_reach_the_pods_kubelet() {
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT THIS\n");
 
+    // Older clients: the same over SPDY/3.1 (v4.channel.k8s.io streams), no WebSocket.
+    let spdy = |args: &[&str]| {
+        let mut cmd = lab.kubectl_command(args);
+        cmd.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+        cmd
+    };
+    let out = spdy(&[
+        "exec",
+        "shell",
+        "--",
+        "sh",
+        "-c",
+        "echo to-out; echo to-err >&2; exit 4",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "to-out\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("to-err\n"),
+        "{}",
+        show(&out)
+    );
+    let mut child = spdy(&["exec", "-i", "shell", "--", "tr", "a-z", "A-Z"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"old client\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "OLD CLIENT\n");
+
     // Several containers: -c picks one; a wrong name is the API server's 400.
     let host = lab.kubectl_ok(&["exec", "two", "-c", "b", "--", "hostname"]);
     assert_eq!(host, "two\n");

@@ -8,6 +8,7 @@
 //! - [`lookup`]: the running container a request names, from the pod records.
 //! - [`attach`]: a session on a container's console;
 //! - [`exec`]: starting the process; [`session`]: pumping its streams; [`pty`]: terminals.
+//! - [`remotecommand`]: exec and attach over SPDY/3.1 for older clients.
 //! - [`portforward`]: `/portForward` over SPDY/3.1 ([`spdy`]), tunnelled in a WebSocket or
 //!   upgraded to directly.
 //! - [`logs`] serves `/containerLogs`.
@@ -19,6 +20,7 @@ pub(crate) mod logs;
 pub(crate) mod lookup;
 pub(crate) mod portforward;
 pub(crate) mod pty;
+pub(crate) mod remotecommand;
 pub(crate) mod session;
 pub(crate) mod spdy;
 
@@ -26,12 +28,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::{Message, WebSocket};
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{FromRequestParts as _, Path, RawQuery, Request, State};
+use axum::extract::{FromRequestParts as _, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures::stream::BoxStream;
 use futures::{SinkExt as _, StreamExt as _};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
@@ -114,11 +117,10 @@ fn text(code: StatusCode, body: impl Into<String>) -> Response {
 async fn exec(
     State(server): State<Arc<Server>>,
     Path((namespace, pod, container)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    req: Request,
 ) -> Response {
-    let opts = exec::StreamOptions::parse(query.as_deref().unwrap_or(""));
+    let (parts, _) = req.into_parts();
+    let opts = exec::StreamOptions::parse(parts.uri.query().unwrap_or(""));
     if opts.command.is_empty() {
         return text(
             StatusCode::BAD_REQUEST,
@@ -129,7 +131,58 @@ async fn exec(
         Ok(t) => t,
         Err(missing) => return text(StatusCode::NOT_FOUND, missing.to_string()),
     };
-    let (Ok(upgrade), Some((protocol, name))) = (upgrade, offered_protocol(&headers)) else {
+    tracing::info!(pod = %format!("{namespace}/{pod}"), %container, command = ?opts.command, tty = opts.tty, "exec");
+    let session_opts = opts.clone();
+    serve_session(parts, opts, move || {
+        exec::session(&target, &container, &session_opts)
+    })
+    .await
+}
+
+/// Upgrades the connection of an exec or attach and runs its session: over a WebSocket
+/// (the channel protocol) or after an `Upgrade: SPDY/3.1` ([`remotecommand`]).
+async fn serve_session(
+    mut parts: axum::http::request::Parts,
+    opts: exec::StreamOptions,
+    start: impl FnOnce() -> session::Started + Send + 'static,
+) -> Response {
+    if upgrade_to(&parts.headers, "SPDY/3.1") {
+        let offered = parts
+            .headers
+            .get_all("X-Stream-Protocol-Version")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == remotecommand::PROTOCOL);
+        if !offered {
+            return text(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "unable to upgrade: unable to negotiate protocol: server supports [{}]",
+                    remotecommand::PROTOCOL
+                ),
+            );
+        }
+        let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "unable to upgrade: missing upgrade headers in request",
+            );
+        };
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => {
+                    over_upgraded(TokioIo::new(upgraded), move |input, output| {
+                        remotecommand::serve(input, output, opts, start)
+                    })
+                    .await
+                }
+                Err(error) => tracing::debug!(%error, "remote command: upgrade"),
+            }
+        });
+        return switching_to_spdy(remotecommand::PROTOCOL);
+    }
+    let Some((protocol, name)) = offered_protocol(&parts.headers) else {
         return text(
             StatusCode::BAD_REQUEST,
             format!(
@@ -138,42 +191,44 @@ async fn exec(
             ),
         );
     };
-    tracing::info!(pod = %format!("{namespace}/{pod}"), %container, command = ?opts.command, tty = opts.tty, "exec");
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
     upgrade
         .protocols([name])
         .on_upgrade(move |socket| async move {
-            match exec::start(&target, &container, &opts) {
-                Ok(started) => {
-                    let mut child = started.child;
-                    let process = started.process;
-                    let argv = opts.command.clone();
-                    let done = async move {
-                        use std::os::unix::process::ExitStatusExt as _;
-                        match child.wait().await {
-                            Ok(s) => channel::exit_status(&argv, s.code(), s.signal()),
-                            Err(e) => channel::internal_error(&e.to_string()),
-                        }
-                    };
-                    // The client is gone: nobody will read the command's output.
-                    let abandon = move || {
-                        process.signal(nix::sys::signal::Signal::SIGKILL);
-                    };
-                    session::run(socket, protocol, started.streams, done, abandon).await;
-                }
-                Err(error) => {
-                    tracing::info!(%error, "exec failed to start");
-                    let status = channel::internal_error(&error.to_string());
-                    session::run(
-                        socket,
-                        protocol,
-                        session::Streams::default(),
-                        async { status },
-                        || {},
-                    )
-                    .await;
-                }
-            }
+            let started = start();
+            session::run(
+                socket,
+                protocol,
+                started.streams,
+                started.done,
+                started.abandon,
+            )
+            .await;
         })
+}
+
+/// Whether the request asks to upgrade to `name`.
+fn upgrade_to(headers: &HeaderMap, name: &str) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case(name))
+}
+
+/// The 101 of an upgrade to SPDY/3.1 speaking `protocol`.
+fn switching_to_spdy(protocol: &'static str) -> Response {
+    let mut resp = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let headers = resp.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    headers.insert(
+        "X-Stream-Protocol-Version",
+        HeaderValue::from_static(protocol),
+    );
+    resp
 }
 
 async fn port_forward(
@@ -190,13 +245,7 @@ async fn port_forward(
         netns: found.ns.infra.ns_path("net"),
     };
     let (mut parts, _) = req.into_parts();
-    let upgrade_to = |name: &str| {
-        parts
-            .headers
-            .get(header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case(name))
-    };
+    let upgrade_to = |name: &str| upgrade_to(&parts.headers, name);
     tracing::info!(pod = %target.pod, "port-forward");
     if upgrade_to("websocket") {
         if !offers(&parts.headers, portforward::WEBSOCKET_PROTOCOL) {
@@ -225,19 +274,16 @@ async fn port_forward(
     };
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => spdy_upgraded(TokioIo::new(upgraded), target).await,
+            Ok(upgraded) => {
+                over_upgraded(TokioIo::new(upgraded), move |input, output| {
+                    portforward::serve(input, output, target)
+                })
+                .await
+            }
             Err(error) => tracing::debug!(%error, "port-forward: upgrade"),
         }
     });
-    let mut resp = StatusCode::SWITCHING_PROTOCOLS.into_response();
-    let headers = resp.headers_mut();
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
-    headers.insert(
-        "X-Stream-Protocol-Version",
-        HeaderValue::from_static(portforward::PROTOCOL),
-    );
-    resp
+    switching_to_spdy(portforward::PROTOCOL)
 }
 
 /// Port-forward's SPDY bytes carried in a WebSocket's binary messages.
@@ -264,16 +310,20 @@ async fn tunnelled(socket: WebSocket, target: portforward::Target) {
     let _ = writer.await;
 }
 
-/// Port-forward's SPDY bytes on a connection upgraded to SPDY/3.1.
-async fn spdy_upgraded<T>(io: T, target: portforward::Target)
+/// A protocol's bytes on a connection upgraded to SPDY/3.1: `serve` reads them from a
+/// stream and writes them to a channel.
+async fn over_upgraded<T, F, Fut>(io: T, serve: F)
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    F: FnOnce(BoxStream<'static, Vec<u8>>, tokio::sync::mpsc::Sender<Vec<u8>>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
 {
     use tokio::io::AsyncWriteExt as _;
     let (reader, mut writer) = tokio::io::split(io);
     let input = tokio_util::io::ReaderStream::new(reader)
         .take_while(|r| std::future::ready(r.is_ok()))
-        .filter_map(|r| async move { r.ok().map(|b| b.to_vec()) });
+        .filter_map(|r| async move { r.ok().map(|b| b.to_vec()) })
+        .boxed();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
     let write = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
@@ -283,6 +333,6 @@ where
         }
         let _ = writer.shutdown().await;
     });
-    portforward::serve(Box::pin(input), tx, target).await;
+    serve(input, tx).await;
     let _ = write.await;
 }

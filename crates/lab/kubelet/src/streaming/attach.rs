@@ -6,27 +6,25 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use futures::StreamExt as _;
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::exec::StreamOptions;
-use super::session::{self, Input, Streams};
-use super::{Server, channel, lookup, offered_protocol, text};
+use super::session::{Input, Started, Streams};
+use super::{Server, channel, lookup, serve_session, text};
 use crate::container::console::Console;
 
 pub(super) async fn attach(
     State(server): State<Arc<Server>>,
     Path((namespace, pod, container)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    req: Request,
 ) -> Response {
-    let opts = StreamOptions::parse(query.as_deref().unwrap_or(""));
+    let (parts, _) = req.into_parts();
+    let opts = StreamOptions::parse(parts.uri.query().unwrap_or(""));
     if let Err(missing) = lookup::running(&server.state_dir, &namespace, &pod, &container) {
         return text(StatusCode::NOT_FOUND, missing.to_string());
     }
@@ -40,35 +38,31 @@ pub(super) async fn attach(
             ),
         );
     };
-    let (Ok(upgrade), Some((protocol, name))) = (upgrade, offered_protocol(&headers)) else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "unable to upgrade: a WebSocket with one of the subprotocols {} is required",
-                channel::PROTOCOLS.join(", ")
-            ),
-        );
-    };
     tracing::info!(pod = %format!("{namespace}/{pod}"), %container, stdin = opts.stdin, tty = opts.tty, "attach");
-    upgrade
-        .protocols([name])
-        .on_upgrade(move |socket| async move {
-            let streams = streams(&console, &opts);
-            let stdin = streams.stdin.clone();
-            let ended = console.clone();
-            let done = async move {
-                ended.ended().await;
-                json!({"metadata": {}, "status": "Success"})
-            };
-            let abandon = move || {
-                if let Some(stdin) = stdin
-                    && console.stdin_once
-                {
-                    let _ = stdin.try_send(Input::Close);
-                }
-            };
-            session::run(socket, protocol, streams, done, abandon).await;
-        })
+    let session_opts = opts.clone();
+    serve_session(parts, opts, move || session(console, &session_opts)).await
+}
+
+/// An attached session: it ends with Success when the container's output does; a client
+/// leaving closes the container's stdin only with `stdinOnce`.
+fn session(console: Arc<Console>, opts: &StreamOptions) -> Started {
+    let streams = streams(&console, opts);
+    let stdin = streams.stdin.clone();
+    let ended = console.clone();
+    Started {
+        streams,
+        done: Box::pin(async move {
+            ended.ended().await;
+            json!({"metadata": {}, "status": "Success"})
+        }),
+        abandon: Box::new(move || {
+            if let Some(stdin) = stdin
+                && console.stdin_once
+            {
+                let _ = stdin.try_send(Input::Close);
+            }
+        }),
+    }
 }
 
 /// The session's view of the console: the outputs asked for, and stdin when asked for

@@ -11,7 +11,7 @@ use futures::StreamExt as _;
 use super::channel;
 use super::lookup::{self, Running};
 use super::pty::Pty;
-use super::session::{Streams, channel_stream, stdin_writer};
+use super::session::{Started, Streams, channel_stream, stdin_writer};
 use crate::container::{ProcessIo, ProcessSpec, spawn_with};
 
 /// What the client asked for (the query of upstream's exec and attach requests).
@@ -49,8 +49,8 @@ impl StreamOptions {
     }
 }
 
-/// A started exec: the process and the client's streams.
-pub(crate) struct Started {
+/// A spawned exec: the process and the client's streams.
+pub(crate) struct Spawned {
     pub process: crate::process::ProcessId,
     pub child: tokio::process::Child,
     pub streams: Streams,
@@ -61,7 +61,7 @@ pub(crate) fn start(
     target: &Running,
     container: &str,
     opts: &StreamOptions,
-) -> crate::Result<Started> {
+) -> crate::Result<Spawned> {
     let mut env = lookup::environment(target.process);
     if opts.tty && !env.iter().any(|(k, _)| k == "TERM") {
         // What container runtimes set for a terminal session.
@@ -114,11 +114,42 @@ pub(crate) fn start(
             streams.stdin = child.stdin.take().map(|i| stdin_writer(i, false));
         }
     }
-    Ok(Started {
+    Ok(Spawned {
         process,
         child,
         streams,
     })
+}
+
+/// The session of `opts.command` in `target`: its exit as the final Status, and a SIGKILL
+/// if the client leaves first (nobody would read its output).
+pub(crate) fn session(target: &Running, container: &str, opts: &StreamOptions) -> Started {
+    match start(target, container, opts) {
+        Ok(Spawned {
+            process,
+            mut child,
+            streams,
+        }) => {
+            let argv = opts.command.clone();
+            Started {
+                streams,
+                done: Box::pin(async move {
+                    use std::os::unix::process::ExitStatusExt as _;
+                    match child.wait().await {
+                        Ok(s) => channel::exit_status(&argv, s.code(), s.signal()),
+                        Err(e) => channel::internal_error(&e.to_string()),
+                    }
+                }),
+                abandon: Box::new(move || {
+                    process.signal(nix::sys::signal::Signal::SIGKILL);
+                }),
+            }
+        }
+        Err(error) => {
+            tracing::info!(%error, "exec failed to start");
+            Started::failed(channel::internal_error(&error.to_string()))
+        }
+    }
 }
 
 #[cfg(test)]

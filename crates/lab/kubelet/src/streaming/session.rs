@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::Value;
@@ -42,6 +43,27 @@ impl Default for Streams {
             output: futures::stream::empty().boxed(),
             stdin: None,
             pty: None,
+        }
+    }
+}
+
+/// A session's process, started: its streams, the Status it ends with, and what to do if
+/// the client leaves first.
+pub(crate) struct Started {
+    pub streams: Streams,
+    pub done: BoxFuture<'static, Value>,
+    pub abandon: Box<dyn FnOnce() + Send>,
+}
+
+// === impl Started ===
+
+impl Started {
+    /// A session that ends at once with `status` (the process could not start).
+    pub(crate) fn failed(status: Value) -> Self {
+        Started {
+            streams: Streams::default(),
+            done: Box::pin(std::future::ready(status)),
+            abandon: Box::new(|| {}),
         }
     }
 }
