@@ -74,6 +74,15 @@ impl Lab {
             .unwrap()
     }
 
+    /// The kubectl command of [`kubectl`](Self::kubectl), to be given stdio and run.
+    pub fn kubectl_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(kubectl());
+        cmd.args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("HOME", self.home.path());
+        cmd
+    }
+
     /// kubectl that must succeed; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);

@@ -31,6 +31,8 @@ pub struct Config {
     /// default upstream; off here unless asked for, since a pod is then refused until its
     /// namespace's `default` ServiceAccount exists, which takes a controller (the lab runs one).
     pub service_account_admission: bool,
+    /// How the server connects to kubelets for the streaming subresources.
+    pub kubelet_dialer: crate::connect::Dialer,
 }
 
 /// kube-apiserver's default `--event-ttl`.
@@ -64,6 +66,7 @@ impl Default for Config {
             anonymous_is_admin: true,
             event_ttl: DEFAULT_EVENT_TTL,
             service_account_admission: false,
+            kubelet_dialer: crate::connect::Dialer::default(),
         }
     }
 }

@@ -315,6 +315,7 @@ pub(crate) fn store_update(
 fn prepare_write(t: &Target, old: &Value, mut new: Value) -> Result<Value, ApiError> {
     match t.subresource.as_deref() {
         Some("status") => Ok(strategy::prepare_status_update(old, &new)),
+        Some("ephemeralcontainers") => crate::ephemeral::prepare_update(old, &new),
         Some("scale") => {
             let replicas = new["spec"]["replicas"].clone();
             let mut out = old.clone();

@@ -11,7 +11,7 @@ use crate::auth::UserInfo;
 use crate::error::ApiError;
 use crate::negotiate::{self, Encoding};
 use crate::resources::ResourceType;
-use crate::{App, auth, binding, crud, discovery, namespaces, openapi, rbac, watch};
+use crate::{App, auth, binding, connect, crud, discovery, namespaces, openapi, rbac, watch};
 
 /// A handler's answer before encoding.
 pub struct Reply {
@@ -157,6 +157,12 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
         tracing::debug!(user = %user.username, verb = %attrs.verb, %path, "forbidden");
         let message = rbac::attributes::forbidden_message(&attrs);
         return ApiError::Forbidden(message).respond(encoding);
+    }
+    if let Some(stream) = connect::Stream::of_path(&path) {
+        return match connect::serve(&app, stream, parts).await {
+            Ok(resp) => resp,
+            Err(e) => e.respond(encoding),
+        };
     }
     let req = Req {
         method: parts.method,

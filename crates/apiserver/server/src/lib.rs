@@ -16,6 +16,8 @@
 //! - [`events`]: core/v1 and events.k8s.io/v1 Events over one storage; their TTL is the
 //!   store's per-object expiry, run by `expiry`.
 //! - [`discovery`], [`openapi`]: what kubectl and kube-rs ask before anything else.
+//! - [`connect`]: `pods/exec`, `attach`, `portforward`, `log`, carried to the pod's kubelet.
+//! - [`ephemeral`]: `pods/ephemeralcontainers` (`kubectl debug`).
 //! - [`crd`]: CustomResourceDefinitions and the kinds they serve (the [`crd::Registry`]).
 //!
 //! [`serve`] takes a bound listener, a state directory and a shutdown future, so tests bind
@@ -25,9 +27,11 @@ pub mod admission;
 pub mod auth;
 pub mod binding;
 pub mod config;
+pub mod connect;
 pub mod crd;
 pub mod crud;
 pub mod discovery;
+pub mod ephemeral;
 pub mod error;
 pub mod events;
 mod expiry;
@@ -75,6 +79,8 @@ pub struct App {
     pub auth: Arc<auth::Auth>,
     /// Whether pods go through the ServiceAccount admission plugin.
     pub service_account_admission: bool,
+    /// How kubelets are reached (pods/exec, attach, portforward, log).
+    pub kubelet_dialer: connect::Dialer,
 }
 
 /// Errors that stop the server.
@@ -155,6 +161,7 @@ pub async fn serve_on(
         registry: Arc::default(),
         auth: Arc::new(auth),
         service_account_admission: config.service_account_admission,
+        kubelet_dialer: config.kubelet_dialer.clone(),
     };
     crd::reconcile(&app);
     tokio::spawn(expiry::run(app.store.clone(), stop_rx.clone()));

@@ -341,6 +341,30 @@ impl ResourceType {
                 kind: "Binding",
                 verbs: &["create"],
             }),
+            (core && self.kind == "Pod").then(|| own("ephemeralcontainers", GET_PATCH_UPDATE)),
+            // The streaming subresources (served by `connect`, carried to the kubelet).
+            (core && self.kind == "Pod").then(|| own("log", &["get"])),
+            (core && self.kind == "Pod").then_some(Subresource {
+                name: "exec",
+                group: "",
+                version: "v1",
+                kind: "PodExecOptions",
+                verbs: &["create", "get"],
+            }),
+            (core && self.kind == "Pod").then_some(Subresource {
+                name: "attach",
+                group: "",
+                version: "v1",
+                kind: "PodAttachOptions",
+                verbs: &["create", "get"],
+            }),
+            (core && self.kind == "Pod").then_some(Subresource {
+                name: "portforward",
+                group: "",
+                version: "v1",
+                kind: "PodPortForwardOptions",
+                verbs: &["create", "get"],
+            }),
         ]
         .into_iter()
         .flatten()

@@ -21,7 +21,11 @@ use crate::nodes::{self, NodeSide};
 use crate::pidfile::{DaemonProcess, PidFile};
 use crate::pki::Pki;
 use crate::state::{LabDir, write_atomic};
+use podnet_apiserver::connect::Dialer;
 use podnet_apiserver::tls::{Listener, TlsListener};
+
+/// How long a connection to a kubelet may take (kube-apiserver's dial timeout is 30 s).
+const KUBELET_DIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs the lab from its state directory until SIGTERM or SIGINT: its network (fabric,
 /// nodes, external host — rebuilt from scratch, after removing whatever an earlier run
@@ -115,6 +119,7 @@ async fn serve(
     // --service-cluster-ip-range); node ports from the default range.
     let api_config = pki.api_config(podnet_apiserver::Config {
         service_cidrs: cluster.networking.service_subnets.clone(),
+        kubelet_dialer: dial_in_fabric(&side.plan),
         ..Default::default()
     });
     let client = controllers::client(addr, &pki.admin_token)?;
@@ -167,6 +172,28 @@ fn bind_in_fabric(plan: &Plan) -> Result<TcpListener, DaemonError> {
     .map_err(bind_err)?;
     listener.set_nonblocking(true).map_err(bind_err)?;
     TcpListener::from_std(listener).map_err(bind_err)
+}
+
+/// How the API server reaches the kubelets (pods/exec, logs, …): they listen on the node
+/// network, which only the fabric's namespace sees, so each connection is made on a thread
+/// inside it (the socket stays there).
+fn dial_in_fabric(plan: &Plan) -> Dialer {
+    let fabric = podnet_netns::path_of(&plan.fabric);
+    Dialer::new(move |addr| {
+        let fabric = fabric.clone();
+        Box::pin(async move {
+            let connected = tokio::task::spawn_blocking(move || {
+                podnet_netns::run_in(&fabric, || {
+                    std::net::TcpStream::connect_timeout(&addr, KUBELET_DIAL_TIMEOUT)
+                })
+            })
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)??;
+            connected.set_nonblocking(true)?;
+            tokio::net::TcpStream::from_std(connected)
+        })
+    })
 }
 
 /// Holds the lab's lock for the daemon's lifetime: a second daemon for the same lab fails

@@ -40,6 +40,8 @@ pub struct KubeletConfig {
     /// How often the sync loop looks at a pod without an event (probe results, exits and API
     /// updates wake it at once).
     pub resync: Duration,
+    /// The port of the kubelet API's streaming endpoints (exec, logs), on `node_ip`.
+    pub streaming_port: u16,
     /// Container log rotation (containerLogMaxSize, containerLogMaxFiles).
     pub log_rotation: LogRotation,
 }
@@ -68,6 +70,7 @@ impl KubeletConfig {
             max_backoff: Duration::from_secs(300),
             heartbeat: Duration::from_secs(10),
             resync: Duration::from_secs(1),
+            streaming_port: crate::streaming::DEFAULT_PORT,
             log_rotation: LogRotation::default(),
             state_dir,
         }

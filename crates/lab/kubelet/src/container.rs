@@ -2,12 +2,15 @@
 //! process's net, UTS and mount namespaces, then chdir and a new session) happens in the
 //! forked child before exec, never on a runtime thread.
 //!
+//! - [`console`]: stdin and tty kept open for `attach`, output fanned out to the log and
+//!   the attached sessions.
 //! - [`env`]: the container's environment (env, envFrom, the downward API, `$(VAR)`
 //!   expansion).
 //! - [`service_env`]: the Service environment variables.
 //! - [`image`]: the argv it runs (emulated images' built-in workloads through
 //!   `podnet workload`, else a host command), and whether its image can run at all.
 
+pub(crate) mod console;
 pub(crate) mod env;
 pub(crate) mod image;
 pub(crate) mod service_env;
@@ -50,7 +53,18 @@ pub(crate) fn open_log(path: &Path) -> Result<File> {
         .map_err(|e| Error::io(path, "open the log", e))
 }
 
-/// Starts `spec` inside the pod's namespaces with the given stdio.
+/// The standard streams of a process started by [`spawn_with`].
+pub(crate) struct ProcessIo {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+    /// Make stdin (a pty's slave end) the controlling terminal of the process's new
+    /// session, as a container runtime does for `tty: true`.
+    pub controlling_tty: bool,
+}
+
+/// Starts `spec` inside the pod's namespaces with the given stdout and stderr (stdin
+/// /dev/null).
 pub(crate) fn spawn_in(
     pod: &str,
     container: &str,
@@ -58,6 +72,23 @@ pub(crate) fn spawn_in(
     spec: &ProcessSpec,
     stdout: Stdio,
     stderr: Stdio,
+) -> Result<(ProcessId, tokio::process::Child)> {
+    let io = ProcessIo {
+        stdin: Stdio::null(),
+        stdout,
+        stderr,
+        controlling_tty: false,
+    };
+    spawn_with(pod, container, ns, spec, io)
+}
+
+/// Starts `spec` inside the pod's namespaces with the streams of `io`.
+pub(crate) fn spawn_with(
+    pod: &str,
+    container: &str,
+    ns: PodNamespaces,
+    spec: &ProcessSpec,
+    io: ProcessIo,
 ) -> Result<(ProcessId, tokio::process::Child)> {
     let fail = |reason: String| Error::Container {
         pod: pod.to_owned(),
@@ -100,11 +131,12 @@ pub(crate) fn spawn_in(
     cmd.args(args)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
-    // SAFETY: setns, chdir and setsid are async-signal-safe; the fds and the C string live
-    // until spawn returns.
+        .stdin(io.stdin)
+        .stdout(io.stdout)
+        .stderr(io.stderr);
+    let controlling_tty = io.controlling_tty;
+    // SAFETY: setns, chdir, setsid and ioctl are async-signal-safe; the fds and the C string
+    // live until spawn returns.
     unsafe {
         cmd.pre_exec(move || {
             for (fd, flag) in &fds {
@@ -116,6 +148,9 @@ pub(crate) fn spawn_in(
                 return Err(std::io::Error::last_os_error());
             }
             libc::setsid();
+            if controlling_tty && libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }

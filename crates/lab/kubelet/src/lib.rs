@@ -17,6 +17,7 @@
 //! | [`logs`] | container logs in the CRI format: the per-container logger, rotation, the reader `/containerLogs` and `podnet lab logs` use |
 //! | [`state`] | pod records that survive a kubelet restart; where `lab exec` finds a pod |
 //! | `node` | Node registration, status and the heartbeat Lease |
+//! | `streaming` | the kubelet API's streaming endpoints on port 10250: `/exec` (WebSocket channel protocol, pty), `/containerLogs` |
 //! | `events` | the kubelet's events (Pulled, Created, Started, Killing, Unhealthy, BackOff, Starting, NodeReady, …) through [`podnet_k8s_events`] |
 //!
 //! [`run`] is the entry point; it must run inside the node's network namespace (every
@@ -39,6 +40,7 @@ mod process;
 mod sandbox;
 pub mod state;
 mod status;
+mod streaming;
 mod sync;
 mod volume;
 
@@ -75,14 +77,17 @@ pub async fn run(
     );
     tokio::spawn(broadcaster.run());
     events::starting(&recorder, &config.node_name);
+    let consoles = container::console::Consoles::default();
     let shared = Arc::new(Shared {
         network: Network::new(&config),
         client: client.clone(),
         recorder: recorder.clone(),
         config: config.clone(),
         node_resolv,
+        consoles: consoles.clone(),
     });
     let token = CancellationToken::new();
+    serve_streaming(&config, consoles, token.clone()).await;
     let heartbeat = tokio::spawn(node::run(client, config, recorder, token.clone()));
     let pods = tokio::spawn(sync::run(shared, token.clone()));
     shutdown.await;
@@ -90,4 +95,21 @@ pub async fn run(
     let _ = heartbeat.await;
     let _ = pods.await;
     Ok(())
+}
+
+/// Starts the streaming server on the node's address; without it the kubelet still runs
+/// pods (exec and logs through the API then fail), so a taken port is only a warning.
+async fn serve_streaming(
+    config: &KubeletConfig,
+    consoles: container::console::Consoles,
+    token: CancellationToken,
+) {
+    let addr = std::net::SocketAddr::new(config.node_ip, config.streaming_port);
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let state_dir = config.state_dir.clone();
+            tokio::spawn(streaming::serve(listener, state_dir, consoles, token));
+        }
+        Err(error) => tracing::warn!(%addr, %error, "kubelet streaming server not started"),
+    }
 }

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeStatus, NodeSystemInfo};
+use k8s_openapi::api::core::v1::{
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
+    NodeSystemInfo,
+};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
 use kube::api::{Patch, PatchParams, PostParams};
@@ -201,6 +204,12 @@ fn node_status(config: &KubeletConfig, old: Option<&NodeStatus>) -> NodeStatus {
                 address: config.node_name.clone(),
             },
         ]),
+        // Where the API server reaches this kubelet (exec, attach, port-forward, logs).
+        daemon_endpoints: Some(NodeDaemonEndpoints {
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: i32::from(config.streaming_port),
+            }),
+        }),
         allocatable: Some(capacity.clone()),
         capacity: Some(capacity),
         node_info: Some(NodeSystemInfo {

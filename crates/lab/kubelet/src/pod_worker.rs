@@ -5,9 +5,11 @@
 //!
 //! - [`setup`]: the sandbox on the pod's record (create, teardown).
 //! - [`containers`]: container processes, exits, probes, back-off.
+//! - [`ephemeral`]: ephemeral containers (`kubectl debug`).
 //! - [`image_pull`]: the pull step of an image that cannot be had (ErrImagePull).
 
 pub(crate) mod containers;
+pub(crate) mod ephemeral;
 pub(crate) mod image_pull;
 pub(crate) mod setup;
 
@@ -42,6 +44,8 @@ pub(crate) struct Shared {
     pub network: Network,
     /// The node's resolv.conf, for dnsPolicy Default.
     pub node_resolv: String,
+    /// Consoles of the containers with stdin or tty, for attach.
+    pub consoles: crate::container::console::Consoles,
 }
 
 /// A pod's run-time state, shared by its worker, exit watchers and probes.
@@ -248,6 +252,18 @@ impl Worker {
                     }
                 }
             }
+            for c in ephemeral::containers(pod) {
+                let started = self
+                    .ctx
+                    .state
+                    .lock()
+                    .unwrap()
+                    .containers
+                    .contains_key(&c.name);
+                if !started {
+                    containers::start(&self.ctx, pod, &c);
+                }
+            }
         }
         let status = self.status(pod);
         let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
@@ -299,13 +315,20 @@ impl Worker {
                 None => ContainerRt::new().view(c),
             })
             .collect();
+        let ephemeral: Vec<ContainerView> = ephemeral::containers(pod)
+            .iter()
+            .map(|c| match st.containers.get(&c.name) {
+                Some(rt) => rt.view(c),
+                None => ContainerRt::new().view(c),
+            })
+            .collect();
         let mut base = pod.clone();
         if let Some(last) = &self.last_status {
             // Conditions' transition times come from what we posted, which the watch may
             // not have shown yet.
             base.status = Some(last.clone());
         }
-        status::pod_status(
+        let mut status = status::pod_status(
             &base,
             &PodView {
                 sandbox_ready: st.sandbox_ready,
@@ -315,7 +338,11 @@ impl Worker {
                 containers: &views,
                 now: now(),
             },
-        )
+        );
+        if !ephemeral.is_empty() {
+            status.ephemeral_container_statuses = Some(status::container_statuses(&ephemeral));
+        }
+        status
     }
 
     async fn post_status(&mut self, pod: &Pod, status: PodStatus) {

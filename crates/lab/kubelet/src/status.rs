@@ -210,6 +210,11 @@ pub(crate) fn pod_status(pod: &Pod, view: &PodView<'_>) -> PodStatus {
     }
 }
 
+/// The statuses of containers reported apart (ephemeral containers).
+pub(crate) fn container_statuses(views: &[ContainerView]) -> Vec<ContainerStatus> {
+    views.iter().map(container_status).collect()
+}
+
 fn container_status(c: &ContainerView) -> ContainerStatus {
     let state = match &c.state {
         RunState::Waiting { reason, message } => ContainerState {

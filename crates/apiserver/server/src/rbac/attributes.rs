@@ -59,6 +59,13 @@ pub fn of_request(
         _ if name.is_empty() => "list",
         _ => "get",
     };
+    let subresource = rest.get(2).copied().unwrap_or_default();
+    // Connecting to a pod's process is `create` whatever the method (a WebSocket upgrade is
+    // a GET): kube-apiserver's AuthorizePodWebsocketUpgradeCreatePermission.
+    let verb = match (group, rest.first(), subresource) {
+        ("", Some(&"pods"), "exec" | "attach" | "portforward") => "create",
+        _ => verb,
+    };
     Attributes {
         user: user.clone(),
         verb: verb.into(),
@@ -66,7 +73,7 @@ pub fn of_request(
         namespace: namespace.into(),
         api_group: group.into(),
         resource: rest.first().copied().unwrap_or_default().into(),
-        subresource: rest.get(2).copied().unwrap_or_default().into(),
+        subresource: subresource.into(),
         name: name.into(),
         path: path.into(),
     }
@@ -148,6 +155,19 @@ mod tests {
             (
                 parse(g.clone(), "/api/v1/namespaces/default/pods/web/log", &[]),
                 ["get", "default", "", "pods", "log", "web"],
+            ),
+            // A WebSocket exec is a GET; connecting to a pod is `create` all the same.
+            (
+                parse(g.clone(), "/api/v1/namespaces/default/pods/web/exec", &[]),
+                ["create", "default", "", "pods", "exec", "web"],
+            ),
+            (
+                parse(
+                    g.clone(),
+                    "/api/v1/namespaces/default/pods/web/portforward",
+                    &[],
+                ),
+                ["create", "default", "", "pods", "portforward", "web"],
             ),
             (
                 parse(Method::POST, "/apis/apps/v1/namespaces/ns/deployments", &[]),

@@ -29,7 +29,7 @@ pub(crate) struct Instance<'a> {
 pub(crate) fn start_instance(
     config: &KubeletConfig,
     instance: &Instance<'_>,
-) -> Result<(Stdio, Stdio)> {
+) -> Result<(OwnedFd, OwnedFd)> {
     let dir = container_log_dir(
         &config.state_dir,
         instance.namespace,
@@ -44,13 +44,14 @@ pub(crate) fn start_instance(
 }
 
 /// Starts the logger of one container instance writing `path`; returns the container's
-/// stdout and stderr. The logger ends by itself once both are closed (the container and
-/// every process that inherited them are gone).
+/// stdout and stderr (pipes: the container's, or its console's, to write to). The logger
+/// ends by itself once both are closed (the container and every process that inherited
+/// them are gone).
 pub(crate) fn start(
     podnet_exe: &Path,
     path: &Path,
     rotation: LogRotation,
-) -> Result<(Stdio, Stdio)> {
+) -> Result<(OwnedFd, OwnedFd)> {
     let file = OwnedFd::from(create_locked(path)?);
     let pipe = || std::io::pipe().map_err(|e| Error::io(path, "create a pipe for the log", e));
     let (out_read, out_write) = pipe()?;
@@ -90,8 +91,5 @@ pub(crate) fn start(
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
-    Ok((
-        Stdio::from(OwnedFd::from(out_write)),
-        Stdio::from(OwnedFd::from(err_write)),
-    ))
+    Ok((OwnedFd::from(out_write), OwnedFd::from(err_write)))
 }

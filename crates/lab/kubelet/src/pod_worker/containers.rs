@@ -13,6 +13,7 @@ use nix::unistd::Pid;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::container::console::{self, ConsoleSpec};
 use crate::container::env::{EnvContext, process_spec};
 use crate::container::image::{self, ImageUse};
 use crate::container::{PodNamespaces, spawn_in};
@@ -252,8 +253,19 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container, objects: &PodObje
         container: &c.name,
         restart_count,
     };
-    let spawned = logs::logger::start_instance(config, &log)
-        .and_then(|(stdout, stderr)| spawn_in(&key, &c.name, ns, &spec, stdout, stderr));
+    let spawned = logs::logger::start_instance(config, &log).and_then(|(stdout, stderr)| {
+        if c.stdin == Some(true) || c.tty == Some(true) {
+            let console = ConsoleSpec {
+                key: format!("{key}/{}", c.name),
+                stdin: c.stdin == Some(true),
+                stdin_once: c.stdin_once == Some(true),
+                tty: c.tty == Some(true),
+            };
+            let consoles = &ctx.shared.consoles;
+            return console::spawn(&key, &c.name, ns, &spec, console, (stdout, stderr), consoles);
+        }
+        spawn_in(&key, &c.name, ns, &spec, stdout.into(), stderr.into())
+    });
     let mut st = ctx.state.lock().unwrap();
     let rt = st
         .containers
