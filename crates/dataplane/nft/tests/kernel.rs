@@ -1,6 +1,9 @@
-//! Against the real kernel, in a namespace of its own.
+//! Against the real kernel, each case in a namespace of its own: the `nft -f` executor must
+//! give what the fake gives, step by step, outcome and table read back — so the fake cannot
+//! drift from the kernel.
 
-use podnet_nft::Nft;
+use podnet_nft::fixture::battery;
+use podnet_nft::{Fake, Nft};
 use podnet_test_util::Netns;
 
 #[test]
@@ -31,4 +34,39 @@ fn kernel_applies_atomically_inside_the_netns() {
     assert!(!listed.contains("10.1.0.3"), "{listed}");
     nft.check("delete table inet podnet-t\n").unwrap();
     assert!(nft.list_table("inet", "podnet-t").unwrap().is_some());
+}
+
+#[test]
+fn kernel_battery_agrees_with_the_fake() {
+    let mut failures = Vec::new();
+    for case in battery::cases() {
+        let ns = Netns::new("nft-bat");
+        let mut kernel = Nft::new(Some(ns.path()));
+        let mut fake = Fake::new();
+        let got = battery::run(&case, &mut kernel);
+        let want = battery::run(&case, &mut fake);
+        match (got, want) {
+            (Ok(k), Ok(f)) => {
+                for (i, (k, f)) in k.iter().zip(&f).enumerate() {
+                    if k != f {
+                        failures.push(format!(
+                            "{} step {i}: the kernel and the fake differ\nkernel {:?}:\n{}\nfake {:?}:\n{}",
+                            case.name,
+                            k.outcome,
+                            k.dump.as_ref().map(ToString::to_string).unwrap_or_default(),
+                            f.outcome,
+                            f.dump.as_ref().map(ToString::to_string).unwrap_or_default(),
+                        ));
+                    }
+                }
+            }
+            (k, f) => failures.push(format!(
+                "{}: kernel: {:?}\n  fake: {:?}",
+                case.name,
+                k.err(),
+                f.err()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
