@@ -194,6 +194,17 @@ impl Value {
 // === impl Atom ===
 
 impl Atom {
+    /// The network `addr/len`: a prefix, or the plain address when `len` covers all of it
+    /// (how nft stores and lists it).
+    pub fn net(addr: IpAddr, len: u8) -> Self {
+        let full = if addr.is_ipv4() { 32 } else { 128 };
+        if len >= full {
+            Atom::Value(Value::ip(addr))
+        } else {
+            Atom::Prefix(addr, len)
+        }
+    }
+
     pub fn data_type(&self) -> DataType {
         match self {
             Atom::Value(v) | Atom::Range(v, _) => v.data_type(),

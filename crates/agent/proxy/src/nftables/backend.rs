@@ -1,11 +1,13 @@
-//! The nftables mode's [`Backend`]: one `nft -f -` transaction per sync and family.
+//! The nftables mode's [`Backend`]: one podnet-nft transaction per sync and family, applied
+//! by the `nft -f` executor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
 use podnet_k8s_model::AddressFamily;
-use podnet_nft::Nft;
+use podnet_nft::types::Family;
+use podnet_nft::{Executor, Nft, TableId, Transaction};
 
 use super::render::{TABLE, nft_family, render, render_port, skeleton};
 use super::ruleset::Desired;
@@ -56,9 +58,9 @@ impl NftBackend {
         render(plan, &self.node, family, &np)
     }
 
-    fn existing(&self, family: &str) -> Result<Existing> {
-        let chains = self.nft.list(&["chains", family])?;
-        let sets = self.nft.list(&["sets", family])?;
+    fn existing(&self, family: Family) -> Result<Existing> {
+        let chains = self.nft.list(&["chains", family.name()])?;
+        let sets = self.nft.list(&["sets", family.name()])?;
         Ok(Existing {
             chains: transaction::parse_names(&chains, family, "chain"),
             sets: transaction::parse_names(&sets, family, "set|map"),
@@ -85,10 +87,10 @@ impl NftBackend {
         if !partial_ok {
             let desired = render(plan, &self.node, family, &np);
             let existing = self.existing(fam)?;
-            let text = transaction::full(&desired, &existing);
-            self.nft.apply(&text)?;
+            let tx = transaction::full(&desired, &existing);
+            self.nft.execute(&tx)?;
             self.applied.insert(family, desired);
-            return Ok(text.lines().count());
+            return Ok(tx.ops.len());
         }
         let applied = self.applied.get_mut(&family).expect("checked above");
         let keys: BTreeSet<_> = changes
@@ -105,15 +107,16 @@ impl NftBackend {
                 new.insert((*k).clone(), render_port(p, &self.node));
             }
         }
-        let text = transaction::partial(fam, &applied.ports, &new, &keys);
-        self.nft.apply(&text)?;
+        let tx = transaction::partial(fam, &applied.ports, &new, &keys);
+        self.nft.execute(&tx)?;
         for k in keys {
             match new.remove(k) {
                 Some(objs) => applied.ports.insert(k.clone(), objs),
                 None => applied.ports.remove(k),
             };
         }
-        Ok(text.lines().count())
+        // One op is one line of the `nft -f` script.
+        Ok(tx.ops.len())
     }
 }
 
@@ -161,8 +164,10 @@ pub fn cleanup(netns: Option<&Path>) -> Result<()> {
 
 fn cleanup_in(nft: &Nft) -> Result<()> {
     // add-then-delete: never fails on a missing table (kube-proxy's idiom).
-    nft.apply(&format!(
-        "add table ip {TABLE}\ndelete table ip {TABLE}\nadd table ip6 {TABLE}\ndelete table ip6 {TABLE}\n"
-    ))?;
+    for family in [Family::Ip, Family::Ip6] {
+        let mut tx = Transaction::new(TableId::new(family, TABLE));
+        tx.add_table().delete_table();
+        nft.clone().execute(&tx)?;
+    }
     Ok(())
 }
