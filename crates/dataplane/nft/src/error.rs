@@ -75,3 +75,41 @@ impl Refusal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nft_errors_are_classified_by_the_kernels_errno() {
+        let cases = [
+            (
+                "/dev/stdin:1:22-25: Error: Could not process rule: No such file or directory\nadd rule ip t a jump nope",
+                Refusal::NotFound,
+            ),
+            (
+                "Error: Could not process rule: Device or resource busy",
+                Refusal::Busy,
+            ),
+            (
+                "Error: Could not process rule: File exists",
+                Refusal::Exists,
+            ),
+            (
+                "Error: interval overlaps with an existing one",
+                Refusal::Exists,
+            ),
+            (
+                "Error: datatype mismatch, expected IPv4 address",
+                Refusal::Invalid,
+            ),
+            (
+                "Error: Could not process rule: Operation not supported",
+                Refusal::Invalid,
+            ),
+        ];
+        for (stderr, want) in cases {
+            assert_eq!(Refusal::from_nft_stderr(stderr), want, "{stderr}");
+        }
+    }
+}

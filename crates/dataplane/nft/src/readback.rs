@@ -303,3 +303,56 @@ fn verdict(j: &Json) -> Parsed<Verdict> {
         k => return Err(format!("verdict {k}")),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Family, proto};
+
+    /// What nft 1.0.6 printed for a small table (`-j` and `-a`), captured from the kernel.
+    const JSON: &str = r#"{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family": "ip", "name": "t", "handle": 1}}, {"set": {"family": "ip", "name": "aff", "table": "t", "type": "ipv4_addr", "handle": 18, "size": 65535, "flags": ["timeout"], "timeout": 10800}}, {"map": {"family": "ip", "name": "m", "table": "t", "type": ["ipv4_addr", "inet_proto", "inet_service"], "handle": 3, "map": "verdict", "elem": [[{"elem": {"val": {"concat": ["10.0.0.1", "tcp", 80]}, "comment": "c1"}}, {"goto": {"target": "a"}}]]}}, {"set": {"family": "ip", "name": "s2", "table": "t", "type": ["ipv4_addr", "ipv4_addr"], "handle": 20, "flags": ["interval"], "elem": [{"concat": [{"prefix": {"addr": "10.0.0.0", "len": 8}}, "1.2.3.4"]}]}}, {"set": {"family": "ip", "name": "ps", "table": "t", "type": "inet_service", "handle": 30, "flags": ["interval"], "elem": [80, {"range": [1000, 2000]}]}}, {"chain": {"family": "ip", "table": "t", "name": "a", "handle": 4}}, {"chain": {"family": "ip", "table": "t", "name": "in", "handle": 1, "type": "filter", "hook": "input", "prio": -110, "policy": "drop"}}, {"rule": {"family": "ip", "table": "t", "chain": "in", "handle": 8, "expr": []}}, {"rule": {"family": "ip", "table": "t", "chain": "in", "handle": 12, "expr": []}}]}"#;
+    const TEXT: &str = "table ip t { # handle 1\n\tset aff { # handle 18\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\ttimeout 3h\n\t}\n\tchain in { # handle 1\n\t\ttype filter hook input priority -110; policy drop;\n\t\tct state established,related accept # handle 8\n\t\tlimit rate 10/second counter packets 3 bytes 180 log prefix \"x \" drop # handle 12\n\t}\n}\n";
+
+    #[test]
+    fn a_table_reads_back_typed() {
+        let d = table(&TableId::new(Family::Ip, "t"), JSON, TEXT).unwrap();
+        let input = &d.chains["in"];
+        assert_eq!(input.base.unwrap().priority, -110);
+        assert_eq!(input.base.unwrap().policy, Policy::Drop);
+        let texts: Vec<&str> = input.rules.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "ct state established,related accept",
+                "limit rate 10/second counter log prefix \"x \" drop"
+            ]
+        );
+        assert!(d.sets["aff"].decl.flags.dynamic, "from the text listing");
+        assert_eq!(d.sets["aff"].decl.timeout, Some(10800));
+        let (key, extra) = d.sets["m"].elements.iter().next().unwrap();
+        assert_eq!(
+            *key,
+            Key(vec![
+                Atom::Value(Value::Ipv4("10.0.0.1".parse().unwrap())),
+                Atom::Value(Value::Proto(proto::TCP)),
+                Atom::Value(Value::Port(80)),
+            ])
+        );
+        assert_eq!(extra.comment.as_deref(), Some("c1"));
+        assert_eq!(
+            extra.data,
+            Some(ElemData::Verdict(Verdict::Goto("a".into())))
+        );
+        assert_eq!(d.sets["s2"].elements.len(), 1);
+        assert!(d.sets["ps"].elements.contains_key(&Key(vec![Atom::Range(
+            Value::Port(1000),
+            Value::Port(2000)
+        )])));
+    }
+
+    #[test]
+    fn a_rule_missing_from_the_text_listing_is_an_error() {
+        let err = table(&TableId::new(Family::Ip, "t"), JSON, "").unwrap_err();
+        assert!(err.contains("handle 8"), "{err}");
+    }
+}

@@ -280,3 +280,54 @@ impl<const N: usize> From<[Value; N]> for Key {
         Key(vs.into_iter().map(Atom::Value).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn prefixes_and_ranges_contain_what_they_cover() {
+        let net = Atom::Prefix(ip("10.244.0.0"), 16);
+        assert!(net.contains(&Value::ip(ip("10.244.255.1"))));
+        assert!(!net.contains(&Value::ip(ip("10.245.0.1"))));
+        assert!(!net.contains(&Value::ip(ip("fd00::1"))), "another family");
+        assert!(Atom::Prefix(ip("0.0.0.0"), 0).contains(&Value::ip(ip("192.0.2.1"))));
+        let v6 = Atom::Prefix(ip("fd00::"), 8);
+        assert!(v6.contains(&Value::ip(ip("fd12::1"))));
+        let ports = Atom::Range(Value::Port(1000), Value::Port(2000));
+        assert!(ports.contains(&Value::Port(1000)) && ports.contains(&Value::Port(2000)));
+        assert!(!ports.contains(&Value::Port(2001)));
+        assert!(!ports.contains(&Value::Mark(1500)), "another type");
+    }
+
+    #[test]
+    fn a_full_length_network_is_its_address() {
+        assert_eq!(
+            Atom::net(ip("10.0.0.1"), 32),
+            Atom::Value(Value::ip(ip("10.0.0.1")))
+        );
+        assert_eq!(
+            Atom::net(ip("10.0.0.0"), 8),
+            Atom::Prefix(ip("10.0.0.0"), 8)
+        );
+        assert_eq!(
+            Atom::net(ip("fd00::1"), 128),
+            Atom::Value(Value::ip(ip("fd00::1")))
+        );
+    }
+
+    #[test]
+    fn concatenated_keys_match_field_by_field() {
+        let k = Key(vec![
+            Atom::Prefix(ip("10.0.0.0"), 8),
+            Atom::Value(Value::Proto(proto::TCP)),
+        ]);
+        assert!(k.contains(&[Value::ip(ip("10.1.2.3")), Value::Proto(proto::TCP)]));
+        assert!(!k.contains(&[Value::ip(ip("10.1.2.3")), Value::Proto(proto::UDP)]));
+        assert!(!k.contains(&[Value::ip(ip("10.1.2.3"))]), "another length");
+    }
+}
