@@ -37,6 +37,12 @@ pub enum Error {
     },
     #[error("network namespace {netns}: reading nft's JSON listing: {detail}")]
     Listing { netns: String, detail: String },
+    #[error("network namespace {netns}: reading table {table} over netlink: {detail}")]
+    Netlink {
+        netns: String,
+        table: String,
+        detail: String,
+    },
     #[error(transparent)]
     Netns(#[from] podnet_netns::Error),
 }

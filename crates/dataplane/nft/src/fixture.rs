@@ -52,6 +52,18 @@ pub fn every_expression(name: &str) -> Table {
             comment: None,
         },
     });
+    t.set(
+        SetDecl::set("pod-subnets", vec![DataType::Ipv4Addr, DataType::Ipv4Addr])
+            .with_flags(interval()),
+    )
+    .element(Element::key(Key(vec![
+        Atom::Value(v4("10.244.1.5")),
+        Atom::Prefix(ip("10.244.1.0"), 24),
+    ])))
+    .element(Element::key(Key(vec![
+        Atom::Range(v4("10.244.2.1"), v4("10.244.2.9")),
+        Atom::Value(v4("10.96.0.1")),
+    ])));
     t.set(SetDecl::set("ifaces", vec![DataType::IfName]))
         .element(Element::key(Value::IfName("eth0".into())));
     t.set(SetDecl {

@@ -20,6 +20,7 @@ pub mod expr;
 mod fake;
 #[cfg(feature = "test-util")]
 pub mod fixture;
+pub mod netlink;
 pub mod object;
 mod readback;
 pub mod render;

@@ -70,3 +70,58 @@ fn kernel_battery_agrees_with_the_fake() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The netlink reader sees what nft's own listing shows: chains and their base definition,
+/// every rule's handle in order, sets' declarations and typed elements (intervals and
+/// concatenated intervals included).
+#[test]
+fn kernel_netlink_reader_agrees_with_the_nft_listing() {
+    use podnet_nft::fixture::{battery, every_expression, family_specific};
+    use podnet_nft::netlink::NetlinkReader;
+    use podnet_nft::types::Family;
+    use podnet_nft::{Executor, diff};
+
+    let every = every_expression("podnet-nl");
+    let tables = [
+        every.clone(),
+        battery::changed(&every),
+        family_specific(Family::Inet, "podnet-nl"),
+        family_specific(Family::Ip6, "podnet-nl"),
+    ];
+    for t in tables {
+        let ns = Netns::new("nft-nl");
+        let mut nft = Nft::new(Some(ns.path()));
+        let reader = NetlinkReader::new(Some(ns.path()));
+        assert_eq!(reader.read(&t.id).unwrap(), None, "no table yet");
+        assert_eq!(reader.names(&t.id).unwrap(), None);
+        nft.execute(&diff(None, &t)).unwrap();
+        let listed = nft.dump(&t.id).unwrap().unwrap();
+        let read = reader.read(&t.id).unwrap().unwrap();
+        assert!(
+            read.chains.keys().eq(listed.chains.keys()),
+            "{}: chains {:?} vs {:?}",
+            t.id.name,
+            read.chains.keys(),
+            listed.chains.keys()
+        );
+        for (name, c) in &listed.chains {
+            let r = &read.chains[name];
+            assert_eq!(r.base, c.base, "chain {name}");
+            let handles: Vec<u64> = r.rules.iter().map(|x| x.handle).collect();
+            assert_eq!(handles, listed.handles(name), "rules of chain {name}");
+        }
+        assert_eq!(read.sets, listed.sets, "{} {:?}", t.id.name, t.id.family);
+        let names = reader.names(&t.id).unwrap().unwrap();
+        assert!(names.chains.iter().eq(listed.chains.keys()));
+        assert!(names.sets.iter().eq(listed.sets.keys()));
+        // Rule comments come back too.
+        if let Some(c) = read.chains.get("filter-input") {
+            assert!(
+                c.rules
+                    .iter()
+                    .any(|r| r.comment.as_deref() == Some("node ports")),
+                "{c:?}"
+            );
+        }
+    }
+}

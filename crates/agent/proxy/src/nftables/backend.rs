@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use podnet_k8s_model::AddressFamily;
+use podnet_nft::netlink::NetlinkReader;
 use podnet_nft::types::Family;
 use podnet_nft::{Executor, Nft, TableId, Transaction};
 
@@ -20,6 +21,7 @@ use crate::plan::{Plan, PortChange};
 /// nftables mode in one network namespace (`None`: the agent's own).
 pub struct NftBackend {
     nft: Nft,
+    reader: NetlinkReader,
     node: NodeInfo,
     node_ports: NodePortAddressConfig,
     /// What the last successful sync applied, per family.
@@ -32,6 +34,7 @@ impl NftBackend {
     pub fn new(netns: Option<&Path>, node: NodeInfo, node_ports: NodePortAddressConfig) -> Self {
         Self {
             nft: Nft::new(netns),
+            reader: NetlinkReader::new(netns),
             node,
             node_ports,
             applied: BTreeMap::new(),
@@ -58,12 +61,15 @@ impl NftBackend {
         render(plan, &self.node, family, &np)
     }
 
+    /// The chains and sets the kernel's table holds, read over netlink (names only).
     fn existing(&self, family: Family) -> Result<Existing> {
-        let chains = self.nft.list(&["chains", family.name()])?;
-        let sets = self.nft.list(&["sets", family.name()])?;
+        let names = self
+            .reader
+            .names(&TableId::new(family, TABLE))?
+            .unwrap_or_default();
         Ok(Existing {
-            chains: transaction::parse_names(&chains, family, "chain"),
-            sets: transaction::parse_names(&sets, family, "set|map"),
+            chains: names.chains,
+            sets: names.sets,
         })
     }
 

@@ -207,36 +207,3 @@ fn shared(
         .filter(|(k, _)| same_service(k))
         .any(|(_, o)| o.elements.contains(e))
 }
-
-/// Parses `nft -t list chains <family>` / `nft -t list sets <family>` output: the names in
-/// the kube-proxy table. (The terse listing leaves the elements out, which a table dump
-/// would read at 30k Services for nothing.)
-pub fn parse_names(listing: &str, family: Family, kind: &str) -> BTreeSet<String> {
-    let header = format!("table {family} {TABLE} {{");
-    let mut inside = false;
-    let mut out = BTreeSet::new();
-    for line in listing.lines() {
-        if line.starts_with("table ") {
-            inside = line.trim_end() == header;
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        let t = line.trim_start();
-        let depth = line.len() - t.len();
-        if depth != 1 {
-            continue;
-        }
-        for k in kind.split('|') {
-            let name = t
-                .strip_prefix(k)
-                .and_then(|r| r.strip_prefix(' '))
-                .and_then(|r| r.strip_suffix(" {"));
-            if let Some(name) = name {
-                out.insert(name.trim_matches('"').to_owned());
-            }
-        }
-    }
-    out
-}
