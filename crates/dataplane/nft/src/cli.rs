@@ -1,12 +1,13 @@
 //! The `nft` binary as an executor: a transaction becomes an `nft -f -` script, which the
 //! kernel applies atomically (a failing line applies nothing), as kube-proxy's knftables does.
-//! State is read back from `nft -j list table` (structure, typed elements) and `nft -a list
-//! table` (each rule's canonical text by handle).
+//! State is read back over netlink (structure, typed elements) plus `nft -a list table` for
+//! each rule's canonical text by handle.
 
 use std::path::{Path, PathBuf};
 
 use crate::dump::TableDump;
 use crate::error::{Error, Refusal, Result};
+use crate::netlink::NetlinkReader;
 use crate::object::TableId;
 use crate::transaction::Transaction;
 use crate::{Executor, readback, render};
@@ -115,14 +116,14 @@ impl Executor for Nft {
     }
 
     fn dump(&self, table: &TableId) -> Result<Option<TableDump>> {
-        let family = table.family.name();
-        let Some(json) = self.list_table_with(&["-j"], family, &table.name)? else {
+        let reader = NetlinkReader::new(self.netns.as_deref());
+        let Some(listing) = reader.read(table)? else {
             return Ok(None);
         };
-        let Some(text) = self.list_table_with(&["-a"], family, &table.name)? else {
+        let Some(text) = self.list_table_with(&["-a"], table.family.name(), &table.name)? else {
             return Ok(None);
         };
-        readback::table(table, &json, &text)
+        readback::table(table, listing, &text)
             .map(Some)
             .map_err(|detail| Error::Listing {
                 netns: self.label(),

@@ -14,7 +14,7 @@ pub struct RuleDump {
     pub text: String,
 }
 
-/// A chain read back. Chain comments are left out: nft 1.0.6's JSON listing omits them.
+/// A chain read back. Chain comments are not compared (not read back yet).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainDump {
     pub base: Option<BaseChain>,

@@ -35,7 +35,7 @@ pub enum Error {
         refusal: Refusal,
         detail: String,
     },
-    #[error("network namespace {netns}: reading nft's JSON listing: {detail}")]
+    #[error("network namespace {netns}: reading nft's listing: {detail}")]
     Listing { netns: String, detail: String },
     #[error("network namespace {netns}: reading table {table} over netlink: {detail}")]
     Netlink {

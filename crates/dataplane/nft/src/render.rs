@@ -54,34 +54,6 @@ pub fn proto_name(p: u8) -> Option<&'static str> {
     PROTO_NAMES.iter().find(|(n, _)| *n == p).map(|(_, s)| *s)
 }
 
-/// The protocol number of nft's name `name`.
-pub fn proto_number(name: &str) -> Option<u8> {
-    PROTO_NAMES
-        .iter()
-        .find(|(_, s)| *s == name)
-        .map(|(n, _)| *n)
-}
-
-/// The ICMP type number of nft's name `name`.
-pub fn icmp_type_number(name: &str) -> Option<u8> {
-    ICMP_TYPE_NAMES
-        .iter()
-        .find(|(_, s)| *s == name)
-        .map(|(n, _)| *n)
-}
-
-/// The bits of a comma-separated flag list (`established,related`) of `ct state`/`ct status`.
-pub fn ct_bits(names: &[&str], status: bool) -> Option<u32> {
-    let table: &[(u32, &str)] = if status {
-        &CT_STATUS_NAMES
-    } else {
-        &CT_STATE_NAMES
-    };
-    names.iter().try_fold(0, |acc, n| {
-        table.iter().find(|(_, s)| s == n).map(|(bit, _)| acc | bit)
-    })
-}
-
 fn flags(f: &mut Formatter<'_>, bits: u32, table: &[(u32, &str)]) -> fmt::Result {
     let names: Vec<&str> = table
         .iter()
