@@ -29,7 +29,7 @@ pub fn diff(current: Option<&TableDump>, desired: &Table) -> Transaction {
         .filter(|(name, s)| {
             cur.sets
                 .get(*name)
-                .is_some_and(|c| !crate::fake::same_set(&c.decl, &s.decl))
+                .is_some_and(|c| !c.decl.same_as(&s.decl))
         })
         .map(|(name, _)| name.as_str())
         .collect();

@@ -5,8 +5,6 @@
 
 mod check;
 
-pub(crate) use check::same_set;
-
 use std::collections::BTreeMap;
 
 use crate::Executor;
@@ -243,7 +241,7 @@ fn apply_op(
             }
         }
         Op::AddSet(decl) => match t.sets.get(&decl.name) {
-            Some(s) if !check::same_set(&s.decl, decl) => {
+            Some(s) if !s.decl.same_as(decl) => {
                 return Err((
                     Refusal::Exists,
                     format!("set {} exists with another definition", decl.name),

@@ -227,6 +227,14 @@ impl SetDecl {
     pub fn is_map(&self) -> bool {
         self.data.is_some()
     }
+
+    /// Whether the kernel takes `other` as the same set (a comment may differ).
+    pub fn same_as(&self, other: &SetDecl) -> bool {
+        self.key == other.key
+            && self.data == other.data
+            && self.flags == other.flags
+            && self.timeout == other.timeout
+    }
 }
 
 // === impl Element ===

@@ -179,11 +179,6 @@ fn atoms_fit(types: &[DataType], k: &Key) -> Checked {
     Ok(())
 }
 
-/// Two declarations the kernel takes as the same set (a comment may differ).
-pub fn same_set(a: &SetDecl, b: &SetDecl) -> bool {
-    a.key == b.key && a.data == b.data && a.flags == b.flags && a.timeout == b.timeout
-}
-
 pub fn set_decl(d: &SetDecl) -> Checked {
     if d.key.is_empty() {
         return Err(invalid(format!("set {} has no key type", d.name)));
