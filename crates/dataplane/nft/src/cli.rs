@@ -60,13 +60,6 @@ impl Nft {
         }
     }
 
-    /// `nft -t list <what…>` (terse: set elements left out), e.g. `["chains", "ip"]`.
-    pub fn list(&self, what: &[&str]) -> Result<String> {
-        let mut args = vec!["-t", "list"];
-        args.extend_from_slice(what);
-        self.run(&args, b"", "list")
-    }
-
     fn run(&self, args: &[&str], stdin: &[u8], what: &str) -> Result<String> {
         let out =
             podnet_netns::output(self.netns.as_deref(), NFT, args, stdin)?.map_err(|source| {
