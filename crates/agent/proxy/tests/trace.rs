@@ -149,3 +149,84 @@ fn load_balancer_source_ranges_drop_other_clients() {
     );
     assert!(outs.iter().all(|o| o.fate == Fate::Drop), "{outs:#?}");
 }
+
+fn targets_of(t: &Table, pkt: Packet) -> (BTreeSet<String>, Vec<Outcome>) {
+    let outs = trace(&[t], Hook::Prerouting, &on_node(pkt));
+    let total: f64 = outs.iter().map(|o| o.probability).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{outs:#?}");
+    (dnat_targets(&outs), outs)
+}
+
+fn set(addrs: &[&str]) -> BTreeSet<String> {
+    addrs.iter().map(|a| (*a).to_owned()).collect()
+}
+
+#[test]
+fn internal_traffic_policy_local_keeps_cluster_ip_traffic_on_this_node() {
+    let t = table();
+    let (targets, _) = targets_of(&t, Packet::tcp(ip(POD), ip("10.96.0.17"), 80));
+    assert_eq!(targets, set(&["10.244.1.2:8080", "10.244.1.3:8080"]));
+}
+
+#[test]
+fn prefer_close_keeps_this_zones_endpoints() {
+    let t = table();
+    let (targets, _) = targets_of(&t, Packet::tcp(ip(POD), ip("10.96.0.19"), 80));
+    assert_eq!(targets, set(&["10.244.1.2:8080", "10.244.1.3:8080"]));
+}
+
+#[test]
+fn only_serving_terminating_endpoints_are_used_when_none_is_ready() {
+    let t = table();
+    let (targets, _) = targets_of(&t, Packet::tcp(ip(POD), ip("10.96.0.18"), 80));
+    assert_eq!(targets, set(&["10.244.1.18:8080"]));
+}
+
+/// NodePort and externalIP with Cluster policy: every endpoint, and the packet is marked so
+/// its source is masqueraded on the way out (the reply must come back through this node).
+#[test]
+fn node_port_and_external_ip_reach_every_endpoint_masqueraded() {
+    let t = table();
+    let all = set(&["10.244.1.2:8080", "10.244.1.3:8080", "10.244.2.2:8080"]);
+    for pkt in [
+        Packet::tcp(ip(OUTSIDE), ip(NODE_IP), 30014),
+        Packet::tcp(ip(OUTSIDE), ip("203.0.113.14"), 80),
+    ] {
+        let (targets, outs) = targets_of(&t, pkt);
+        assert_eq!(targets, all);
+        for o in &outs {
+            assert_eq!(o.packet.mark & 0x4000, 0x4000, "{o}");
+        }
+    }
+}
+
+/// A LoadBalancer IP with ETP Local, from inside its source ranges: this node's endpoints
+/// only, and no masquerade mark (the client IP is kept).
+#[test]
+fn load_balancer_etp_local_from_an_allowed_source_keeps_the_client_ip() {
+    let t = table();
+    let (targets, outs) = targets_of(&t, Packet::tcp(ip(OUTSIDE), ip("172.18.255.200"), 80));
+    assert_eq!(targets, set(&["10.244.1.2:8080", "10.244.1.3:8080"]));
+    assert!(outs.iter().all(|o| o.packet.mark == 0), "{outs:#?}");
+}
+
+/// ClientIP affinity: a client already in an endpoint's affinity set goes to that endpoint.
+#[test]
+fn client_ip_affinity_sends_a_known_client_to_its_endpoint() {
+    let mut t = table();
+    let (before, _) = targets_of(&t, Packet::tcp(ip(POD), ip("10.96.0.13"), 80));
+    assert_eq!(before.len(), 3, "a new client may go anywhere");
+    let affinity = t
+        .sets
+        .values_mut()
+        .find(|s| {
+            s.decl.name.starts_with("affinity-")
+                && s.decl.name.contains("ns1/sticky/tcp/p80__10.244.1.3/")
+        })
+        .expect("the affinity set of 10.244.1.3");
+    affinity.element(podnet_nft::object::Element::key(
+        podnet_nft::types::Value::ip(ip(POD)),
+    ));
+    let (after, _) = targets_of(&t, Packet::tcp(ip(POD), ip("10.96.0.13"), 80));
+    assert_eq!(after, set(&["10.244.1.3:8080"]));
+}
