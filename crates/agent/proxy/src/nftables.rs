@@ -3,9 +3,11 @@
 //! plain `numgen` rules instead of one anonymous vmap per Service (anonymous sets cost
 //! quadratically in their number per table; see the crate README).
 //!
-//! - [`render`]: plan → [`Desired`] (pure; golden-tested).
-//! - [`transaction`]: desired → `nft -f` text, full or partial.
-//! - [`NftBackend`]: the [`crate::Backend`] that applies it; [`cleanup`] removes the tables.
+//! - [`render`]: plan → [`Desired`], typed podnet-nft objects (pure; golden-tested, and
+//!   traced with podnet-nft's packet tracer).
+//! - [`transaction`]: desired → a podnet-nft transaction, full or partial.
+//! - [`NftBackend`]: the [`crate::Backend`] that applies it through podnet-nft's `nft -f`
+//!   executor; [`cleanup`] removes the tables.
 
 mod backend;
 mod names;

@@ -1,5 +1,6 @@
 //! The rendered nftables table for the fixture of every feature, compared with a golden
-//! file (`UPDATE_GOLDEN=1` rewrites it), and the transactions derived from it.
+//! file (`UPDATE_GOLDEN=1` rewrites it), the transactions derived from it, and packets
+//! traced through it.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,8 @@ use podnet_agent_proxy::fixture::{self, node};
 use podnet_agent_proxy::nftables::{NftBackend, transaction};
 use podnet_agent_proxy::{NodePortAddressConfig, Plan, ServiceState};
 use podnet_k8s_model::AddressFamily;
+use podnet_nft::render::script;
+use podnet_nft::types::Family;
 
 fn plan() -> Plan {
     let (services, slices) = fixture::every_feature();
@@ -39,14 +42,14 @@ fn golden(name: &str, got: &str) {
 fn nftables_every_feature_matches_golden() {
     let backend = NftBackend::new(None, node(), NodePortAddressConfig::Primary);
     let d = backend.desired(&plan(), AddressFamily::V4);
-    golden("nftables-every-feature.nft", &d.dump());
+    golden("nftables-every-feature.nft", &d.table().to_string());
 }
 
 #[test]
 fn nftables_full_transaction_matches_golden() {
     let backend = NftBackend::new(None, node(), NodePortAddressConfig::Primary);
     let d = backend.desired(&plan(), AddressFamily::V4);
-    let tx = transaction::full(&d, &Default::default());
+    let tx = script(&transaction::full(&d, &Default::default()));
     golden("nftables-every-feature.tx", &tx);
     assert!(!tx.contains("vmap {"), "no anonymous verdict maps");
 }
@@ -78,7 +81,12 @@ fn nftables_partial_transaction_for_one_endpoint_gone_matches_golden() {
     let changes = plan.update(&state, &node(), &dirty);
     let after = backend.desired(&plan, AddressFamily::V4);
     let keys = changes.iter().map(|c| &c.key).collect();
-    let tx = transaction::partial("ip", &before.ports, &after.ports, &keys);
+    let tx = script(&transaction::partial(
+        Family::Ip,
+        &before.ports,
+        &after.ports,
+        &keys,
+    ));
     golden("nftables-partial-one-endpoint.tx", &tx);
     // Nothing is deleted before what points at it is gone.
     let pos = |needle: &str| {

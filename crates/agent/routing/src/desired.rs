@@ -237,6 +237,6 @@ impl fmt::Display for Desired {
                 e.dst, e.node
             )?;
         }
-        write!(f, "{}", self.egress.ruleset())
+        write!(f, "{}", self.egress.table())
     }
 }

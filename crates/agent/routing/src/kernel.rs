@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ipnet::{IpNet, Ipv4Net};
 use podnet_netlink::{LinkChange, Netlink, ProtoRoute, VxlanSpec};
-use podnet_nft::Nft;
+use podnet_nft::{Executor, Nft};
 
 use crate::config::{EGRESS_TABLE, ROUTE_PROTOCOL, VXLAN_DEVICE};
 use crate::desired::{LocalNode, VxlanDevice};
@@ -231,23 +231,27 @@ impl Kernel {
         Ok(())
     }
 
-    /// Replaces podnet's egress table with `egress`'s, in one transaction.
-    pub async fn apply_egress(&self, egress: &Egress) -> Result<()> {
-        let nft = self.nft.clone();
-        let tx = egress.transaction();
-        tokio::task::spawn_blocking(move || nft.apply(&tx)).await??;
-        tracing::info!(
-            table = EGRESS_TABLE,
-            nodes = egress.node_ips.len(),
-            "applied the egress table"
-        );
-        Ok(())
-    }
-
-    /// podnet's egress table as `nft list table` prints it; `None` when it is not there.
-    pub async fn egress_listing(&self) -> Result<Option<String>> {
-        let nft = self.nft.clone();
-        Ok(tokio::task::spawn_blocking(move || nft.list_table("ip", EGRESS_TABLE)).await??)
+    /// Brings podnet's egress table to `egress`'s: reads it back, applies the difference in
+    /// one transaction. Returns whether anything changed.
+    pub async fn sync_egress(&self, egress: &Egress) -> Result<bool> {
+        let mut nft = self.nft.clone();
+        let want = egress.table();
+        let tx = tokio::task::spawn_blocking(move || -> Result<_> {
+            let have = nft.dump(&want.id)?;
+            let tx = podnet_nft::diff(have.as_ref(), &want);
+            nft.execute(&tx)?;
+            Ok(tx)
+        })
+        .await??;
+        if !tx.is_empty() {
+            tracing::info!(
+                table = EGRESS_TABLE,
+                nodes = egress.node_ips.len(),
+                ops = tx.ops.len(),
+                "synced the egress table"
+            );
+        }
+        Ok(!tx.is_empty())
     }
 
     async fn link_names(&self) -> Result<BTreeMap<u32, String>> {

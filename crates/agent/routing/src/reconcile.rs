@@ -9,14 +9,11 @@ use crate::error::Result;
 use crate::kernel::Kernel;
 use crate::plan::plan;
 
-/// Reconciles a node's kernel with the cluster's Nodes; keeps what it needs to tell whether
-/// the egress table changed behind its back.
+/// Reconciles a node's kernel with the cluster's Nodes.
 #[derive(Debug)]
 pub struct Reconciler {
     cfg: Config,
     kernel: Kernel,
-    /// What was last applied to the egress table, and how the kernel listed it right after.
-    egress: Option<(Egress, String)>,
 }
 
 /// What one reconcile did.
@@ -31,11 +28,7 @@ pub struct Outcome {
 
 impl Reconciler {
     pub fn new(cfg: Config, kernel: Kernel) -> Self {
-        Self {
-            cfg,
-            kernel,
-            egress: None,
-        }
+        Self { cfg, kernel }
     }
 
     pub fn config(&self) -> &Config {
@@ -63,21 +56,9 @@ impl Reconciler {
         })
     }
 
+    /// The egress table is read back and diffed every time: a change made behind the agent's
+    /// back is repaired, and a restarted agent adopts a table that is already right.
     async fn reconcile_egress(&mut self, want: &Egress) -> Result<usize> {
-        let listing = self.kernel.egress_listing().await?;
-        let unchanged = match (&self.egress, &listing) {
-            (Some((applied, seen)), Some(now)) => applied == want && seen == now,
-            _ => false,
-        };
-        if unchanged {
-            return Ok(0);
-        }
-        if listing.is_some() && self.egress.is_none() {
-            tracing::debug!("egress table present from an earlier run, replacing it");
-        }
-        self.kernel.apply_egress(want).await?;
-        let seen = self.kernel.egress_listing().await?.unwrap_or_default();
-        self.egress = Some((want.clone(), seen));
-        Ok(1)
+        Ok(usize::from(self.kernel.sync_egress(want).await?))
     }
 }

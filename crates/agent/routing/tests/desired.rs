@@ -99,16 +99,46 @@ fn host_gw_three_nodes() {
 #[test]
 fn egress_ruleset() {
     let d = desired(&cfg(Mode::Vxlan), &local(), &three());
-    golden("egress-3-nodes.nft", &d.egress.transaction());
+    golden(
+        "egress-3-nodes.nft",
+        &podnet_nft::render::script(&podnet_nft::diff(None, &d.egress.table())),
+    );
+}
+
+/// Which packets the egress table masquerades, traced through it.
+#[test]
+fn egress_masquerades_only_pod_traffic_leaving_the_cluster() {
+    use podnet_nft::object::Hook;
+    use podnet_nft::trace::{Packet, trace};
+    let d = desired(&cfg(Mode::Vxlan), &local(), &three());
+    let t = d.egress.table();
+    let ip = |s: &str| s.parse().unwrap();
+    let masqueraded = |src: &str, dst: &str| {
+        let outs = trace(&[&t], Hook::Postrouting, &Packet::tcp(ip(src), ip(dst), 80));
+        assert_eq!(outs.len(), 1);
+        outs[0].masquerade
+    };
+    assert!(masqueraded("10.244.1.5", "203.0.113.10"), "pod to outside");
+    assert!(!masqueraded("10.244.1.5", "10.244.2.7"), "pod to pod");
+    assert!(!masqueraded("10.244.1.5", "172.18.0.3"), "pod to node");
+    assert!(
+        !masqueraded("172.18.0.2", "203.0.113.10"),
+        "node to outside"
+    );
 }
 
 #[test]
 fn egress_ruleset_without_nodes_has_an_empty_set() {
     let mut d = desired(&cfg(Mode::Vxlan), &local(), &three());
     d.egress.node_ips.clear();
+    let script = podnet_nft::render::script(&podnet_nft::diff(None, &d.egress.table()));
     assert!(
-        !d.egress.ruleset().contains("elements"),
-        "nft refuses an empty elements list"
+        script.contains("add set ip podnet-egress node-ips"),
+        "{script}"
+    );
+    assert!(
+        !script.contains("add element"),
+        "nft refuses an empty elements list: {script}"
     );
 }
 

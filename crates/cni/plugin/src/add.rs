@@ -133,9 +133,11 @@ impl Add<'_> {
                 "{}/{}/{}",
                 self.inv.conf.name, self.inv.container_id, self.ifname
             );
-            podnet_nft::Nft::new(None)
-                .apply(&masq::render_add(&addrs, &comment))
-                .map_err(nft_error)?;
+            podnet_nft::Executor::execute(
+                &mut podnet_nft::Nft::new(None),
+                &masq::add(&addrs, &comment),
+            )
+            .map_err(nft_error)?;
         }
         result.interfaces = vec![
             interface(&bridge, None),

@@ -27,8 +27,7 @@ pub fn del(inv: &Invocation) -> Result<(), CniError> {
         if conf.ip_masq {
             let addrs = masqueraded_addresses(inv, &ifname).await;
             if !addrs.is_empty() {
-                podnet_nft::Nft::new(None)
-                    .apply(&masq::render_del(&addrs))
+                podnet_nft::Executor::execute(&mut podnet_nft::Nft::new(None), &masq::del(&addrs))
                     .map_err(nft_error)?;
             }
         }

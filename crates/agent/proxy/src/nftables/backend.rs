@@ -1,11 +1,14 @@
-//! The nftables mode's [`Backend`]: one `nft -f -` transaction per sync and family.
+//! The nftables mode's [`Backend`]: one podnet-nft transaction per sync and family, applied
+//! by the `nft -f` executor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
 use podnet_k8s_model::AddressFamily;
-use podnet_nft::Nft;
+use podnet_nft::netlink::NetlinkReader;
+use podnet_nft::types::Family;
+use podnet_nft::{Executor, Nft, TableId, Transaction};
 
 use super::render::{TABLE, nft_family, render, render_port, skeleton};
 use super::ruleset::Desired;
@@ -18,6 +21,7 @@ use crate::plan::{Plan, PortChange};
 /// nftables mode in one network namespace (`None`: the agent's own).
 pub struct NftBackend {
     nft: Nft,
+    reader: NetlinkReader,
     node: NodeInfo,
     node_ports: NodePortAddressConfig,
     /// What the last successful sync applied, per family.
@@ -30,6 +34,7 @@ impl NftBackend {
     pub fn new(netns: Option<&Path>, node: NodeInfo, node_ports: NodePortAddressConfig) -> Self {
         Self {
             nft: Nft::new(netns),
+            reader: NetlinkReader::new(netns),
             node,
             node_ports,
             applied: BTreeMap::new(),
@@ -56,12 +61,15 @@ impl NftBackend {
         render(plan, &self.node, family, &np)
     }
 
-    fn existing(&self, family: &str) -> Result<Existing> {
-        let chains = self.nft.list(&["chains", family])?;
-        let sets = self.nft.list(&["sets", family])?;
+    /// The chains and sets the kernel's table holds, read over netlink (names only).
+    fn existing(&self, family: Family) -> Result<Existing> {
+        let names = self
+            .reader
+            .names(&TableId::new(family, TABLE))?
+            .unwrap_or_default();
         Ok(Existing {
-            chains: transaction::parse_names(&chains, family, "chain"),
-            sets: transaction::parse_names(&sets, family, "set|map"),
+            chains: names.chains,
+            sets: names.sets,
         })
     }
 
@@ -85,10 +93,10 @@ impl NftBackend {
         if !partial_ok {
             let desired = render(plan, &self.node, family, &np);
             let existing = self.existing(fam)?;
-            let text = transaction::full(&desired, &existing);
-            self.nft.apply(&text)?;
+            let tx = transaction::full(&desired, &existing);
+            self.nft.execute(&tx)?;
             self.applied.insert(family, desired);
-            return Ok(text.lines().count());
+            return Ok(tx.ops.len());
         }
         let applied = self.applied.get_mut(&family).expect("checked above");
         let keys: BTreeSet<_> = changes
@@ -105,15 +113,16 @@ impl NftBackend {
                 new.insert((*k).clone(), render_port(p, &self.node));
             }
         }
-        let text = transaction::partial(fam, &applied.ports, &new, &keys);
-        self.nft.apply(&text)?;
+        let tx = transaction::partial(fam, &applied.ports, &new, &keys);
+        self.nft.execute(&tx)?;
         for k in keys {
             match new.remove(k) {
                 Some(objs) => applied.ports.insert(k.clone(), objs),
                 None => applied.ports.remove(k),
             };
         }
-        Ok(text.lines().count())
+        // One op is one line of the `nft -f` script.
+        Ok(tx.ops.len())
     }
 }
 
@@ -161,8 +170,10 @@ pub fn cleanup(netns: Option<&Path>) -> Result<()> {
 
 fn cleanup_in(nft: &Nft) -> Result<()> {
     // add-then-delete: never fails on a missing table (kube-proxy's idiom).
-    nft.apply(&format!(
-        "add table ip {TABLE}\ndelete table ip {TABLE}\nadd table ip6 {TABLE}\ndelete table ip6 {TABLE}\n"
-    ))?;
+    for family in [Family::Ip, Family::Ip6] {
+        let mut tx = Transaction::new(TableId::new(family, TABLE));
+        tx.add_table().delete_table();
+        nft.clone().execute(&tx)?;
+    }
     Ok(())
 }

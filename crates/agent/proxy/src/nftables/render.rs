@@ -1,19 +1,30 @@
-//! Plan → desired nftables state (pure). kube-proxy's table, chain, map and set names and
-//! rule shapes, except the endpoint pick: a cascade of plain rules
-//! (`numgen random mod N-i 0 goto endpoint-i`) instead of one anonymous vmap per service.
+//! Plan → desired nftables state (pure), as typed podnet-nft objects. kube-proxy's table,
+//! chain, map and set names and rule shapes, except the endpoint pick: a cascade of plain
+//! rules (`numgen random mod N-i 0 goto endpoint-i`) instead of one anonymous vmap per
+//! service.
+
+mod port;
 
 use std::net::IpAddr;
 
 use podnet_k8s_model::AddressFamily;
+use podnet_nft::build::l4proto;
+use podnet_nft::expr::{
+    CmpOp, CtKey, Expr, FibAddr, Ip6Field, IpField, MarkOp, Match, PortField, RejectWith, Selector,
+    Transport, Verdict, VmapRef,
+};
+use podnet_nft::object::{ChainDecl, ChainType, Element, Hook, Policy, Rule, SetDecl};
+use podnet_nft::types::{AddrType, Atom, DataType, Family, Value, ct_state, proto};
 
-use super::names::{ChainNames, endpoint_chain_base};
-use super::ruleset::{AffinitySet, Chain, Desired, Element, PortObjects, Skeleton};
+pub use port::render_port;
+
+use super::ruleset::{Desired, SetElement, Skeleton};
 use crate::node::{NodeInfo, NodePortAddresses};
-use crate::plan::{Plan, PortPlan, Target};
+use crate::plan::Plan;
 
 pub const TABLE: &str = "kube-proxy";
 /// kube-proxy's masquerade mark (bit 14).
-pub const MASQ_MARK: &str = "0x00004000";
+pub const MASQ_MARK: u32 = 0x4000;
 
 pub const SERVICE_IPS: &str = "service-ips";
 pub const SERVICE_NODEPORTS: &str = "service-nodeports";
@@ -25,12 +36,79 @@ pub const NODEPORT_IPS: &str = "nodeport-ips";
 const REJECT_CHAIN: &str = "reject-chain";
 const MARK_MASQ: &str = "mark-for-masquerade";
 
-/// The nft family keyword of `family`.
-pub fn nft_family(family: AddressFamily) -> &'static str {
+/// The nft family of `family`.
+pub fn nft_family(family: AddressFamily) -> Family {
     match family {
-        AddressFamily::V4 => "ip",
-        AddressFamily::V6 => "ip6",
+        AddressFamily::V4 => Family::Ip,
+        AddressFamily::V6 => Family::Ip6,
     }
+}
+
+/// What differs between the two families' tables.
+#[derive(Clone, Copy)]
+struct Fam {
+    family: AddressFamily,
+}
+
+impl Fam {
+    fn addr_type(self) -> DataType {
+        match self.family {
+            AddressFamily::V4 => DataType::Ipv4Addr,
+            AddressFamily::V6 => DataType::Ipv6Addr,
+        }
+    }
+
+    fn saddr(self) -> Selector {
+        match self.family {
+            AddressFamily::V4 => Selector::Ip(IpField::Saddr),
+            AddressFamily::V6 => Selector::Ip6(Ip6Field::Saddr),
+        }
+    }
+
+    fn daddr(self) -> Selector {
+        match self.family {
+            AddressFamily::V4 => Selector::Ip(IpField::Daddr),
+            AddressFamily::V6 => Selector::Ip6(Ip6Field::Daddr),
+        }
+    }
+
+    /// `ip daddr . meta l4proto . th dport`.
+    fn svc_selectors(self) -> Vec<Selector> {
+        vec![self.daddr(), l4proto(), th_dport()]
+    }
+
+    fn svc_key(self) -> Vec<DataType> {
+        vec![self.addr_type(), DataType::InetProto, DataType::InetService]
+    }
+
+    /// Not loopback: `ip daddr != 127.0.0.0/8`, `ip6 daddr != ::1`.
+    fn not_loopback(self) -> Expr {
+        match self.family {
+            AddressFamily::V4 => {
+                Match::ne(self.daddr(), Atom::Prefix(IpAddr::from([127, 0, 0, 0]), 8))
+            }
+            AddressFamily::V6 => Match::ne(
+                self.daddr(),
+                Value::ip(std::net::Ipv6Addr::LOCALHOST.into()),
+            ),
+        }
+    }
+}
+
+fn th_dport() -> Selector {
+    Selector::Port(Transport::Th, PortField::Dport)
+}
+
+fn jump(chain: &str) -> Expr {
+    Expr::jump(chain)
+}
+
+fn ct_new() -> Expr {
+    Match::eq(Selector::Ct(CtKey::State), Value::CtState(ct_state::NEW))
+}
+
+fn rule(exprs: Vec<Expr>) -> Rule {
+    Rule::new(exprs)
 }
 
 /// The whole desired table of `family`.
@@ -43,7 +121,7 @@ pub fn render(
     let mut d = Desired {
         family: nft_family(family),
         skeleton: skeleton(family, node_ports),
-        ..Default::default()
+        ports: Default::default(),
     };
     for p in plan.ports().filter(|p| p.key.family == family) {
         d.ports.insert(p.key.clone(), render_port(p, node));
@@ -53,33 +131,30 @@ pub fn render(
 
 /// The fixed chains, sets, maps and rules (kube-proxy's `setupNFTables`).
 pub fn skeleton(family: AddressFamily, node_ports: &NodePortAddresses) -> Skeleton {
-    let ip = nft_family(family);
-    let addr = match family {
-        AddressFamily::V4 => "ipv4_addr",
-        AddressFamily::V6 => "ipv6_addr",
-    };
-    let no_localhost = match family {
-        AddressFamily::V4 => "ip daddr != 127.0.0.0/8",
-        AddressFamily::V6 => "ip6 daddr != ::1",
-    };
+    let f = Fam { family };
     let mut s = Skeleton::default();
-    let base = |name: &str, ty: &str, hook: &str, prio: &str| {
-        (
-            name.to_owned(),
-            format!("type {ty} hook {hook} priority {prio} ;"),
-        )
-    };
+    let base = |name: &str, ty, hook, prio| ChainDecl::base(name, ty, hook, prio, Policy::Accept);
     s.chains = vec![
-        // nft 1.0.6 accepts the `dstnat` keyword only on prerouting: numbers (dstnat is
-        // -100, srcnat 100). Filters run just before DNAT, to see the Service address.
-        base("filter-prerouting-pre-dnat", "filter", "prerouting", "-110"),
-        base("filter-input", "filter", "input", "-110"),
-        base("filter-forward", "filter", "forward", "-110"),
-        base("filter-output", "filter", "output", "-110"),
-        base("filter-output-post-dnat", "filter", "output", "-90"),
-        base("nat-prerouting", "nat", "prerouting", "-100"),
-        base("nat-output", "nat", "output", "-100"),
-        base("nat-postrouting", "nat", "postrouting", "100"),
+        // Filters run just before DNAT (dstnat is -100, srcnat 100), to see the Service
+        // address.
+        base(
+            "filter-prerouting-pre-dnat",
+            ChainType::Filter,
+            Hook::Prerouting,
+            -110,
+        ),
+        base("filter-input", ChainType::Filter, Hook::Input, -110),
+        base("filter-forward", ChainType::Filter, Hook::Forward, -110),
+        base("filter-output", ChainType::Filter, Hook::Output, -110),
+        base(
+            "filter-output-post-dnat",
+            ChainType::Filter,
+            Hook::Output,
+            -90,
+        ),
+        base("nat-prerouting", ChainType::Nat, Hook::Prerouting, -100),
+        base("nat-output", ChainType::Nat, Hook::Output, -100),
+        base("nat-postrouting", ChainType::Nat, Hook::Postrouting, 100),
     ];
     for regular in [
         "services",
@@ -91,393 +166,168 @@ pub fn skeleton(family: AddressFamily, node_ports: &NodePortAddresses) -> Skelet
         "cluster-ips-check",
         REJECT_CHAIN,
     ] {
-        s.chains.push((regular.to_owned(), String::new()));
+        s.chains.push(ChainDecl::regular(regular));
     }
-    let map = |name: &str, key: &str, comment: &str| {
-        (
-            name.to_owned(),
-            format!("type {key} : verdict ; comment \"{comment}\" ;"),
-        )
+    let vmap = |name: &str, key: Vec<DataType>, comment: &str| {
+        SetDecl::vmap(name, key).with_comment(comment)
     };
-    let svc_key = format!("{addr} . inet_proto . inet_service");
+    let port_key = vec![DataType::InetProto, DataType::InetService];
     s.sets = vec![
-        (
-            CLUSTER_IPS.to_owned(),
-            format!("type {addr} ; comment \"Active ClusterIPs\" ;"),
-        ),
-        (
-            NODEPORT_IPS.to_owned(),
-            format!("type {addr} ; comment \"IPs that accept NodePort traffic\" ;"),
-        ),
-        map(
+        SetDecl::set(CLUSTER_IPS, vec![f.addr_type()]).with_comment("Active ClusterIPs"),
+        SetDecl::set(NODEPORT_IPS, vec![f.addr_type()])
+            .with_comment("IPs that accept NodePort traffic"),
+        vmap(
             SERVICE_IPS,
-            &svc_key,
+            f.svc_key(),
             "ClusterIP, ExternalIP and LoadBalancer IP traffic",
         ),
-        map(
-            SERVICE_NODEPORTS,
-            "inet_proto . inet_service",
-            "NodePort traffic",
-        ),
-        map(
+        vmap(SERVICE_NODEPORTS, port_key.clone(), "NodePort traffic"),
+        vmap(
             NO_ENDPOINT_SERVICES,
-            &svc_key,
+            f.svc_key(),
             "vmap to drop or reject packets to services with no endpoints",
         ),
-        map(
+        vmap(
             NO_ENDPOINT_NODEPORTS,
-            "inet_proto . inet_service",
+            port_key,
             "vmap to drop or reject packets to service nodeports with no endpoints",
         ),
-        map(
+        vmap(
             FIREWALL_IPS,
-            &svc_key,
+            f.svc_key(),
             "destinations that are subject to LoadBalancerSourceRanges",
         ),
     ];
-    let nodeport_match = match node_ports {
-        NodePortAddresses::AllLocal => format!("fib daddr type local {no_localhost}"),
-        NodePortAddresses::Only(_) => format!("{ip} daddr @{NODEPORT_IPS}"),
+    let nodeport_match = || match node_ports {
+        NodePortAddresses::AllLocal => vec![
+            Match::eq(
+                Selector::Fib(FibAddr::Daddr),
+                Value::AddrType(AddrType::Local),
+            ),
+            f.not_loopback(),
+        ],
+        NodePortAddresses::Only(_) => vec![Match::in_set(vec![f.daddr()], NODEPORT_IPS)],
     };
-    let r = |chain: &str, rule: String| (chain.to_owned(), rule);
+    let port_selectors = || vec![l4proto(), th_dport()];
+    let vmap_of = |key: Vec<Selector>, map: &str| Expr::Vmap {
+        key,
+        map: VmapRef::Named(map.to_owned()),
+    };
+    let with = |mut head: Vec<Expr>, tail: Expr| {
+        head.push(tail);
+        rule(head)
+    };
+    let r = |chain: &str, rule: Rule| (chain.to_owned(), rule);
     s.rules = vec![
         r(
             "filter-prerouting-pre-dnat",
-            "ct state new jump firewall-check".into(),
+            rule(vec![ct_new(), jump("firewall-check")]),
         ),
         r(
             "filter-input",
-            "ct state new jump nodeport-endpoints-check".into(),
+            rule(vec![ct_new(), jump("nodeport-endpoints-check")]),
         ),
         r(
             "filter-input",
-            "ct state new jump service-endpoints-check".into(),
+            rule(vec![ct_new(), jump("service-endpoints-check")]),
         ),
         r(
             "filter-forward",
-            "ct state new jump service-endpoints-check".into(),
+            rule(vec![ct_new(), jump("service-endpoints-check")]),
         ),
         r(
             "filter-forward",
-            "ct state new jump cluster-ips-check".into(),
+            rule(vec![ct_new(), jump("cluster-ips-check")]),
         ),
         r(
             "filter-output",
-            "ct state new jump service-endpoints-check".into(),
+            rule(vec![ct_new(), jump("service-endpoints-check")]),
         ),
-        r("filter-output", "ct state new jump firewall-check".into()),
+        r(
+            "filter-output",
+            rule(vec![ct_new(), jump("firewall-check")]),
+        ),
         r(
             "filter-output-post-dnat",
-            "ct state new jump cluster-ips-check".into(),
+            rule(vec![ct_new(), jump("cluster-ips-check")]),
         ),
-        r("nat-prerouting", "jump services".into()),
-        r("nat-output", "jump services".into()),
-        r("nat-postrouting", "jump masquerading".into()),
+        r("nat-prerouting", rule(vec![jump("services")])),
+        r("nat-output", rule(vec![jump("services")])),
+        r("nat-postrouting", rule(vec![jump("masquerading")])),
         r(
             "services",
-            format!("{ip} daddr . meta l4proto . th dport vmap @{SERVICE_IPS}"),
+            rule(vec![vmap_of(f.svc_selectors(), SERVICE_IPS)]),
         ),
         r(
             "services",
-            format!("{nodeport_match} meta l4proto . th dport vmap @{SERVICE_NODEPORTS}"),
+            with(
+                nodeport_match(),
+                vmap_of(port_selectors(), SERVICE_NODEPORTS),
+            ),
         ),
         r(
             "masquerading",
-            format!("meta mark & {MASQ_MARK} == 0 return"),
+            rule(vec![
+                Match::mark_masked(MASQ_MARK, CmpOp::Eq, 0),
+                Expr::Verdict(Verdict::Return),
+            ]),
         ),
         r(
             "masquerading",
-            format!("meta mark set meta mark ^ {MASQ_MARK}"),
+            rule(vec![Expr::MarkSet(MarkOp::Xor(MASQ_MARK))]),
         ),
-        r("masquerading", "masquerade fully-random".into()),
-        r(MARK_MASQ, format!("meta mark set meta mark | {MASQ_MARK}")),
+        r(
+            "masquerading",
+            rule(vec![Expr::Masquerade { fully_random: true }]),
+        ),
+        r(MARK_MASQ, rule(vec![Expr::MarkSet(MarkOp::Or(MASQ_MARK))])),
         r(
             "service-endpoints-check",
-            format!("{ip} daddr . meta l4proto . th dport vmap @{NO_ENDPOINT_SERVICES}"),
+            rule(vec![vmap_of(f.svc_selectors(), NO_ENDPOINT_SERVICES)]),
         ),
         r(
             "nodeport-endpoints-check",
-            format!("{nodeport_match} meta l4proto . th dport vmap @{NO_ENDPOINT_NODEPORTS}"),
+            with(
+                nodeport_match(),
+                vmap_of(port_selectors(), NO_ENDPOINT_NODEPORTS),
+            ),
         ),
         r(
             "firewall-check",
-            format!("{ip} daddr . meta l4proto . th dport vmap @{FIREWALL_IPS}"),
+            rule(vec![vmap_of(f.svc_selectors(), FIREWALL_IPS)]),
         ),
         r(
             "cluster-ips-check",
-            format!(
-                "{ip} daddr @{CLUSTER_IPS} reject comment \"Reject traffic to invalid ports of ClusterIPs\""
-            ),
+            rule(vec![
+                Match::in_set(vec![f.daddr()], CLUSTER_IPS),
+                Expr::Reject(RejectWith::PortUnreachable),
+            ])
+            .with_comment("Reject traffic to invalid ports of ClusterIPs"),
         ),
         // TCP gets a reset (connect fails at once with ECONNREFUSED), the rest ICMP port
-        // unreachable.
+        // unreachable. nft makes the reset depend on `meta l4proto tcp` by itself.
+        r(REJECT_CHAIN, rule(vec![Expr::Reject(RejectWith::TcpReset)])),
         r(
             REJECT_CHAIN,
-            "meta l4proto tcp reject with tcp reset".into(),
+            rule(vec![Expr::Reject(RejectWith::PortUnreachable)]),
         ),
-        r(REJECT_CHAIN, "reject".into()),
     ];
     if let NodePortAddresses::Only(ips) = node_ports {
         for ip in ips {
-            s.elements.push(Element {
+            s.elements.push(SetElement {
                 set: NODEPORT_IPS,
-                key: ip.to_string(),
-                value: None,
-                comment: None,
+                element: Element::key(Value::ip(*ip)),
             });
         }
     }
     s
 }
 
-/// The chains, affinity sets and map elements of one service port.
-pub fn render_port(p: &PortPlan, node: &NodeInfo) -> PortObjects {
-    let ip = nft_family(p.key.family);
-    let proto = p.protocol().as_str();
-    let comment = p.key.name.to_string();
-    let names = ChainNames::new(&p.key.name);
-    let mut o = PortObjects::default();
-    let elem =
-        |set: &'static str, addr: IpAddr, port: u16, value: String, with_comment: bool| Element {
-            set,
-            key: format!("{addr} . {proto} . {port}"),
-            value: Some(value),
-            comment: with_comment.then(|| comment.clone()),
-        };
-    let verdict = |t: Target, chain_cluster: &str, chain_local: &str| match t {
-        Target::Cluster => format!("goto {chain_cluster}"),
-        Target::Local => format!("goto {chain_local}"),
-        Target::Reject => format!("goto {REJECT_CHAIN}"),
-        Target::Drop => "drop".to_owned(),
-    };
-
-    // ClusterIP.
-    o.elements.push(Element {
-        set: CLUSTER_IPS,
-        key: p.cluster_ip.to_string(),
-        value: None,
-        comment: None,
-    });
-    let internal = p.internal_target();
-    let internal_chain = match internal {
-        Target::Local => &names.local,
-        _ => &names.cluster,
-    };
-    match internal {
-        Target::Cluster | Target::Local => o.elements.push(elem(
-            SERVICE_IPS,
-            p.cluster_ip,
-            p.port,
-            format!("goto {internal_chain}"),
-            false,
-        )),
-        t => o.elements.push(elem(
-            NO_ENDPOINT_SERVICES,
-            p.cluster_ip,
-            p.port,
-            verdict(t, "", ""),
-            true,
-        )),
-    }
-
-    // External addresses and the node port.
-    let external = p.external_target();
-    let no_external = matches!(external, Target::Reject | Target::Drop);
-    for vip in p.external_vips() {
-        if p.uses_external_dispatch() {
-            o.elements.push(elem(
-                SERVICE_IPS,
-                vip,
-                p.port,
-                format!("goto {}", names.external),
-                false,
-            ));
-        }
-        if no_external {
-            o.elements.push(elem(
-                NO_ENDPOINT_SERVICES,
-                vip,
-                p.port,
-                verdict(external, "", ""),
-                true,
-            ));
-        }
-    }
-    if p.uses_firewall() {
-        for lb in &p.load_balancer_ips {
-            o.elements.push(elem(
-                FIREWALL_IPS,
-                *lb,
-                p.port,
-                format!("goto {}", names.firewall),
-                true,
-            ));
-        }
-        let mut allowed: Vec<String> = p
-            .load_balancer_source_ranges
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
-        // A node that is itself inside the ranges reaches its own LB IPs with an LB IP as
-        // the source (kube-proxy's allowFromNode).
-        let from_node = node.node_ip(p.key.family).is_some_and(|nip| {
-            p.load_balancer_source_ranges
-                .iter()
-                .any(|n| n.contains(&nip))
-        });
-        if from_node {
-            allowed.extend(p.load_balancer_ips.iter().map(|i| i.to_string()));
-        }
-        // Not-in-any as a conjunction of plain matches: no anonymous set.
-        let not_in: Vec<String> = allowed
-            .iter()
-            .map(|a| format!("{ip} saddr != {a}"))
-            .collect();
-        o.chains.push(Chain {
-            name: names.firewall.clone(),
-            comment: comment.clone(),
-            rules: vec![format!("{} drop", not_in.join(" "))],
-        });
-    }
-    if let Some(np) = p.node_port {
-        let key = format!("{proto} . {np}");
-        if p.uses_external_dispatch() {
-            o.elements.push(Element {
-                set: SERVICE_NODEPORTS,
-                key: key.clone(),
-                value: Some(format!("goto {}", names.external)),
-                comment: None,
-            });
-        }
-        if no_external {
-            o.elements.push(Element {
-                set: NO_ENDPOINT_NODEPORTS,
-                key,
-                value: Some(verdict(external, "", "")),
-                comment: Some(comment.clone()),
-            });
-        }
-    }
-
-    // Masquerade ClusterIP traffic from outside the cluster CIDR (it may leave the node).
-    let not_from_pods: Vec<String> = node
-        .cluster_cidrs(p.key.family)
-        .map(|c| format!("{ip} saddr != {c}"))
-        .collect();
-    let masq_outside = (!not_from_pods.is_empty()).then(|| {
-        format!(
-            "{ip} daddr {} {proto} dport {} {} jump {MARK_MASQ}",
-            p.cluster_ip,
-            p.port,
-            not_from_pods.join(" ")
-        )
-    });
-
-    // The external dispatch chain.
-    if p.uses_external_dispatch() {
-        let mut rules = Vec::new();
-        if p.external_policy == podnet_k8s_model::TrafficPolicy::Cluster {
-            rules.push(format!("jump {MARK_MASQ}"));
-        } else {
-            for c in node.cluster_cidrs(p.key.family) {
-                rules.push(format!(
-                    "{ip} saddr {c} goto {} comment \"short-circuit pod traffic\"",
-                    names.cluster
-                ));
-            }
-            rules.push(format!(
-                "fib saddr type local jump {MARK_MASQ} comment \"masquerade local traffic\""
-            ));
-            rules.push(format!(
-                "fib saddr type local goto {} comment \"short-circuit local traffic\"",
-                names.cluster
-            ));
-        }
-        if !no_external {
-            rules.push(verdict(external, &names.cluster, &names.local));
-        }
-        o.chains.push(Chain {
-            name: names.external.clone(),
-            comment: comment.clone(),
-            rules,
-        });
-    }
-
-    // Endpoint picks.
-    let endpoint_chain = |addr| format!("endpoint-{}", endpoint_chain_base(&p.key.name, addr));
-    let affinity_set = |addr| format!("affinity-{}", endpoint_chain_base(&p.key.name, addr));
-    let pick = |chain: &str, eps: &[podnet_k8s_model::Endpoint], internal_here: bool| {
-        let mut rules = Vec::new();
-        if internal_here {
-            rules.extend(masq_outside.clone());
-        }
-        if p.affinity_timeout_secs.is_some() {
-            for e in eps {
-                rules.push(format!(
-                    "{ip} saddr @{} goto {}",
-                    affinity_set(e.addr),
-                    endpoint_chain(e.addr)
-                ));
-            }
-        }
-        let n = eps.len();
-        for (i, e) in eps.iter().enumerate() {
-            if i + 1 == n {
-                rules.push(format!("goto {}", endpoint_chain(e.addr)));
-            } else {
-                rules.push(format!(
-                    "numgen random mod {} 0 goto {}",
-                    n - i,
-                    endpoint_chain(e.addr)
-                ));
-            }
-        }
-        Chain {
-            name: chain.to_owned(),
-            comment: comment.clone(),
-            rules,
-        }
-    };
-    if p.uses_cluster_endpoints() {
-        o.chains.push(pick(
-            &names.cluster,
-            &p.cluster_endpoints,
-            internal == Target::Cluster,
-        ));
-    }
-    if p.uses_local_endpoints() {
-        o.chains.push(pick(
-            &names.local,
-            &p.local_endpoints,
-            internal == Target::Local,
-        ));
-    }
-    for e in p.reachable_endpoints() {
-        let mut rules = vec![format!("{ip} saddr {} jump {MARK_MASQ}", e.addr.ip())];
-        if let Some(timeout) = p.affinity_timeout_secs {
-            let set = affinity_set(e.addr);
-            rules.push(format!("update @{set} {{ {ip} saddr }}"));
-            o.affinity_sets.push(AffinitySet {
-                name: set,
-                timeout_secs: timeout,
-            });
-        }
-        rules.push(format!(
-            "meta l4proto {proto} dnat to {}",
-            dnat_target(e.addr)
-        ));
-        o.chains.push(Chain {
-            name: endpoint_chain(e.addr),
-            comment: comment.clone(),
-            rules,
-        });
-    }
-    o
-}
-
-fn dnat_target(addr: std::net::SocketAddr) -> String {
-    match addr {
-        std::net::SocketAddr::V4(a) => a.to_string(),
-        std::net::SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+/// `meta l4proto P` for a Service port's protocol, and its number.
+fn protocol(p: podnet_k8s_model::Protocol) -> (u8, Transport) {
+    match p {
+        podnet_k8s_model::Protocol::Tcp => (proto::TCP, Transport::Tcp),
+        podnet_k8s_model::Protocol::Udp => (proto::UDP, Transport::Udp),
+        podnet_k8s_model::Protocol::Sctp => (proto::SCTP, Transport::Sctp),
     }
 }
