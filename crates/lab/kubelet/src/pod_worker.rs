@@ -235,6 +235,11 @@ impl Worker {
                     start || containers::restart_due(&self.ctx, pod, &c.name)
                 })
                 .collect();
+            let ephemeral: Vec<_> = ephemeral::containers(pod)
+                .into_iter()
+                .filter(|c| !self.ctx.state.lock().unwrap().containers.contains_key(&c.name))
+                .collect();
+            let due: Vec<_> = due.into_iter().chain(&ephemeral).collect();
             if !due.is_empty() {
                 // Read once for all the containers starting now, as upstream reads its
                 // informers' current state at container start.
@@ -250,18 +255,6 @@ impl Worker {
                             containers::config_error(&self.ctx, pod, c, error.to_string());
                         }
                     }
-                }
-            }
-            for c in ephemeral::containers(pod) {
-                let started = self
-                    .ctx
-                    .state
-                    .lock()
-                    .unwrap()
-                    .containers
-                    .contains_key(&c.name);
-                if !started {
-                    containers::start(&self.ctx, pod, &c);
                 }
             }
         }
