@@ -46,3 +46,6 @@ pub const STATEFUL_SET_COUNTERS: &[&str] = &[
 ];
 
 pub const JOB_COUNTERS: &[&str] = &["active", "succeeded", "failed", "completionTime"];
+
+/// `status.active` is a list, `omitempty` too: an empty one is sent as `null`.
+pub const CRON_JOB_LISTS: &[&str] = &["active"];
