@@ -16,10 +16,9 @@ pub mod times;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
@@ -29,6 +28,7 @@ use podnet_k8s_events::{Broadcaster, EventType, Recorder, Reference, Source};
 
 use crate::error::{Error, is_conflict, is_not_found};
 use crate::pods::controller_uid;
+use crate::reconciler;
 use crate::status_patch;
 
 struct Ctx {
@@ -46,16 +46,9 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         client: client.clone(),
         recorder,
     });
-    Controller::new(cron_jobs, watcher::Config::default())
-        .owns(Api::<Job>::all(client), watcher::Config::default())
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(error) = r {
-                tracing::debug!(%error, "cronjob reconcile");
-            }
-        })
-        .await;
+    let controller = Controller::new(cron_jobs, watcher::Config::default())
+        .owns(Api::<Job>::all(client), watcher::Config::default());
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(1)).await;
     Ok(())
 }
 
@@ -126,17 +119,8 @@ async fn reconcile(cached: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error>
                 .push(reference(&created));
         }
     }
-    if cj.status.as_ref() != Some(&status) {
-        let patch = status_patch::merge(&status, status_patch::CRON_JOB_LISTS);
-        match api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(Error::on("updating the status of cronjob", name)(e)),
-        }
-    }
+    let lists = status_patch::CRON_JOB_LISTS;
+    status_patch::write(&api, &name, cj.status.as_ref(), &status, lists).await?;
     Ok(match step.requeue_after {
         Some(after) => Action::requeue(after),
         None => Action::await_change(),
@@ -154,9 +138,4 @@ fn reference(job: &Job) -> ObjectReference {
         resource_version: job.metadata.resource_version.clone(),
         field_path: None,
     }
-}
-
-fn error_policy(_cj: Arc<CronJob>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "cronjob sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }

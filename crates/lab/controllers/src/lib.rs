@@ -29,9 +29,12 @@
 pub mod config;
 pub mod cronjob;
 pub mod daemonset;
+pub mod dependents;
 pub mod deployment;
 pub mod endpointslice;
 pub mod error;
+#[cfg(test)]
+mod fixture;
 pub mod gc;
 pub mod hash;
 pub mod job;
@@ -41,6 +44,7 @@ pub mod node_affinity;
 pub mod node_ipam;
 pub mod per_namespace;
 pub mod pods;
+mod reconciler;
 pub mod replicaset;
 pub mod revisions;
 pub mod root_ca;
