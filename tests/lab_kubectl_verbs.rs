@@ -251,6 +251,31 @@ fn create_makes_every_everyday_kind() {
             ],
             "job.batch/hello created",
         ),
+        (
+            vec![
+                "create",
+                "cronjob",
+                "tick",
+                "-n",
+                "shop",
+                "--image=busybox",
+                "--schedule=*/1 * * * *",
+                "--",
+                "date",
+            ],
+            "cronjob.batch/tick created",
+        ),
+        (
+            vec![
+                "create",
+                "job",
+                "tick-now",
+                "-n",
+                "shop",
+                "--from=cronjob/tick",
+            ],
+            "job.batch/tick-now created",
+        ),
     ];
     for (args, expected) in created {
         let out = k(&args);
@@ -347,13 +372,29 @@ fn create_makes_every_everyday_kind() {
         "jsonpath={.status.succeeded}",
     ]);
     assert_eq!(logs_free_check, "1");
+    // The Job made from the CronJob's template runs too (the schedule's own Jobs are
+    // tests/lab_workloads.rs's to wait for).
+    let out = k(&[
+        "wait",
+        "-n",
+        "shop",
+        "--for=condition=complete",
+        "job/tick-now",
+        "--timeout=120s",
+    ]);
+    assert_eq!(out.trim(), "job.batch/tick-now condition met");
 
     // Manifests in the wild: each applied unchanged.
     let web = manifest(tmp.path(), "web.yaml", support::WEB);
     let out = k(&["apply", "-f", web.to_str().unwrap()]);
     assert!(out.contains("deployment.apps/web created"), "{out}");
     let listed = k(&["get", "all", "-n", "shop"]);
-    for expected in ["pod/solo", "service/api", "job.batch/hello"] {
+    for expected in [
+        "pod/solo",
+        "service/api",
+        "job.batch/hello",
+        "cronjob.batch/tick",
+    ] {
         assert!(
             listed.contains(expected),
             "{expected} missing from get all:\n{listed}"

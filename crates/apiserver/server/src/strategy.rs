@@ -32,7 +32,7 @@ pub fn prepare_create(rt: &ResourceType, obj: &mut Value) {
         "Service" => {
             obj["status"] = json!({"loadBalancer": {}});
         }
-        "Deployment" | "Ingress" | "ReplicaSet" | "StatefulSet" => {
+        "Deployment" | "Ingress" | "ReplicaSet" | "StatefulSet" | "CronJob" => {
             obj["status"] = json!({});
         }
         "Job" => {

@@ -10,7 +10,7 @@ mod networking;
 mod rbac;
 
 pub use self::apps::{controller_revision, daemon_set, deployment, replica_set, stateful_set};
-pub use self::batch::job;
+pub use self::batch::{cron_job, job};
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
 pub use self::identity::{secret, secret_update, service_account};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};

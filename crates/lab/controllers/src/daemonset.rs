@@ -17,16 +17,17 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::{Error, is_conflict, is_not_found};
+use crate::dependents::{apply_revisions, delete_pods};
+use crate::error::Error;
 use crate::pods::controller_ref;
-use crate::{revisions, status_patch};
+use crate::{reconciler, status_patch};
 
 struct Ctx {
     client: Client,
@@ -39,24 +40,15 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         .default_backoff()
         .touched_objects()
         .map(|_| ());
-    let ctx = Arc::new(Ctx {
-        client: client.clone(),
-    });
-    Controller::new(sets, watcher::Config::default())
+    let controller = Controller::new(sets, watcher::Config::default())
         .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .owns(
-            Api::<ControllerRevision>::all(client),
+            Api::<ControllerRevision>::all(client.clone()),
             watcher::Config::default(),
         )
-        .reconcile_all_on(nodes)
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(error) = r {
-                tracing::debug!(%error, "daemonset reconcile");
-            }
-        })
-        .await;
+        .reconcile_all_on(nodes);
+    let ctx = Arc::new(Ctx { client });
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(1)).await;
     Ok(())
 }
 
@@ -82,9 +74,7 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         &revisions,
         k8s_openapi::jiff::Timestamp::now(),
     );
-    for change in &step.revisions {
-        apply_revision(&revisions_api, change).await?;
-    }
+    apply_revisions(&revisions_api, &step.revisions).await?;
     let owner = controller_ref(ds.as_ref());
     for pod in &step.adopt {
         let patch = json!({"metadata": {"ownerReferences": [owner]}});
@@ -103,20 +93,10 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             .await
             .map_err(Error::on("creating a pod of daemonset", name.clone()))?;
     }
-    for pod in &step.delete {
-        match pods_api.delete(pod, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(Error::on("deleting pod", pod.clone())(e)),
-        }
-    }
-    if ds.status.as_ref() != Some(&step.status) {
-        let patch = status_patch::merge(&step.status, status_patch::DAEMON_SET_COUNTERS);
-        Api::<DaemonSet>::namespaced(ctx.client.clone(), &ns)
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::on("updating the status of daemonset", name.clone()))?;
-    }
+    delete_pods(&pods_api, &step.delete).await?;
+    let api = Api::<DaemonSet>::namespaced(ctx.client.clone(), &ns);
+    let counters = status_patch::DAEMON_SET_COUNTERS;
+    status_patch::write(&api, &name, ds.status.as_ref(), &step.status, counters).await?;
     // minReadySeconds: availability changes with time alone.
     let waiting = ds.spec.min_ready_seconds.unwrap_or(0) > 0
         && step.status.number_available.unwrap_or(0) < step.status.number_ready;
@@ -125,40 +105,4 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     } else {
         Action::await_change()
     })
-}
-
-pub(crate) async fn apply_revision(
-    api: &Api<ControllerRevision>,
-    change: &revisions::Change,
-) -> Result<(), Error> {
-    match change {
-        revisions::Change::Create(revision) => {
-            match api.create(&PostParams::default(), revision).await {
-                Ok(_) => Ok(()),
-                // Already written by an earlier sync whose cache had not caught up.
-                Err(e) if is_conflict(&e) => Ok(()),
-                Err(e) => Err(Error::on(
-                    "creating controllerrevision",
-                    revision.name_any(),
-                )(e)),
-            }
-        }
-        revisions::Change::Renumber { name, revision } => {
-            let patch = json!({"revision": revision});
-            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map(|_| ())
-                .map_err(Error::on("renumbering controllerrevision", name.clone()))
-        }
-        revisions::Change::Delete(name) => match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(Error::on("deleting controllerrevision", name.clone())(e)),
-        },
-    }
-}
-
-fn error_policy(_ds: Arc<DaemonSet>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "daemonset sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }

@@ -15,7 +15,6 @@ pub mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -29,6 +28,7 @@ use podnet_k8s_events::{Broadcaster, EventType, Recorder, Reference, Source};
 
 use crate::error::{Error, is_conflict, is_not_found};
 use crate::pods::controller_ref;
+use crate::reconciler;
 use crate::{selector, status_patch};
 use plan::Change;
 
@@ -45,16 +45,9 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         Broadcaster::new(client.clone(), Source::new("deployment-controller", None));
     tokio::spawn(broadcaster.run());
     let ctx = Arc::new(Ctx { client, recorder });
-    Controller::new(deployments, watcher::Config::default())
-        .owns(sets, watcher::Config::default())
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(error) = r {
-                tracing::debug!(%error, "deployment reconcile");
-            }
-        })
-        .await;
+    let controller = Controller::new(deployments, watcher::Config::default())
+        .owns(sets, watcher::Config::default());
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(1)).await;
     Ok(())
 }
 
@@ -98,13 +91,8 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             .await
             .map_err(Error::on("annotating deployment", name.clone()))?;
     }
-    if d.status.as_ref() != Some(&step.status) {
-        let patch = status_patch::merge(&step.status, status_patch::DEPLOYMENT_COUNTERS);
-        d_api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::on("updating the status of deployment", name.clone()))?;
-    }
+    let counters = status_patch::DEPLOYMENT_COUNTERS;
+    status_patch::write(&d_api, &name, d.status.as_ref(), &step.status, counters).await?;
     Ok(match step.requeue_after {
         Some(after) => Action::requeue(after),
         None => Action::await_change(),
@@ -208,9 +196,4 @@ async fn collided(api: &Api<ReplicaSet>, d: &Deployment, name: &str) -> Result<(
         "updating the collision count of deployment",
         d.name_any(),
     ))
-}
-
-fn error_policy(_d: Arc<Deployment>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "deployment sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }

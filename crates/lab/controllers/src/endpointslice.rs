@@ -12,7 +12,6 @@ pub mod plan;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{DeleteParams, ListParams, PostParams};
@@ -23,6 +22,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, is_not_found};
+use crate::reconciler;
 use crate::selector;
 use plan::{LABEL_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY};
 
@@ -39,7 +39,7 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     // A pod is mapped to the Services that select it now; one that stopped matching is
     // caught by the periodic resync (upstream compares old and new labels instead).
     let resync = tokio_stream_interval(Duration::from_secs(30));
-    controller
+    let controller = controller
         .owns(
             Api::<EndpointSlice>::all(client.clone()),
             watcher::Config::default().labels(&managed),
@@ -64,15 +64,15 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
                     .collect::<Vec<_>>()
             },
         )
-        .reconcile_all_on(resync)
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, Arc::new(Ctx { client }))
-        .for_each(|r| async move {
-            if let Err(error) = r {
-                tracing::debug!(%error, "endpointslice reconcile");
-            }
-        })
-        .await;
+        .reconcile_all_on(resync);
+    reconciler::drive(
+        controller,
+        shutdown,
+        reconcile,
+        Arc::new(Ctx { client }),
+        Duration::from_secs(1),
+    )
+    .await;
     Ok(())
 }
 
@@ -151,9 +151,4 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         }
     }
     Ok(Action::await_change())
-}
-
-fn error_policy(_svc: Arc<Service>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "endpointslice sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }

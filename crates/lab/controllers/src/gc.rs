@@ -1,7 +1,8 @@
 //! Garbage collection of dependents whose controller owner is gone: the ReplicaSets of a
 //! deleted Deployment, the pods of a deleted ReplicaSet or DaemonSet (and its
-//! ControllerRevisions), the EndpointSlices of a deleted Service (`kubectl delete` asks for background
-//! propagation, which upstream's garbage collector carries out).
+//! ControllerRevisions), the Jobs of a deleted CronJob, the EndpointSlices of a deleted
+//! Service (`kubectl delete` asks for background propagation, which upstream's garbage
+//! collector carries out).
 //!
 //! Candidates come from reflector caches; before a dependent is deleted its owner is read
 //! from the API, as upstream does, because a cache can lag behind an owner just created.
@@ -14,7 +15,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::DeleteParams;
@@ -86,7 +87,8 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     let (revisions, g) = watched::<ControllerRevision>(&client);
     let (stateful_sets, h) = watched::<StatefulSet>(&client);
     let (jobs, i) = watched::<Job>(&client);
-    let mut events = futures::stream::select_all([a, b, c, d, e, f, g, h, i]);
+    let (cron_jobs, j) = watched::<CronJob>(&client);
+    let mut events = futures::stream::select_all([a, b, c, d, e, f, g, h, i, j]);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -113,6 +115,7 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
             revisions.wait_until_ready().now_or_never(),
             stateful_sets.wait_until_ready().now_or_never(),
             jobs.wait_until_ready().now_or_never(),
+            cron_jobs.wait_until_ready().now_or_never(),
         ])
         .all(|r| matches!(r, Some(Ok(()))));
         if !ready {
@@ -125,6 +128,7 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         collect::<Pod, StatefulSet>(&client, &pods, &stateful_sets).await;
         collect::<ControllerRevision, StatefulSet>(&client, &revisions, &stateful_sets).await;
         collect::<Pod, Job>(&client, &pods, &jobs).await;
+        collect::<Job, CronJob>(&client, &jobs, &cron_jobs).await;
         collect::<EndpointSlice, Service>(&client, &slices, &services).await;
     }
 }

@@ -12,10 +12,9 @@ pub mod plan;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
@@ -23,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, is_not_found};
 use crate::pods::{controller_ref, from_template};
+use crate::reconciler;
 use crate::{selector, status_patch};
 
 struct Ctx {
@@ -35,16 +35,9 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
     let ctx = Arc::new(Ctx {
         client: client.clone(),
     });
-    Controller::new(jobs, watcher::Config::default())
-        .owns(Api::<Pod>::all(client), watcher::Config::default())
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(error) = r {
-                tracing::debug!(%error, "job reconcile");
-            }
-        })
-        .await;
+    let controller = Controller::new(jobs, watcher::Config::default())
+        .owns(Api::<Pod>::all(client), watcher::Config::default());
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(1)).await;
     Ok(())
 }
 
@@ -96,20 +89,17 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             Err(e) => return Err(Error::on("deleting pod", pod.clone())(e)),
         }
     }
-    if job.status.as_ref() != Some(&step.status) {
-        let patch = status_patch::merge(&step.status, status_patch::JOB_COUNTERS);
-        jobs_api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::on("updating the status of job", name.clone()))?;
-    }
+    let counters = status_patch::JOB_COUNTERS;
+    status_patch::write(
+        &jobs_api,
+        &name,
+        job.status.as_ref(),
+        &step.status,
+        counters,
+    )
+    .await?;
     Ok(match step.requeue_after {
         Some(after) => Action::requeue(after),
         None => Action::await_change(),
     })
-}
-
-fn error_policy(_job: Arc<Job>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "job sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }

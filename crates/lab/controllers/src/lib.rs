@@ -14,6 +14,7 @@
 //! | [`replicaset`] | ReplicaSets → Pods | replicaset controller |
 //! | [`statefulset`] | StatefulSets → ordinal Pods with stable DNS names, ControllerRevisions | statefulset controller |
 //! | [`job`] | Jobs → Pods run to completion | job controller |
+//! | [`cronjob`] | CronJobs → a Job per scheduled time, history limits, concurrency policies | cronjob-controller-v2 |
 //! | [`daemonset`] | DaemonSets → a Pod per eligible node, ControllerRevisions | daemonset controller |
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
@@ -26,10 +27,14 @@
 //! [`run_all`] runs every controller until shutdown.
 
 pub mod config;
+pub mod cronjob;
 pub mod daemonset;
+pub mod dependents;
 pub mod deployment;
 pub mod endpointslice;
 pub mod error;
+#[cfg(test)]
+mod fixture;
 pub mod gc;
 pub mod hash;
 pub mod job;
@@ -39,6 +44,7 @@ pub mod node_affinity;
 pub mod node_ipam;
 pub mod per_namespace;
 pub mod pods;
+mod reconciler;
 pub mod replicaset;
 pub mod revisions;
 pub mod root_ca;

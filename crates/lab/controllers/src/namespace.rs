@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
@@ -18,6 +17,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, is_conflict, is_not_found};
+use crate::reconciler;
 
 /// The namespaces every cluster has.
 pub const SYSTEM: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -71,11 +71,15 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
             Err(e) => return Err(Error::on("creating namespace", *name)(e)),
         }
     }
-    Controller::new(api, watcher::Config::default())
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, Arc::new(Ctx { client }))
-        .for_each(|_| async {})
-        .await;
+    let controller = Controller::new(api, watcher::Config::default());
+    reconciler::drive(
+        controller,
+        shutdown,
+        reconcile,
+        Arc::new(Ctx { client }),
+        Duration::from_secs(2),
+    )
+    .await;
     Ok(())
 }
 
@@ -145,11 +149,6 @@ async fn namespaced_resources(client: &Client) -> Result<Vec<ApiResource>, Error
         })
         .map(|(ar, _)| ar)
         .collect())
-}
-
-fn error_policy(_ns: Arc<Namespace>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "namespace sync failed; retrying");
-    Action::requeue(Duration::from_secs(2))
 }
 
 #[cfg(test)]

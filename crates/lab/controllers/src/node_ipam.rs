@@ -12,7 +12,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeSpec, NodeStatus, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -26,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Role};
 use crate::error::{Error, is_conflict};
+use crate::reconciler;
 
 pub const CONTROL_PLANE_LABEL: &str = "node-role.kubernetes.io/control-plane";
 
@@ -146,11 +146,7 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         config,
         nodes: controller.store(),
     });
-    controller
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(1)).await;
     Ok(())
 }
 
@@ -181,11 +177,6 @@ async fn reconcile(node: Arc<Node>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         .await
         .map_err(Error::on("setting the pod CIDR of node", node.name_any()))?;
     Ok(Action::await_change())
-}
-
-fn error_policy(_n: Arc<Node>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "node IPAM failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::PostParams;
@@ -20,6 +19,7 @@ use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, is_conflict, is_not_found};
+use crate::reconciler;
 
 /// What one per-namespace controller keeps.
 pub struct Keep<K> {
@@ -73,14 +73,12 @@ pub async fn run<K: Kept>(
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let kept: Api<K> = Api::all(client.clone());
     let by_name = watcher::Config::default().fields(&format!("metadata.name={}", keep.name));
-    Controller::new(namespaces, watcher::Config::default())
-        .watches(kept, by_name, |obj: K| {
+    let controller =
+        Controller::new(namespaces, watcher::Config::default()).watches(kept, by_name, |obj: K| {
             obj.namespace().map(|ns| ObjectRef::new(&ns))
-        })
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, Arc::new(Ctx { client, keep }))
-        .for_each(|_| async {})
-        .await;
+        });
+    let ctx = Arc::new(Ctx { client, keep });
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(2)).await;
     Ok(())
 }
 
@@ -123,9 +121,4 @@ async fn reconcile<K: Kept>(ns: Arc<Namespace>, ctx: Arc<Ctx<K>>) -> Result<Acti
 /// A create into a namespace that began terminating is refused with 403.
 fn is_forbidden(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 403)
-}
-
-fn error_policy<K: Kept>(_ns: Arc<Namespace>, error: &Error, _ctx: Arc<Ctx<K>>) -> Action {
-    tracing::warn!(%error, "per-namespace object sync failed; retrying");
-    Action::requeue(Duration::from_secs(2))
 }

@@ -9,7 +9,6 @@ pub mod plan;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -23,6 +22,7 @@ use podnet_k8s_events::{Broadcaster, EventType, Recorder, Reference, Source};
 
 use crate::error::{Error, is_not_found};
 use crate::pods::{controller_ref, from_template};
+use crate::reconciler;
 use crate::status_patch;
 
 struct Ctx {
@@ -38,16 +38,9 @@ pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Erro
         Broadcaster::new(client.clone(), Source::new("replicaset-controller", None));
     tokio::spawn(broadcaster.run());
     let ctx = Arc::new(Ctx { client, recorder });
-    Controller::new(sets, watcher::Config::default())
-        .owns(pods, watcher::Config::default())
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(error) = r {
-                tracing::debug!(%error, "replicaset reconcile");
-            }
-        })
-        .await;
+    let controller =
+        Controller::new(sets, watcher::Config::default()).owns(pods, watcher::Config::default());
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(1)).await;
     Ok(())
 }
 
@@ -102,27 +95,16 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
             Err(e) => return Err(Error::on("deleting pod", name.clone())(e)),
         }
     }
-    if rs.status.as_ref() != Some(&step.status) {
-        let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-        let patch = status_patch::merge(&step.status, status_patch::REPLICA_SET_COUNTERS);
-        match api
-            .patch_status(
-                &rs.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(Error::on(
-                    "updating the status of replicaset",
-                    rs.name_any(),
-                )(e));
-            }
-        }
-    }
+    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+    let counters = status_patch::REPLICA_SET_COUNTERS;
+    status_patch::write(
+        &api,
+        &rs.name_any(),
+        rs.status.as_ref(),
+        &step.status,
+        counters,
+    )
+    .await?;
     // minReadySeconds: availability changes with time alone.
     let min_ready = rs.spec.min_ready_seconds.unwrap_or(0);
     let waiting = step.status.ready_replicas != step.status.available_replicas;
@@ -143,9 +125,4 @@ async fn claim(pods: &Api<Pod>, name: &str, patch: &serde_json::Value) -> Result
         Err(e) if is_not_found(&e) => Ok(()),
         Err(e) => Err(Error::on("claiming pod", name)(e)),
     }
-}
-
-fn error_policy(_rs: Arc<ReplicaSet>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "replicaset sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }

@@ -59,6 +59,11 @@ pub async fn run_all(
         ),
         spawn("job", job::run(client.clone(), stop.clone()), &stop),
         spawn(
+            "cronjob",
+            crate::cronjob::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
             "scheduler",
             scheduler::run(client.clone(), stop.clone()),
             &stop,

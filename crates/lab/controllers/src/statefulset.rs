@@ -13,18 +13,17 @@ pub mod pods;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::daemonset::apply_revision;
-use crate::error::{Error, is_conflict, is_not_found};
-use crate::status_patch;
+use crate::dependents::{apply_revisions, delete_pods};
+use crate::error::{Error, is_conflict};
+use crate::{reconciler, status_patch};
 
 struct Ctx {
     client: Client,
@@ -33,23 +32,14 @@ struct Ctx {
 /// Runs the StatefulSet controller until `shutdown`.
 pub async fn run(client: Client, shutdown: CancellationToken) -> Result<(), Error> {
     let sets: Api<StatefulSet> = Api::all(client.clone());
-    let ctx = Arc::new(Ctx {
-        client: client.clone(),
-    });
-    Controller::new(sets, watcher::Config::default())
+    let controller = Controller::new(sets, watcher::Config::default())
         .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .owns(
-            Api::<ControllerRevision>::all(client),
+            Api::<ControllerRevision>::all(client.clone()),
             watcher::Config::default(),
-        )
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| async move {
-            if let Err(error) = r {
-                tracing::debug!(%error, "statefulset reconcile");
-            }
-        })
-        .await;
+        );
+    let ctx = Arc::new(Ctx { client });
+    reconciler::drive(controller, shutdown, reconcile, ctx, Duration::from_secs(1)).await;
     Ok(())
 }
 
@@ -65,9 +55,7 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     let pods = pods_api.list(&ListParams::default()).await?.items;
     let revisions = revisions_api.list(&ListParams::default()).await?.items;
     let step = plan::plan(&sts, &pods, &revisions, k8s_openapi::jiff::Timestamp::now());
-    for change in &step.revisions {
-        apply_revision(&revisions_api, change).await?;
-    }
+    apply_revisions(&revisions_api, &step.revisions).await?;
     for pod in &step.create {
         tracing::info!(pod = %pod.name_any(), "creating stateful pod");
         match pods_api.create(&PostParams::default(), pod).await {
@@ -77,24 +65,13 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
             Err(e) => return Err(Error::on("creating pod", pod.name_any())(e)),
         }
     }
-    for pod in &step.delete {
-        tracing::info!(%pod, "deleting stateful pod");
-        match pods_api.delete(pod, &DeleteParams::default()).await {
-            Ok(_) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(Error::on("deleting pod", pod.clone())(e)),
-        }
+    if !step.delete.is_empty() {
+        tracing::info!(delete = ?step.delete, "deleting stateful pods");
     }
-    if sts.status.as_ref() != Some(&step.status) {
-        let patch = status_patch::merge(&step.status, status_patch::STATEFUL_SET_COUNTERS);
-        Api::<StatefulSet>::namespaced(ctx.client.clone(), &ns)
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::on(
-                "updating the status of statefulset",
-                name.clone(),
-            ))?;
-    }
+    delete_pods(&pods_api, &step.delete).await?;
+    let api = Api::<StatefulSet>::namespaced(ctx.client.clone(), &ns);
+    let counters = status_patch::STATEFUL_SET_COUNTERS;
+    status_patch::write(&api, &name, sts.status.as_ref(), &step.status, counters).await?;
     // A pod still terminating under a name to reuse brings no event for this set.
     let waiting = pods
         .iter()
@@ -104,9 +81,4 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     } else {
         Action::await_change()
     })
-}
-
-fn error_policy(_sts: Arc<StatefulSet>, error: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(%error, "statefulset sync failed; retrying");
-    Action::requeue(Duration::from_secs(1))
 }

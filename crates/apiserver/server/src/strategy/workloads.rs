@@ -12,6 +12,7 @@ pub const KINDS: &[&str] = &[
     "DaemonSet",
     "StatefulSet",
     "Job",
+    "CronJob",
 ];
 
 pub fn defaults(kind: &str, obj: &mut Value) {
@@ -99,6 +100,18 @@ pub fn defaults(kind: &str, obj: &mut Value) {
             if spec["podFailurePolicy"].is_null() {
                 default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
             }
+        }
+        "CronJob" => {
+            default(spec, "concurrencyPolicy", json!("Allow"));
+            default(spec, "suspend", json!(false));
+            default(spec, "successfulJobsHistoryLimit", json!(3));
+            default(spec, "failedJobsHistoryLimit", json!(1));
+            // Upstream defaults the template's pod spec but not its JobSpec: a Job made
+            // from it is defaulted when it is created.
+            if let Some(pod) = spec.pointer_mut("/jobTemplate/spec/template/spec") {
+                pod_spec_defaults(pod);
+            }
+            return;
         }
         _ => {}
     }

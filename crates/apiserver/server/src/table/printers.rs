@@ -112,6 +112,21 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
             ],
             workloads::job,
         ),
+        "CronJob" => (
+            vec![
+                NAME,
+                col("Schedule", "string", 0),
+                col("Timezone", "string", 0),
+                col("Suspend", "boolean", 0),
+                col("Active", "integer", 0),
+                col("Last Schedule", "string", 0),
+                AGE,
+                col("Containers", "string", 1),
+                col("Images", "string", 1),
+                col("Selector", "string", 1),
+            ],
+            workloads::cron_job,
+        ),
         "ControllerRevision" => (
             vec![
                 NAME,

@@ -130,7 +130,7 @@ pub(super) fn selector_and_template(spec: &Value, errs: &mut Errors) {
 }
 
 /// A field that must be one of `allowed` when set: 422 NotSupported naming it, as upstream.
-fn one_of(value: &Value, path: &str, allowed: &[&str], errs: &mut Errors) {
+pub(super) fn one_of(value: &Value, path: &str, allowed: &[&str], errs: &mut Errors) {
     if let Some(v) = value.as_str()
         && !allowed.contains(&v)
     {

@@ -1,62 +1,24 @@
 use k8s_openapi::api::apps::v1::{DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
-use k8s_openapi::api::core::v1::{
-    Container, NodeSpec, PodCondition, PodSpec, PodStatus, PodTemplateSpec, Taint, Toleration,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::api::core::v1::{Taint, Toleration};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::*;
 use crate::daemonset::pods::{self, daemon_pod};
-use crate::revisions::Change;
+use crate::fixture::{labelled_template, node, running, store_revisions, stored};
 
 fn daemon_set(image: &str, f: impl FnOnce(&mut DaemonSetSpec)) -> DaemonSet {
-    let labels: BTreeMap<String, String> = [("name".to_string(), "fluentd".to_string())].into();
+    let (selector, template) = labelled_template(("name", "fluentd"), "fluentd", image);
     let mut spec = DaemonSetSpec {
-        selector: LabelSelector {
-            match_labels: Some(labels.clone()),
-            ..Default::default()
-        },
-        template: PodTemplateSpec {
-            metadata: Some(ObjectMeta {
-                labels: Some(labels),
-                ..Default::default()
-            }),
-            spec: Some(PodSpec {
-                containers: vec![Container {
-                    name: "fluentd".into(),
-                    image: Some(image.into()),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        },
+        selector,
+        template,
         ..Default::default()
     };
     f(&mut spec);
     DaemonSet {
-        metadata: ObjectMeta {
-            name: Some("fluentd".into()),
-            namespace: Some("kube-system".into()),
-            uid: Some("ds-uid".into()),
-            generation: Some(1),
-            ..Default::default()
-        },
+        metadata: stored("fluentd", "kube-system", "ds-uid", 1),
         spec,
         status: None,
     }
-}
-
-fn node(name: &str, f: impl FnOnce(&mut Node)) -> Node {
-    let mut n = Node {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            labels: Some([("kubernetes.io/hostname".to_string(), name.to_string())].into()),
-            ..Default::default()
-        },
-        spec: Some(NodeSpec::default()),
-        status: None,
-    };
-    f(&mut n);
-    n
 }
 
 fn taint(key: &str, effect: &str) -> impl FnOnce(&mut Node) {
@@ -104,20 +66,7 @@ impl World {
 
     fn sync(&mut self, ds: &DaemonSet, nodes: &[Node], ready: bool) -> Plan {
         let p = plan(ds, nodes, &self.pods, &self.revisions, now());
-        for change in &p.revisions {
-            match change {
-                Change::Create(r) => self.revisions.push((**r).clone()),
-                Change::Renumber { name, revision } => {
-                    let r = self
-                        .revisions
-                        .iter_mut()
-                        .find(|r| r.name_any() == *name)
-                        .unwrap();
-                    r.revision = Some(*revision);
-                }
-                Change::Delete(name) => self.revisions.retain(|r| r.name_any() != *name),
-            }
-        }
+        store_revisions(&mut self.revisions, &p.revisions);
         self.pods.retain(|pod| !p.delete.contains(&pod.name_any()));
         for n in &p.create {
             self.made += 1;
@@ -127,15 +76,7 @@ impl World {
             pod.metadata.creation_timestamp =
                 Some(Time(Timestamp::from_second(self.made as i64).unwrap()));
             pod.spec.as_mut().unwrap().node_name = Some(n.clone());
-            pod.status = Some(PodStatus {
-                phase: Some("Running".into()),
-                conditions: Some(vec![PodCondition {
-                    type_: "Ready".into(),
-                    status: if ready { "True" } else { "False" }.into(),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            });
+            pod.status = Some(running(ready));
             self.pods.push(pod);
         }
         p

@@ -1,49 +1,26 @@
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::apps::v1::{
     DeploymentCondition, DeploymentSpec, DeploymentStrategy, ReplicaSetStatus,
     RollingUpdateDeployment,
 };
-use k8s_openapi::api::core::v1::{Container, PodSpec, PodStatus, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::api::core::v1::PodStatus;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 
 use super::*;
 use crate::deployment::replica_sets::{REVISION, REVISION_HISTORY};
+use crate::fixture::{labelled_template, stored};
 use crate::hash::LABEL;
 
 fn deployment(replicas: i32, image: &str, f: impl FnOnce(&mut DeploymentSpec)) -> Deployment {
-    let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
+    let (selector, template) = labelled_template(("app", "web"), "web", image);
     let mut spec = DeploymentSpec {
         replicas: Some(replicas),
-        selector: LabelSelector {
-            match_labels: Some(labels.clone()),
-            ..Default::default()
-        },
-        template: PodTemplateSpec {
-            metadata: Some(ObjectMeta {
-                labels: Some(labels),
-                ..Default::default()
-            }),
-            spec: Some(PodSpec {
-                containers: vec![Container {
-                    name: "web".into(),
-                    image: Some(image.into()),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        },
+        selector,
+        template,
         ..Default::default()
     };
     f(&mut spec);
     Deployment {
-        metadata: ObjectMeta {
-            name: Some("web".into()),
-            namespace: Some("default".into()),
-            uid: Some("d-uid".into()),
-            generation: Some(2),
-            ..Default::default()
-        },
+        metadata: stored("web", "default", "d-uid", 2),
         spec,
         status: None,
     }

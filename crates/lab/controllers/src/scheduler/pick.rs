@@ -122,24 +122,11 @@ pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{NodeSpec, PodSpec};
+    use k8s_openapi::api::core::v1::PodSpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
     use super::*;
-
-    fn node(name: &str, f: impl FnOnce(&mut Node)) -> Node {
-        let mut n = Node {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                labels: Some([("kubernetes.io/hostname".to_string(), name.to_string())].into()),
-                ..Default::default()
-            },
-            spec: Some(NodeSpec::default()),
-            status: None,
-        };
-        f(&mut n);
-        n
-    }
+    use crate::fixture::node;
 
     fn control_plane(n: &mut Node) {
         n.spec.as_mut().unwrap().taints = Some(vec![Taint {

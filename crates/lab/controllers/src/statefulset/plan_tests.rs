@@ -1,47 +1,24 @@
 use k8s_openapi::api::apps::v1::{
     RollingUpdateStatefulSetStrategy, StatefulSetSpec, StatefulSetUpdateStrategy,
 };
-use k8s_openapi::api::core::v1::{Container, PodCondition, PodSpec, PodStatus};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::*;
-use crate::revisions::Change;
+use crate::fixture::{labelled_template, running, store_revisions, stored};
 use crate::statefulset::pods::{POD_INDEX, POD_NAME};
 
 fn stateful_set(replicas: i32, image: &str, f: impl FnOnce(&mut StatefulSetSpec)) -> StatefulSet {
-    let labels: BTreeMap<String, String> = [("app".to_string(), "nginx".to_string())].into();
+    let (selector, template) = labelled_template(("app", "nginx"), "nginx", image);
     let mut spec = StatefulSetSpec {
         replicas: Some(replicas),
         service_name: Some("nginx".into()),
-        selector: LabelSelector {
-            match_labels: Some(labels.clone()),
-            ..Default::default()
-        },
-        template: PodTemplateSpec {
-            metadata: Some(ObjectMeta {
-                labels: Some(labels),
-                ..Default::default()
-            }),
-            spec: Some(PodSpec {
-                containers: vec![Container {
-                    name: "nginx".into(),
-                    image: Some(image.into()),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-        },
+        selector,
+        template,
         ..Default::default()
     };
     f(&mut spec);
     StatefulSet {
-        metadata: ObjectMeta {
-            name: Some("web".into()),
-            namespace: Some("default".into()),
-            uid: Some("sts-uid".into()),
-            generation: Some(1),
-            ..Default::default()
-        },
+        metadata: stored("web", "default", "sts-uid", 1),
         spec,
         status: None,
     }
@@ -64,32 +41,11 @@ struct World {
 impl World {
     fn sync(&mut self, sts: &mut StatefulSet, ready: bool) -> Plan {
         let p = plan(sts, &self.pods, &self.revisions, now());
-        for change in &p.revisions {
-            match change {
-                Change::Create(r) => self.revisions.push((**r).clone()),
-                Change::Renumber { name, revision } => {
-                    let r = self
-                        .revisions
-                        .iter_mut()
-                        .find(|r| r.name_any() == *name)
-                        .unwrap();
-                    r.revision = Some(*revision);
-                }
-                Change::Delete(name) => self.revisions.retain(|r| r.name_any() != *name),
-            }
-        }
+        store_revisions(&mut self.revisions, &p.revisions);
         self.pods.retain(|pod| !p.delete.contains(&pod.name_any()));
         for pod in &p.create {
             let mut pod = pod.clone();
-            pod.status = Some(PodStatus {
-                phase: Some("Running".into()),
-                conditions: Some(vec![PodCondition {
-                    type_: "Ready".into(),
-                    status: if ready { "True" } else { "False" }.into(),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            });
+            pod.status = Some(running(ready));
             self.pods.push(pod);
         }
         sts.status = Some(p.status.clone());

@@ -119,6 +119,34 @@ pub(super) fn job(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     row
 }
 
+/// SUSPEND is `<unset>` without the field (kubectl's printBoolPtr); LAST SCHEDULE an age.
+pub(super) fn cron_job(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let spec = &obj["spec"];
+    let status = &obj["status"];
+    let suspend = match spec["suspend"].as_bool() {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    };
+    let last = status["lastScheduleTime"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map_or("<none>".into(), |t| {
+            human_duration(now.duration_since(t).as_secs())
+        });
+    let mut row = vec![
+        name(obj),
+        spec["schedule"].clone(),
+        or_none(spec["timeZone"].as_str().unwrap_or("").into()),
+        suspend.into(),
+        json!(status["active"].as_array().map_or(0, Vec::len)),
+        last.into(),
+        age(obj, now),
+    ];
+    row.extend(wide(&spec["jobTemplate"]["spec"]));
+    row
+}
+
 /// CONTROLLER is the controlling owner as `kind.group/name` (`daemonset.apps/fluentd`).
 pub(super) fn controller_revision(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     let controller = obj["metadata"]["ownerReferences"]
