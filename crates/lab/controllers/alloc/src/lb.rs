@@ -234,6 +234,10 @@ impl LbAllocator {
         }
     }
 
+    pub fn pools(&self) -> &[Pool] {
+        &self.pools
+    }
+
     /// The Services holding `ip`, by key.
     pub fn holders_of(&self, ip: IpAddr) -> Vec<&str> {
         self.holders
