@@ -169,16 +169,13 @@ fn services_in(mode: &str) {
     ]);
     assert_eq!(back.trim(), "one", "{mode}: hairpin");
 
-    // A LoadBalancer IP, once the Service's status names it.
-    lab.kubectl_ok(&[
-        "patch",
-        "svc",
-        "lb",
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        r#"{"status":{"loadBalancer":{"ingress":[{"ip":"172.18.255.200"}]}}}"#,
-    ]);
+    // A LoadBalancer IP, once the lab's allocator has put it in the Service's status.
+    eventually(20, "the LoadBalancer IP to be allocated", || {
+        let ip = lab.json(&["get", "svc", "lb"])["status"]["loadBalancer"]["ingress"][0]["ip"]
+            .as_str()
+            .map(str::to_owned);
+        (ip.as_deref() == Some("172.18.255.200")).then_some(())
+    });
     eventually(20, "the LoadBalancer IP to answer", || {
         let out = lab.podnet(&[
             "exec",

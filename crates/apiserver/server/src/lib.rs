@@ -56,6 +56,7 @@ pub use podnet_apiserver_store as store;
 
 use std::future::{Future, IntoFuture as _};
 
+use axum::serve::ListenerExt as _;
 use futures::FutureExt as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -179,7 +180,10 @@ pub async fn serve_on(
         };
         let router = router.clone();
         match listener {
-            tls::Listener::Plain(l) => axum::serve(l, router)
+            // Without TCP_NODELAY a small watch event written while the previous one is
+            // unacknowledged waits for the client's delayed ACK (~40 ms); Go's servers, and so
+            // kube-apiserver, disable Nagle on every connection.
+            tls::Listener::Plain(l) => axum::serve(l.tap_io(tls::no_delay), router)
                 .with_graceful_shutdown(stopped)
                 .into_future()
                 .boxed(),

@@ -70,7 +70,7 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let (stream, addr) = match self.tcp.accept().await {
+            let (mut stream, addr) = match self.tcp.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: wait rather than spin.
@@ -79,6 +79,7 @@ impl axum::serve::Listener for TlsListener {
                     continue;
                 }
             };
+            no_delay(&mut stream);
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => return (tls, addr),
                 Ok(Err(error)) => tracing::debug!(%addr, %error, "TLS handshake failed"),
@@ -89,6 +90,13 @@ impl axum::serve::Listener for TlsListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.tcp.local_addr()
+    }
+}
+
+/// Disables Nagle's algorithm on an accepted connection (see [`crate::serve_on`]'s listeners).
+pub(crate) fn no_delay(stream: &mut TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "setting TCP_NODELAY");
     }
 }
 

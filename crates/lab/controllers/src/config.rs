@@ -24,6 +24,8 @@ pub struct Config {
     /// The cluster CA's certificate (PEM), published as `kube-root-ca.crt` in every
     /// namespace; None: nothing to publish.
     pub root_ca: Option<String>,
+    /// LoadBalancer address pools (the lab's default: 172.18.255.200–172.18.255.250).
+    pub load_balancer_pools: Vec<podnet_lab_controllers_alloc::Pool>,
 }
 
 /// One node of the config.
@@ -79,6 +81,7 @@ impl Config {
             service_subnets: vec!["10.96.0.0/16".parse().expect("literal")],
             api_server: "172.18.0.1:6443".parse().expect("literal"),
             root_ca: None,
+            load_balancer_pools: vec![podnet_lab_controllers_alloc::LbAllocator::lab_pool()],
         }
     }
 }

@@ -17,6 +17,7 @@
 //! | [`cronjob`] | CronJobs → a Job per scheduled time, history limits, concurrency policies | cronjob-controller-v2 |
 //! | [`daemonset`] | DaemonSets → a Pod per eligible node, ControllerRevisions | daemonset controller |
 //! | [`scheduler`] | binds pods without a node | kube-scheduler (filters + spreading) |
+//! | [`lb_ipam`] | `type: LoadBalancer` Services get `status.loadBalancer.ingress[].ip` from the pools | MetalLB / Cilium LB-IPAM controller |
 //! | [`endpointslice`] | Services' EndpointSlices from their pods | EndpointSlice controller |
 //! | [`gc`] | deletes pods and slices whose controller owner is gone | garbage collector |
 //! | [`service_account`] | the `default` ServiceAccount in every namespace | serviceaccounts controller |
@@ -39,6 +40,7 @@ pub mod gc;
 pub mod hash;
 pub mod job;
 pub mod kubernetes_service;
+pub mod lb_ipam;
 pub mod namespace;
 pub mod node_affinity;
 pub mod node_ipam;

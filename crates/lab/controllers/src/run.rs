@@ -10,7 +10,7 @@ use crate::{
     daemonset, deployment, endpointslice, gc, job, kubernetes_service, namespace, node_ipam,
     replicaset, scheduler, statefulset,
 };
-use crate::{root_ca, service_account};
+use crate::{lb_ipam, root_ca, service_account};
 
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
 /// its error is returned.
@@ -21,6 +21,7 @@ pub async fn run_all(
 ) -> Result<(), Error> {
     let stop = shutdown.child_token();
     let root_ca = config.root_ca.clone();
+    let lb_pools = config.load_balancer_pools.clone();
     let mut tasks = vec![
         spawn(
             "namespace",
@@ -81,6 +82,11 @@ pub async fn run_all(
         spawn(
             "serviceaccount",
             service_account::run(client.clone(), stop.clone()),
+            &stop,
+        ),
+        spawn(
+            "lb-ipam",
+            lb_ipam::run(client.clone(), lb_pools, stop.clone()),
             &stop,
         ),
     ];

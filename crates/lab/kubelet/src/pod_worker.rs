@@ -237,7 +237,15 @@ impl Worker {
                 .collect();
             let ephemeral: Vec<_> = ephemeral::containers(pod)
                 .into_iter()
-                .filter(|c| !self.ctx.state.lock().unwrap().containers.contains_key(&c.name))
+                .filter(|c| {
+                    !self
+                        .ctx
+                        .state
+                        .lock()
+                        .unwrap()
+                        .containers
+                        .contains_key(&c.name)
+                })
                 .collect();
             let due: Vec<_> = due.into_iter().chain(&ephemeral).collect();
             if !due.is_empty() {

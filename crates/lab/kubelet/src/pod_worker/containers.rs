@@ -262,7 +262,15 @@ pub(crate) fn start(ctx: &WorkerCtx, pod: &Pod, c: &Container, objects: &PodObje
                 tty: c.tty == Some(true),
             };
             let consoles = &ctx.shared.consoles;
-            return console::spawn(&key, &c.name, ns, &spec, console, (stdout, stderr), consoles);
+            return console::spawn(
+                &key,
+                &c.name,
+                ns,
+                &spec,
+                console,
+                (stdout, stderr),
+                consoles,
+            );
         }
         spawn_in(&key, &c.name, ns, &spec, stdout.into(), stderr.into())
     });
