@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 
@@ -196,6 +196,14 @@ async fn measure(kubeconfig: &Path, enc: Encoding, ns: &str) -> Figures {
     nss.create(&PostParams::default(), &namespace)
         .await
         .unwrap();
+    // Pods are refused until the namespace's `default` ServiceAccount exists (the
+    // ServiceAccount admission), as on kube-apiserver; the lab's controller makes it.
+    let accounts: Api<ServiceAccount> = Api::namespaced(main.clone(), ns);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while accounts.get_opt("default").await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no default ServiceAccount in {ns}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let start = Instant::now();
     for i in 0..SEQUENTIAL {
