@@ -98,7 +98,12 @@ fn run(dir: &Path) {
         let rss_end = memory(pid);
 
         println!();
-        println!("podnet lab daemon (release build, real process, controllers running)");
+        let build = if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        };
+        println!("podnet lab daemon ({build} build, real process, controllers running)");
         println!("{:<52} {:>12} {:>12}", "measure", "JSON", "protobuf");
         println!(
             "{:<52} {:>12} {:>12}",
@@ -201,7 +206,10 @@ async fn measure(kubeconfig: &Path, enc: Encoding, ns: &str) -> Figures {
     let accounts: Api<ServiceAccount> = Api::namespaced(main.clone(), ns);
     let deadline = Instant::now() + Duration::from_secs(60);
     while accounts.get_opt("default").await.unwrap().is_none() {
-        assert!(Instant::now() < deadline, "no default ServiceAccount in {ns}");
+        assert!(
+            Instant::now() < deadline,
+            "no default ServiceAccount in {ns}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
