@@ -407,6 +407,19 @@ spec:
     command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo out $i; echo err $i >&2; sleep 0.3; done"]
 "#;
 
+const BRIEF: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: brief
+spec:
+  restartPolicy: Never
+  containers:
+  - name: count
+    image: busybox
+    command: ["sh", "-c", "i=0; while [ $i -lt 30 ]; do i=$((i+1)); echo left $i; sleep 0.3; done"]
+"#;
+
 /// The number of a `PREFIX N` line.
 fn numbered(line: &str, prefix: &str) -> Option<u64> {
     line.strip_prefix(prefix)?.trim_end().parse().ok()
@@ -462,6 +475,9 @@ fn kubectl_attach_streams_a_container_without_stdin_from_now_on_its_channels() {
                 _ => stderr.push(line),
             }
         }
+        if let Some(status) = attach.try_wait().unwrap() {
+            panic!("kubectl attach ended early ({status}): {stdout:?} {stderr:?}");
+        }
         (seen(&stdout, "out ") >= 3 && seen(&stderr, "err ") >= 3).then_some(())
     });
     // The client goes; the container goes on.
@@ -478,6 +494,23 @@ fn kubectl_attach_streams_a_container_without_stdin_from_now_on_its_channels() {
     );
     assert!(stdout.iter().all(|l| l.starts_with("out ")), "{stdout:?}");
     assert!(!stderr.iter().any(|l| l.starts_with("out ")), "{stderr:?}");
+
+    // A container whose output ends ends the session: kubectl leaves with success.
+    let brief = manifest(tmp.path(), "brief.yaml", BRIEF);
+    lab.kubectl_ok(&["apply", "-f", brief.to_str().unwrap()]);
+    lab.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/brief",
+        "--timeout=60s",
+    ]);
+    let out = lab.kubectl(&["attach", "brief"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).ends_with("left 30\n"),
+        "{}",
+        show(&out)
+    );
 }
 
 const TICKER: &str = r#"
