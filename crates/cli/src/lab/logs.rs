@@ -88,6 +88,7 @@ async fn print_container_log(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<()
         timestamps: args.timestamps,
         tail_lines: u64::try_from(args.tail).ok(),
         limit_bytes: args.limit_bytes,
+        stream: None,
     };
     let mut chunks = logs::read_log(&file, &options)?;
     let mut out = std::io::stdout().lock();

@@ -14,6 +14,7 @@
 //! - [`logs`] serves `/containerLogs`.
 
 pub(crate) mod attach;
+pub(crate) mod attach_log;
 pub(crate) mod channel;
 pub(crate) mod exec;
 pub(crate) mod logs;

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::cri::{format_fixed, parse_entry};
+use super::cri::{LogStream, format_fixed, parse_entry};
 
 /// `PodLogOptions` as the query of a `pods/log` or `/containerLogs` request carries them
 /// (`?container=c&follow=true&tailLines=10`).
@@ -36,6 +36,10 @@ pub struct LogOptions {
     pub tail_lines: Option<u64>,
     /// Stop after this many bytes of output, even within an entry.
     pub limit_bytes: Option<u64>,
+    /// Only this stream's entries (upstream's `PodLogOptions.stream`); None for both. The
+    /// tail still counts every entry, so the two are not meant together (upstream refuses
+    /// them together too).
+    pub stream: Option<LogStream>,
 }
 
 // === impl LogOptions ===
@@ -53,6 +57,7 @@ impl LogOptions {
             timestamps: query.timestamps,
             tail_lines: query.tail_lines.and_then(|n| u64::try_from(n).ok()),
             limit_bytes: query.limit_bytes.and_then(|n| u64::try_from(n).ok()),
+            stream: None,
         }
     }
 }
@@ -71,6 +76,7 @@ pub(crate) enum Step {
 pub(crate) struct OutputFilter {
     since: Option<Timestamp>,
     timestamps: bool,
+    stream: Option<LogStream>,
     bytes_left: Option<u64>,
     /// Entries still to read when not following (the tail's count); None for all.
     entries_left: Option<u64>,
@@ -83,6 +89,7 @@ impl OutputFilter {
         Self {
             since: options.since,
             timestamps: options.timestamps,
+            stream: options.stream,
             bytes_left: options.limit_bytes,
             entries_left: options.tail_lines.filter(|_| !options.follow),
         }
@@ -100,6 +107,9 @@ impl OutputFilter {
             tracing::debug!(line = %String::from_utf8_lossy(line), "not a CRI log entry");
             return Step::Emit(vec![]);
         };
+        if self.stream.is_some_and(|only| only != entry.stream) {
+            return Step::Emit(vec![]);
+        }
         if let Some(left) = &mut self.entries_left {
             *left = left.saturating_sub(1);
         }
@@ -216,6 +226,16 @@ mod tests {
             (o.tail_lines, o.limit_bytes, o.timestamps),
             (None, Some(10), true)
         );
+    }
+
+    #[test]
+    fn one_stream_keeps_only_its_entries_partial_ones_included() {
+        let only = |stream| LogOptions {
+            stream: Some(stream),
+            ..Default::default()
+        };
+        assert_eq!(run(only(LogStream::Stdout)), "one\n");
+        assert_eq!(run(only(LogStream::Stderr)), "two\n");
     }
 
     #[test]

@@ -50,6 +50,7 @@ const FOLLOW: LogOptions = LogOptions {
     timestamps: false,
     tail_lines: None,
     limit_bytes: None,
+    stream: None,
 };
 
 fn log_path(dir: &tempfile::TempDir, n: u32) -> PathBuf {

@@ -2,7 +2,8 @@
 //! (see [`crate::container::console`]): its output from now on, its stdin, its terminal's
 //! size. The session ends when the container's output does; the container is left alone
 //! when the client leaves, except that `stdinOnce` closes its stdin after the first session
-//! that wrote to it.
+//! that wrote to it. A container without a console is attached to through its log
+//! (see [`super::attach_log`]).
 
 use std::sync::Arc;
 
@@ -15,8 +16,9 @@ use tokio::sync::mpsc;
 
 use super::exec::StreamOptions;
 use super::session::{Input, Started, Streams};
-use super::{Server, channel, lookup, serve_session, text};
+use super::{Server, attach_log, channel, lookup, serve_session, text};
 use crate::container::console::Console;
+use crate::logs::{find_container_log_dir, instance_to_read};
 
 pub(super) async fn attach(
     State(server): State<Arc<Server>>,
@@ -30,17 +32,35 @@ pub(super) async fn attach(
     }
     let key = format!("{namespace}/{pod}/{container}");
     let Some(console) = server.consoles.lock().unwrap().get(&key).cloned() else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "container {container} of pod {namespace}/{pod} has no console to attach to: \
-                 its spec asks for neither stdin nor tty (or this kubelet adopted it after a restart)"
-            ),
-        );
+        return attach_to_log(server, parts, opts, (namespace, pod, container)).await;
     };
     tracing::info!(pod = %format!("{namespace}/{pod}"), %container, stdin = opts.stdin, tty = opts.tty, "attach");
     let session_opts = opts.clone();
     serve_session(parts, opts, move || session(console, &session_opts)).await
+}
+
+/// Attach to a container without a console: its output as its log receives it.
+async fn attach_to_log(
+    server: Arc<Server>,
+    parts: axum::http::request::Parts,
+    opts: StreamOptions,
+    (namespace, pod, container): (String, String, String),
+) -> Response {
+    let log = find_container_log_dir(&server.state_dir, &namespace, &pod, &container)
+        .and_then(|dir| instance_to_read(&dir, false));
+    let Some(log) = log else {
+        return text(
+            StatusCode::NOT_FOUND,
+            lookup::Missing::Container(container).to_string(),
+        );
+    };
+    // Opened now, so that the session's output starts at the moment of attaching.
+    let started = match attach_log::session(&log, &opts) {
+        Ok(started) => started,
+        Err(error) => return text(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    };
+    tracing::info!(pod = %format!("{namespace}/{pod}"), %container, stdin = opts.stdin, log = %log.display(), "attach to the container's log");
+    serve_session(parts, opts, move || started).await
 }
 
 /// An attached session: it ends with Success when the container's output does; a client
