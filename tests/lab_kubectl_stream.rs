@@ -195,12 +195,7 @@ struct Terminal {
 
 impl Terminal {
     fn open(rows: u16, cols: u16) -> (Terminal, OwnedFd) {
-        let ws = nix::pty::Winsize {
-            ws_row: rows,
-            ws_col: cols,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
+        let ws = libc_winsize(rows, cols);
         let pty = nix::pty::openpty(Some(&ws), None).unwrap();
         let mut reader = std::fs::File::from(pty.master.try_clone().unwrap());
         let seen = Arc::new(Mutex::new(String::new()));
@@ -245,21 +240,8 @@ impl Terminal {
     }
 }
 
-fn libc_winsize(rows: u16, cols: u16) -> nix::libc::winsize {
-    nix::libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    }
-}
-
-#[test]
-fn kubectl_exec_it_gets_a_terminal_that_follows_resizes() {
-    let lab = Lab::up("streamtty", &[]);
-    running_pods(&lab);
-    let (term, slave) = Terminal::open(24, 80);
-    let mut cmd = lab.kubectl_command(&["exec", "-it", "shell", "--", "sh"]);
+/// Starts `cmd` with the pty `slave` as its controlling terminal and stdio, as a shell would.
+fn on_terminal(mut cmd: std::process::Command, slave: OwnedFd) -> std::process::Child {
     cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
@@ -274,7 +256,25 @@ fn kubectl_exec_it_gets_a_terminal_that_follows_resizes() {
             Ok(())
         });
     }
-    let mut kubectl = cmd.spawn().unwrap();
+    cmd.spawn().unwrap()
+}
+
+fn libc_winsize(rows: u16, cols: u16) -> nix::libc::winsize {
+    nix::libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
+}
+
+#[test]
+fn kubectl_exec_it_gets_a_terminal_that_follows_resizes() {
+    let lab = Lab::up("streamtty", &[]);
+    running_pods(&lab);
+    let (term, slave) = Terminal::open(24, 80);
+    let cmd = lab.kubectl_command(&["exec", "-it", "shell", "--", "sh"]);
+    let mut kubectl = on_terminal(cmd, slave);
 
     term.type_line("echo TTY=$(tty)");
     let seen = term.expect("the remote tty's name", |s| s.contains("TTY=/dev/pts/"));
@@ -318,7 +318,7 @@ fn kubectl_run_it_rm_and_attach_use_the_containers_console() {
 
     // run -it --rm: a shell on a terminal, then the pod is deleted.
     let (term, slave) = Terminal::open(24, 80);
-    let mut cmd = lab.kubectl_command(&[
+    let cmd = lab.kubectl_command(&[
         "run",
         "tmp-shell",
         "-it",
@@ -328,21 +328,7 @@ fn kubectl_run_it_rm_and_attach_use_the_containers_console() {
         "--",
         "sh",
     ]);
-    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave));
-    // SAFETY: setsid and ioctl are async-signal-safe; kubectl gets the pty as its terminal.
-    unsafe {
-        use std::os::unix::process::CommandExt as _;
-        cmd.pre_exec(|| {
-            nix::libc::setsid();
-            if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut kubectl = cmd.spawn().unwrap();
+    let mut kubectl = on_terminal(cmd, slave);
     term.expect("kubectl's attach hint", |s| {
         s.contains("If you don't see a command prompt")
     });
@@ -594,23 +580,8 @@ fn kubectl_debug_adds_an_ephemeral_container_in_the_pods_network() {
     lab.kubectl_ok(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"]);
 
     let (term, slave) = Terminal::open(24, 80);
-    let mut cmd =
-        lab.kubectl_command(&["debug", "-it", "web", "--image=busybox", "--target=netexec"]);
-    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave));
-    // SAFETY: setsid and ioctl are async-signal-safe; kubectl gets the pty as its terminal.
-    unsafe {
-        use std::os::unix::process::CommandExt as _;
-        cmd.pre_exec(|| {
-            nix::libc::setsid();
-            if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut kubectl = cmd.spawn().unwrap();
+    let cmd = lab.kubectl_command(&["debug", "-it", "web", "--image=busybox", "--target=netexec"]);
+    let mut kubectl = on_terminal(cmd, slave);
     term.expect("kubectl's attach hint", |s| {
         s.contains("If you don't see a command prompt")
     });

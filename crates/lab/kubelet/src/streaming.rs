@@ -164,24 +164,9 @@ async fn serve_session(
                 ),
             );
         }
-        let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "unable to upgrade: missing upgrade headers in request",
-            );
-        };
-        tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => {
-                    over_upgraded(TokioIo::new(upgraded), move |input, output| {
-                        remotecommand::serve(input, output, opts, start)
-                    })
-                    .await
-                }
-                Err(error) => tracing::debug!(%error, "remote command: upgrade"),
-            }
+        return over_spdy(&mut parts, remotecommand::PROTOCOL, move |input, output| {
+            remotecommand::serve(input, output, opts, start)
         });
-        return switching_to_spdy(remotecommand::PROTOCOL);
     }
     let Some((protocol, name)) = offered_protocol(&parts.headers) else {
         return text(
@@ -266,25 +251,12 @@ async fn port_forward(
             .protocols([portforward::WEBSOCKET_PROTOCOL])
             .on_upgrade(move |socket| tunnelled(socket, target));
     }
-    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let (true, Some(on_upgrade)) = (upgrade_to("SPDY/3.1"), on_upgrade) else {
-        return text(
-            StatusCode::BAD_REQUEST,
-            "unable to upgrade: missing upgrade headers in request",
-        );
-    };
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => {
-                over_upgraded(TokioIo::new(upgraded), move |input, output| {
-                    portforward::serve(input, output, target)
-                })
-                .await
-            }
-            Err(error) => tracing::debug!(%error, "port-forward: upgrade"),
-        }
-    });
-    switching_to_spdy(portforward::PROTOCOL)
+    if !upgrade_to("SPDY/3.1") {
+        return missing_upgrade();
+    }
+    over_spdy(&mut parts, portforward::PROTOCOL, move |input, output| {
+        portforward::serve(input, output, target)
+    })
 }
 
 /// Port-forward's SPDY bytes carried in a WebSocket's binary messages.
@@ -309,6 +281,38 @@ async fn tunnelled(socket: WebSocket, target: portforward::Target) {
     });
     portforward::serve(Box::pin(input), tx, target).await;
     let _ = writer.await;
+}
+
+fn missing_upgrade() -> Response {
+    text(
+        StatusCode::BAD_REQUEST,
+        "unable to upgrade: missing upgrade headers in request",
+    )
+}
+
+/// Answers an `Upgrade: SPDY/3.1` request with its 101 and runs `protocol`'s `serve` on the
+/// upgraded connection (exec/attach and port-forward alike).
+fn over_spdy<F, Fut>(
+    parts: &mut axum::http::request::Parts,
+    protocol: &'static str,
+    serve: F,
+) -> Response
+where
+    F: FnOnce(BoxStream<'static, Vec<u8>>, tokio::sync::mpsc::Sender<Vec<u8>>) -> Fut
+        + Send
+        + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        return missing_upgrade();
+    };
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => over_upgraded(TokioIo::new(upgraded), serve).await,
+            Err(error) => tracing::debug!(%error, protocol, "SPDY upgrade"),
+        }
+    });
+    switching_to_spdy(protocol)
 }
 
 /// A protocol's bytes on a connection upgraded to SPDY/3.1: `serve` reads them from a
