@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root: the kernel tests create network namespaces" >&2; exit 1; }
+# Golden files are compared, never rewritten, in a full run: UPDATE_GOLDEN cannot make it pass.
+[ -z "${UPDATE_GOLDEN:-}" ] || { echo "UPDATE_GOLDEN is set: the suite compares golden files, it does not rewrite them (unset it; rewrite with cargo nextest run -p PKG --test NAME)" >&2; exit 1; }
 
 scripts/install-deps.sh
 cargo fmt --all -- --check

@@ -202,13 +202,13 @@ fn kubelet_delete_sends_sigterm_then_releases_netns_veth_and_address_and_removes
         let veths = node.netns.exec(&["ip", "-o", "link", "show", "master", BRIDGE]);
         assert_eq!(veths.lines().count(), 1, "{veths}");
 
-        c.delete_pod("del", Some(10)).await;
+        // A grace period no test waits out: the pod is gone only because the container
+        // obeyed SIGTERM.
+        c.delete_pod("del", Some(3600)).await;
         // Terminating until the kubelet confirms with gracePeriodSeconds=0.
         let terminating = c.pods().get("del").await.unwrap();
         assert!(terminating.metadata.deletion_timestamp.is_some());
-        let started = Instant::now();
-        c.wait_gone("del", Duration::from_secs(20)).await;
-        assert!(started.elapsed() < Duration::from_secs(8), "the container obeyed SIGTERM, no need to wait the grace period");
+        c.wait_gone("del", Duration::from_secs(60)).await;
         assert_eq!(std::fs::read_to_string(&mark).unwrap(), "term\n");
         assert!(!netns.exists(), "netns still pinned");
         assert!(!node.ipam_reservation(&ip).exists(), "address {ip} still reserved");

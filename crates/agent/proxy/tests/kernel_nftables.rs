@@ -8,7 +8,7 @@ mod topology;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use podnet_agent_proxy::fixture::{self, NODE, endpoint, service, slice, terminating};
 use podnet_agent_proxy::nftables::{NftBackend, cleanup};
@@ -136,13 +136,9 @@ fn nftables_service_without_endpoints_refuses_at_once() {
         ("node", &topo.node, format!("{CIP}:80")),
         ("client", &topo.client, format!("{NODE_IP}:30050")),
     ] {
-        let start = Instant::now();
+        // Refused (a reject), not timed out (a drop): the error kind tells them apart.
         let err = connect(from, &addr).expect_err("no endpoint");
         assert_eq!(err, std::io::ErrorKind::ConnectionRefused, "{who} → {addr}");
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{who} → {addr}: refused at once"
-        );
     }
 }
 

@@ -2,13 +2,13 @@
 //! `UPDATE_GOLDEN=1` to rewrite them after an intended change, then review the diff).
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
 
 use ipnet::IpNet;
 use podnet_agent_routing::{
     Config, Desired, LocalNode, Mode, Observed, ObservedRoute, Plan, VtepMac, desired, plan,
 };
 use podnet_k8s_model::{NodeIp, NodeRoute};
+use podnet_test_util::golden;
 
 /// Node *i* of the lab: 172.18.0.(i+1), pod CIDR 10.244.i.0/24.
 fn node(i: u8, with: impl FnOnce(&mut NodeRoute)) -> NodeRoute {
@@ -39,19 +39,6 @@ fn local() -> LocalNode {
         underlay: "eth0".into(),
         underlay_mtu: 1500,
     }
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(actual, expected, "golden file {name} differs");
 }
 
 /// What the kernel would hold after applying `d` exactly.

@@ -2,27 +2,9 @@
 //! rewrites them after an intended change; review the diff): the `nft -f` script that builds
 //! the every-expression table, the table's debug view, and the transactions diffs produce.
 
-use std::path::PathBuf;
-
 use podnet_nft::fixture::{battery, every_expression};
 use podnet_nft::{Executor, Fake, diff, render};
-
-fn golden(name: &str, actual: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    assert_eq!(
-        actual,
-        want,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
-        path.display()
-    );
-}
+use podnet_test_util::golden;
 
 #[test]
 fn every_expression_script() {

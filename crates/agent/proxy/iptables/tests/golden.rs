@@ -9,7 +9,8 @@ use podnet_agent_proxy::fixture::{self, ip};
 use podnet_agent_proxy_iptables::IptablesBackend;
 use podnet_agent_proxy_iptables::render::RenderConfig;
 use podnet_k8s_model::AddressFamily;
-use support::{every_feature_plan, golden};
+use podnet_test_util::golden;
+use support::every_feature_plan;
 
 fn render(config: &RenderConfig) -> String {
     IptablesBackend::render(config, &fixture::node(), &every_feature_plan()).dump()

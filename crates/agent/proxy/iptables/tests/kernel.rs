@@ -8,7 +8,7 @@ mod plan;
 mod topology;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use plan::Proxy;
 use podnet_agent_proxy::fixture::{self, NODE, endpoint, ip, service, slice};
@@ -87,15 +87,9 @@ fn kernel_iptables_service_without_endpoints_is_refused_at_once() {
     proxy.sync(true);
 
     for url in ["http://10.96.0.12/", &format!("http://{NODE_IP}:30012/")] {
-        let start = Instant::now();
         let err = Topology::curl(&topo.client, url).expect_err(url);
         // curl's 7: could not connect (refused), not 28 (timed out).
         assert_eq!(err.0, 7, "{url}: {err:?}");
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{url}: {:?}",
-            start.elapsed()
-        );
     }
     // From a pod, too (FORWARD rather than INPUT).
     let err = Topology::curl(&topo.pods[0], "http://10.96.0.12/").expect_err("from a pod");

@@ -1,4 +1,4 @@
-//! Shared by this crate's test suites: the fixture's plan and golden-file comparison.
+//! Shared by this crate's test suites: the fixture's plan.
 
 #![allow(dead_code)]
 
@@ -27,21 +27,6 @@ pub fn plan_of(node: &NodeInfo, services: Vec<Service>, slices: Vec<EndpointSlic
 pub fn every_feature_plan() -> Plan {
     let (services, slices) = fixture::every_feature();
     plan_of(&fixture::node(), services, slices)
-}
-
-/// Compares `actual` with `tests/golden/NAME`; `UPDATE_GOLDEN=1` rewrites it instead (then
-/// review the diff).
-pub fn golden(name: &str, actual: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(actual, expected, "golden file {name} differs");
 }
 
 /// The proxy's state, plan and the iptables mode, driven the way the engine drives a
