@@ -38,10 +38,7 @@ impl Setup {
     fn new(tag: &str) -> Self {
         let node = Netns::new(&format!("{tag}-n"));
         let client = Netns::new(&format!("{tag}-c"));
-        node.exec(&[
-            "ip", "link", "add", "up0", "type", "veth", "peer", "name", "up1",
-        ]);
-        node.exec(&["ip", "link", "set", "up1", "netns", client.name()]);
+        node.veth("up0", &client, "up1");
         node.exec(&[
             "ip",
             "addr",
@@ -50,9 +47,7 @@ impl Setup {
             "dev",
             "up0",
         ]);
-        node.exec(&["ip", "link", "set", "up0", "up"]);
         client.exec(&["ip", "addr", "add", "198.51.100.2/30", "dev", "up1"]);
-        client.exec(&["ip", "link", "set", "up1", "up"]);
 
         let tmp = tempfile::tempdir().unwrap();
         let bin = tmp.path().join("bin");

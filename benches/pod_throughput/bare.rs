@@ -22,22 +22,9 @@ pub struct Pair {
 pub fn veth() -> Pair {
     let client = Netns::new("bare-veth-a");
     let server = Netns::new("bare-veth-b");
-    client.exec(&[
-        "ip",
-        "link",
-        "add",
-        "eth0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        server.name(),
-    ]);
+    client.veth("eth0", &server, "eth0");
     for (ns, ip) in [(&client, "192.168.50.1/24"), (&server, "192.168.50.2/24")] {
         ns.exec(&["ip", "addr", "add", ip, "dev", "eth0"]);
-        ns.exec(&["ip", "link", "set", "eth0", "up"]);
     }
     Pair {
         client,
@@ -100,20 +87,8 @@ pub fn vxlan() -> Pair {
 fn vxlan_end(fabric: &Netns, i: u8) -> Netns {
     let ns = Netns::new(&format!("bare-vx{i}"));
     let port = format!("bare{i}");
-    fabric.exec(&[
-        "ip",
-        "link",
-        "add",
-        &port,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        ns.name(),
-    ]);
-    fabric.exec(&["ip", "link", "set", &port, "master", "br0", "up"]);
+    fabric.veth(&port, &ns, "eth0");
+    fabric.exec(&["ip", "link", "set", &port, "master", "br0"]);
     let underlay = format!("172.18.1.{i}");
     ns.exec(&[
         "ip",

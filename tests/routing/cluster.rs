@@ -48,23 +48,9 @@ impl Cluster {
         fabric.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
 
         let external = Netns::new(&format!("{tag}-ext"));
-        fabric.exec(&[
-            "ip",
-            "link",
-            "add",
-            "ext0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            external.name(),
-        ]);
+        fabric.veth("ext0", &external, "eth0");
         fabric.exec(&["ip", "addr", "add", "203.0.113.1/24", "dev", "ext0"]);
-        fabric.exec(&["ip", "link", "set", "ext0", "up"]);
         external.exec(&["ip", "addr", "add", "203.0.113.10/24", "dev", "eth0"]);
-        external.exec(&["ip", "link", "set", "eth0", "up"]);
         // The outside world knows the node network (through the fabric) but not the pods:
         // a pod packet only comes back if it was masqueraded to its node's address.
         external.exec(&["ip", "route", "add", "default", "via", "203.0.113.1"]);
@@ -102,22 +88,9 @@ impl Node {
         let ns = Netns::new(&format!("{tag}-n{i}"));
         let ip = Ipv4Addr::new(172, 18, 0, i + 1);
         let port = format!("n{i}");
-        fabric.exec(&[
-            "ip",
-            "link",
-            "add",
-            &port,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            ns.name(),
-        ]);
-        fabric.exec(&["ip", "link", "set", &port, "master", "br0", "up"]);
+        fabric.veth(&port, &ns, "eth0");
+        fabric.exec(&["ip", "link", "set", &port, "master", "br0"]);
         ns.exec(&["ip", "addr", "add", &format!("{ip}/16"), "dev", "eth0"]);
-        ns.exec(&["ip", "link", "set", "eth0", "up"]);
         ns.exec(&["ip", "route", "add", "default", "via", "172.18.0.1"]);
 
         let cidr = format!("10.244.{i}.0/24");

@@ -226,22 +226,9 @@ pub fn tcp_read_all(ns: &Netns, to: &str) -> String {
 pub fn veth_pair(tag: &str) -> (Netns, Netns) {
     let a = Netns::new(&format!("{tag}-a"));
     let b = Netns::new(&format!("{tag}-b"));
-    a.exec(&[
-        "ip",
-        "link",
-        "add",
-        "eth0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        b.name(),
-    ]);
+    a.veth("eth0", &b, "eth0");
     for (ns, ip) in [(&a, "10.60.0.1/24"), (&b, "10.60.0.2/24")] {
         ns.exec(&["ip", "addr", "add", ip, "dev", "eth0"]);
-        ns.exec(&["ip", "link", "set", "eth0", "up"]);
     }
     (a, b)
 }

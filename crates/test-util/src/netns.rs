@@ -43,6 +43,26 @@ impl Netns {
         crate::run_in_netns(&self.name, argv)
     }
 
+    /// Joins this namespace to `peer` with a veth pair, `name` here and `peer_name` there, both
+    /// up and without addresses (the caller gives them theirs, or enslaves `name` to a bridge).
+    pub fn veth(&self, name: &str, peer: &Netns, peer_name: &str) {
+        self.exec(&[
+            "ip",
+            "link",
+            "add",
+            name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            peer_name,
+            "netns",
+            peer.name(),
+        ]);
+        self.exec(&["ip", "link", "set", name, "up"]);
+        peer.exec(&["ip", "link", "set", peer_name, "up"]);
+    }
+
     /// Runs a command inside the namespace and returns (success, stdout, stderr).
     pub fn try_exec(&self, argv: &[&str]) -> (bool, String, String) {
         let mut full = vec!["ip", "netns", "exec", self.name.as_str()];

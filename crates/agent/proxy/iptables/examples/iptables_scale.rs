@@ -114,21 +114,7 @@ fn connect_latency(node: &Netns) -> (Duration, Duration) {
     let client = Netns::new("ipt-scale-c");
     let pod = Netns::new("ipt-scale-p");
     let link = |peer: &Netns, here: &str, there: &str, there_ip: &str| {
-        node.exec(&[
-            "ip",
-            "link",
-            "add",
-            here,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            peer.name(),
-        ]);
-        node.exec(&["ip", "link", "set", here, "up"]);
-        peer.exec(&["ip", "link", "set", "eth0", "up"]);
+        node.veth(here, peer, "eth0");
         node.exec(&["ip", "addr", "add", there, "dev", here]);
         peer.exec(&["ip", "addr", "add", there_ip, "dev", "eth0"]);
     };

@@ -54,7 +54,7 @@ impl Topology {
         // Pod → Service → pod on the same bridge needs the bridged reply to see conntrack.
         node.exec(&["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"]);
 
-        veth(&node, "eth-client", &client, "eth0");
+        node.veth("eth-client", &client, "eth0");
         node.exec(&[
             "ip",
             "addr",
@@ -87,7 +87,7 @@ impl Topology {
         for i in 1..=pods {
             let pod = Netns::new(&format!("{tag}-p{i}"));
             let host_side = format!("veth-p{i}");
-            veth(&node, &host_side, &pod, "eth0");
+            node.veth(&host_side, &pod, "eth0");
             node.exec(&["ip", "link", "set", &host_side, "master", "cbr0"]);
             // As the CNI's `hairpinMode`: with br_netfilter, a pod's packet DNATed back to
             // the same pod is bridged out of the port it came in on.
@@ -176,24 +176,6 @@ impl Drop for Topology {
 /// The address of pod `i` (1-based).
 pub fn pod_ip(i: usize) -> IpAddr {
     format!("10.244.1.{}", i + 1).parse().expect("pod address")
-}
-
-fn veth(a: &Netns, a_name: &str, b: &Netns, b_name: &str) {
-    a.exec(&[
-        "ip",
-        "link",
-        "add",
-        a_name,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_name,
-        "netns",
-        b.name(),
-    ]);
-    a.exec(&["ip", "link", "set", a_name, "up"]);
-    b.exec(&["ip", "link", "set", b_name, "up"]);
 }
 
 /// netexec inside `pod`, answering `/hostname` with `hostname`.
