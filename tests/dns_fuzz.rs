@@ -5,15 +5,13 @@
 mod dns {
     pub mod support;
 }
-#[path = "../crates/dns/records/tests/support/garbage.rs"]
-mod garbage;
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use dns::support::*;
-use garbage::{Rng, message};
 use hickory_proto::rr::RecordType;
+use podnet_test_util::dns_garbage::{Rng, message};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

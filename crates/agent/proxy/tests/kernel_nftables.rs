@@ -1,9 +1,6 @@
 //! nftables mode against the real kernel, with real packets: a node namespace with a bridge
-//! and three netexec pods, and a client outside the cluster (see `support/topology.rs`,
+//! and three netexec pods, and a client outside the cluster (see podnet-test-util's `proxy_topology`,
 //! shared with the iptables mode's suite). Every test builds its own namespaces.
-
-#[path = "../iptables/tests/support/topology.rs"]
-mod topology;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -19,7 +16,7 @@ use podnet_k8s_model::{
     TrafficPolicy,
 };
 use podnet_test_util::Netns;
-use topology::{CLIENT_IP, NODE_IP, Topology, pod_ip};
+use podnet_test_util::proxy_topology::{CLIENT_IP, NODE_IP, Topology, pod_ip};
 
 const CIP: &str = "10.96.0.50";
 

@@ -1,11 +1,9 @@
 //! The iptables mode against the real kernel, with real packets: a node namespace with a
 //! bridge, three pods running netexec, a client outside the cluster (see
-//! `support/topology.rs`). Every test builds its own namespaces.
+//! podnet-test-util's `proxy_topology`). Every test builds its own namespaces.
 
 #[path = "support/plan.rs"]
 mod plan;
-#[path = "support/topology.rs"]
-mod topology;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,7 +11,7 @@ use std::time::Duration;
 use plan::Proxy;
 use podnet_agent_proxy::fixture::{self, NODE, endpoint, ip, service, slice};
 use podnet_k8s_model::{ServiceType, SessionAffinity, TrafficPolicy};
-use topology::{CLIENT_IP, GATEWAY, NODE_IP, Topology, pod_ip};
+use podnet_test_util::proxy_topology::{CLIENT_IP, GATEWAY, NODE_IP, Topology, pod_ip};
 
 /// A slice of Service `ns1/name` with the given pods (1-based) as ready endpoints on this
 /// node.

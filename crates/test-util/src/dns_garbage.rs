@@ -1,19 +1,18 @@
 //! Garbage DNS messages from a fixed-seed generator, shared by the message-path fuzz test
-//! here and the socket-level one in the root package's `tests/dns_fuzz.rs`.
+//! of podnet-dns-records and the socket-level one in the root package's `tests/dns_fuzz.rs`.
 
-#![allow(dead_code)]
-
+/// xorshift64: the same garbage on every run, so a failure reproduces.
 pub struct Rng(pub u64);
 
 impl Rng {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -67,7 +66,7 @@ pub fn message(rng: &mut Rng) -> Vec<u8> {
     match rng.below(8) {
         0 => {
             let len = rng.below(600);
-            m = (0..len).map(|_| rng.next() as u8).collect();
+            m = (0..len).map(|_| rng.next_u64() as u8).collect();
         }
         1 => {
             for _ in 0..1 + rng.below(6) {
@@ -84,7 +83,7 @@ pub fn message(rng: &mut Rng) -> Vec<u8> {
         }
         4 => {
             let len = 4000 + rng.below(6000);
-            m.extend((0..len).map(|_| rng.next() as u8));
+            m.extend((0..len).map(|_| rng.next_u64() as u8));
         }
         5 => {
             m[4..12].fill(0xFF);

@@ -11,12 +11,10 @@
 //! hostname `pod-N`, in-process: on a thread that entered the pod's network namespace and a
 //! UTS namespace of its own.
 
-#![allow(dead_code)]
-
 use std::net::IpAddr;
 use std::time::Duration;
 
-use podnet_test_util::Netns;
+use crate::Netns;
 
 pub const NODE_IP: &str = "172.18.0.2";
 pub const CLIENT_IP: &str = "172.18.0.10";
