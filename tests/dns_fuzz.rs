@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use dns::support::*;
 use hickory_proto::rr::RecordType;
-use podnet_test_util::dns_garbage::{Rng, message};
+use podnet_test_util::Rng;
+use podnet_test_util::dns_garbage::message;
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

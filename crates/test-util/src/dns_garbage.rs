@@ -1,20 +1,7 @@
 //! Garbage DNS messages from a fixed-seed generator, shared by the message-path fuzz test
 //! of podnet-dns-records and the socket-level one in the root package's `tests/dns_fuzz.rs`.
 
-/// xorshift64: the same garbage on every run, so a failure reproduces.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
+use crate::Rng;
 
 fn query(name: &str, qtype: u16, edns: bool) -> Vec<u8> {
     let mut m = vec![0xab, 0xcd, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, edns as u8];

@@ -8,7 +8,8 @@ use podnet_dns_records::wire::{self, Reject};
 use podnet_dns_records::{Catalog, Outcome, ZoneConfig, answer, parse_query};
 use podnet_k8s_model::{DnsEndpoint, DnsEndpointSlice, DnsPort, DnsService, DnsServiceKind};
 
-use podnet_test_util::dns_garbage::{Rng, message};
+use podnet_test_util::Rng;
+use podnet_test_util::dns_garbage::message;
 
 fn catalog() -> Catalog {
     let mut c = Catalog::new(ZoneConfig::default());
