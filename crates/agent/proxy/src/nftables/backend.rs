@@ -1,5 +1,7 @@
 //! The nftables mode's [`Backend`]: one podnet-nft transaction per sync and family, applied
-//! by the `nft -f` executor.
+//! by podnet-nft's netlink executor (one nf_tables batch, no `nft` process). A periodic
+//! full resync in which nothing changed compares the desired table with what the kernel
+//! holds (its chains and sets, read over netlink) and writes nothing when they agree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -8,7 +10,7 @@ use std::time::Instant;
 use podnet_k8s_model::AddressFamily;
 use podnet_nft::netlink::NetlinkReader;
 use podnet_nft::types::Family;
-use podnet_nft::{Executor, Nft, TableId, Transaction};
+use podnet_nft::{Executor, NetlinkExecutor, TableId, Transaction};
 
 use super::render::{TABLE, nft_family, render, render_port, skeleton};
 use super::ruleset::Desired;
@@ -20,7 +22,7 @@ use crate::plan::{Plan, PortChange};
 
 /// nftables mode in one network namespace (`None`: the agent's own).
 pub struct NftBackend {
-    nft: Nft,
+    nft: NetlinkExecutor,
     reader: NetlinkReader,
     node: NodeInfo,
     node_ports: NodePortAddressConfig,
@@ -33,7 +35,7 @@ pub struct NftBackend {
 impl NftBackend {
     pub fn new(netns: Option<&Path>, node: NodeInfo, node_ports: NodePortAddressConfig) -> Self {
         Self {
-            nft: Nft::new(netns),
+            nft: NetlinkExecutor::new(netns),
             reader: NetlinkReader::new(netns),
             node,
             node_ports,
@@ -93,6 +95,11 @@ impl NftBackend {
         if !partial_ok {
             let desired = render(plan, &self.node, family, &np);
             let existing = self.existing(fam)?;
+            if self.applied.get(&family) == Some(&desired) && existing == desired_names(&desired) {
+                // Nothing changed since the last sync, and the kernel still holds every
+                // chain and set of it (and nothing else).
+                return Ok(0);
+            }
             let tx = transaction::full(&desired, &existing);
             self.nft.execute(&tx)?;
             self.applied.insert(family, desired);
@@ -165,10 +172,30 @@ impl Backend for NftBackend {
 /// Deletes `table ip kube-proxy` and `table ip6 kube-proxy` in `netns` if they exist
 /// (switching to another mode, or `--proxy-mode none`).
 pub fn cleanup(netns: Option<&Path>) -> Result<()> {
-    cleanup_in(&Nft::new(netns))
+    cleanup_in(&NetlinkExecutor::new(netns))
 }
 
-fn cleanup_in(nft: &Nft) -> Result<()> {
+/// The names of the chains and sets `d` declares.
+fn desired_names(d: &Desired) -> Existing {
+    let mut names = Existing::default();
+    names
+        .chains
+        .extend(d.skeleton.chains.iter().map(|c| c.name.clone()));
+    names
+        .sets
+        .extend(d.skeleton.sets.iter().map(|s| s.name.clone()));
+    for objs in d.ports.values() {
+        names
+            .chains
+            .extend(objs.chains.iter().map(|c| c.decl.name.clone()));
+        names
+            .sets
+            .extend(objs.affinity_sets.iter().map(|s| s.name.clone()));
+    }
+    names
+}
+
+fn cleanup_in(nft: &NetlinkExecutor) -> Result<()> {
     // add-then-delete: never fails on a missing table (kube-proxy's idiom).
     for family in [Family::Ip, Family::Ip6] {
         let mut tx = Transaction::new(TableId::new(family, TABLE));
