@@ -1,7 +1,7 @@
 //! The nftables mode's [`Backend`]: one podnet-nft transaction per sync and family, applied
 //! by podnet-nft's netlink executor (one nf_tables batch, no `nft` process). A periodic
-//! full resync in which nothing changed compares the desired table with what the kernel
-//! holds (its chains and sets, read over netlink) and writes nothing when they agree.
+//! full resync in which nothing changed asks the kernel whether anything was committed
+//! since our last batch (its nftables generation) and writes nothing if not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -75,6 +75,17 @@ impl NftBackend {
         })
     }
 
+    /// Whether the kernel still holds what the last sync of `family` applied: nothing was
+    /// committed to nftables since our last batch (the kernel counts every commit, by anyone,
+    /// in its generation). Anything else committed since — a rule flushed behind our back,
+    /// or another table's change — and the resync rewrites, as it always did.
+    fn kernel_holds_applied(&self, family: AddressFamily) -> Result<bool> {
+        if !self.applied.contains_key(&family) {
+            return Ok(false);
+        }
+        Ok(self.nft.applied_generation() == Some(self.nft.generation()?))
+    }
+
     fn sync_family(
         &mut self,
         plan: &Plan,
@@ -87,19 +98,19 @@ impl NftBackend {
             .node_ports
             .resolve(family, &self.node, &self.node.node_ips);
         let skel = skeleton(family, &np);
-        let partial_ok = kind == SyncKind::Partial
-            && self
-                .applied
-                .get(&family)
-                .is_some_and(|d| d.skeleton == skel);
-        if !partial_ok {
+        let same_skeleton = self
+            .applied
+            .get(&family)
+            .is_some_and(|d| d.skeleton == skel);
+        let unchanged = same_skeleton && changes.iter().all(|c| c.key.family != family);
+        if kind == SyncKind::Full && unchanged && self.kernel_holds_applied(family)? {
+            // A periodic resync in which nothing changed: what was applied is what the plan
+            // renders (partial syncs keep it so), and the kernel still holds it.
+            return Ok(0);
+        }
+        if !(kind == SyncKind::Partial && same_skeleton) {
             let desired = render(plan, &self.node, family, &np);
             let existing = self.existing(fam)?;
-            if self.applied.get(&family) == Some(&desired) && existing == desired_names(&desired) {
-                // Nothing changed since the last sync, and the kernel still holds every
-                // chain and set of it (and nothing else).
-                return Ok(0);
-            }
             let tx = transaction::full(&desired, &existing);
             self.nft.execute(&tx)?;
             self.applied.insert(family, desired);
@@ -173,26 +184,6 @@ impl Backend for NftBackend {
 /// (switching to another mode, or `--proxy-mode none`).
 pub fn cleanup(netns: Option<&Path>) -> Result<()> {
     cleanup_in(&NetlinkExecutor::new(netns))
-}
-
-/// The names of the chains and sets `d` declares.
-fn desired_names(d: &Desired) -> Existing {
-    let mut names = Existing::default();
-    names
-        .chains
-        .extend(d.skeleton.chains.iter().map(|c| c.name.clone()));
-    names
-        .sets
-        .extend(d.skeleton.sets.iter().map(|s| s.name.clone()));
-    for objs in d.ports.values() {
-        names
-            .chains
-            .extend(objs.chains.iter().map(|c| c.decl.name.clone()));
-        names
-            .sets
-            .extend(objs.affinity_sets.iter().map(|s| s.name.clone()));
-    }
-    names
 }
 
 fn cleanup_in(nft: &NetlinkExecutor) -> Result<()> {

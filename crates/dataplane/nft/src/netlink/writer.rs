@@ -22,6 +22,25 @@ use crate::{Executor, Nft};
 
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
+/// `NFT_MSG_NEWGEN` of the nf_tables subsystem: the answer to a GETGEN.
+const NEWGEN: u16 = (10 << 8) | 15;
+
+/// `NFTA_GEN_ID` of a NEWGEN's body (after its 4-byte nfgenmsg).
+fn generation_of(body: &[u8]) -> Option<u32> {
+    let mut at = 4;
+    while at + 4 <= body.len() {
+        let len = usize::from(u16::from_ne_bytes([body[at], body[at + 1]]));
+        let ty = u16::from_ne_bytes([body[at + 2], body[at + 3]]) & 0x3fff;
+        if len < 4 || at + len > body.len() {
+            return None;
+        }
+        if ty == 1 && len == 8 {
+            return Some(u32::from_be_bytes(body[at + 4..at + 8].try_into().ok()?));
+        }
+        at += len.div_ceil(4) * 4;
+    }
+    None
+}
 
 /// nftables in one network namespace (`None`: the caller's own), written over netlink.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +50,8 @@ pub struct NetlinkExecutor {
     /// to sets the transaction does not declare need them.
     shapes: BTreeMap<TableId, BTreeMap<String, Shape>>,
     next_seq: u32,
+    /// The ruleset generation right after this executor's last successful batch.
+    applied_generation: Option<u32>,
 }
 
 // === impl NetlinkExecutor ===
@@ -41,7 +62,43 @@ impl NetlinkExecutor {
             netns: netns.map(Path::to_owned),
             shapes: BTreeMap::new(),
             next_seq: 1,
+            applied_generation: None,
         }
+    }
+
+    /// The namespace's nftables generation now: the kernel counts every committed batch, by
+    /// anyone, in any table.
+    pub fn generation(&self) -> Result<u32> {
+        let run = || {
+            open().and_then(|sock| {
+                sock.send(&wire::request(MsgType::GetGen, NLM_F_ACK, 1), 0)
+                    .map_err(|e| format!("send: {e}"))?;
+                match answers(&sock, 1)? {
+                    (None, Some(generation)) => Ok(generation),
+                    (Some((_, errno)), _) => Err(format!(
+                        "GETGEN: {}",
+                        std::io::Error::from_raw_os_error(errno)
+                    )),
+                    (None, None) => Err("GETGEN answered without a generation".to_owned()),
+                }
+            })
+        };
+        let generation = match &self.netns {
+            None => run(),
+            Some(path) => podnet_netns::run_in(path, run)?,
+        };
+        generation.map_err(|detail| Error::Netlink {
+            netns: self.label(),
+            table: "(generation)".to_owned(),
+            detail,
+        })
+    }
+
+    /// The generation right after this executor's last successful batch: equal to
+    /// [`NetlinkExecutor::generation`] while nothing else was committed since (nothing
+    /// changed what it wrote behind its back).
+    pub fn applied_generation(&self) -> Option<u32> {
+        self.applied_generation
     }
 
     fn label(&self) -> String {
@@ -141,11 +198,12 @@ impl Executor for NetlinkExecutor {
             }
         });
         match answer? {
-            None => {
+            (None, generation) => {
                 self.remember(tx);
+                self.applied_generation = generation;
                 Ok(())
             }
-            Some((seq, errno)) => {
+            (Some((seq, errno)), _) => {
                 // The kernel's shape of the table is unknown now (it applied nothing, but a
                 // caller may change it behind us before the next call).
                 self.shapes.remove(&tx.table);
@@ -169,9 +227,13 @@ impl Executor for NetlinkExecutor {
     }
 }
 
-/// Sends the batch and a GETGEN numbered `probe_seq`; the first error of the batch, as
-/// `(sequence number, errno)`, or `None` once the GETGEN is answered without one.
-fn send_batch(sock: &Socket, batch: &[u8], probe_seq: u32) -> Read<Option<(u32, i32)>> {
+/// What came back: the first error, as `(sequence number, errno)`, and the generation a
+/// GETGEN answered.
+type Answers = (Option<(u32, i32)>, Option<u32>);
+
+/// Sends the batch and a GETGEN numbered `probe_seq`, and reads the answers up to the
+/// GETGEN's.
+fn send_batch(sock: &Socket, batch: &[u8], probe_seq: u32) -> Read<Answers> {
     // A batch goes in one datagram: the send buffer must hold it (root may force it).
     let size = i32::try_from(batch.len() + 65536).unwrap_or(i32::MAX);
     for opt in [libc::SO_SNDBUFFORCE, libc::SO_RCVBUFFORCE] {
@@ -200,7 +262,14 @@ fn send_batch(sock: &Socket, batch: &[u8], probe_seq: u32) -> Read<Option<(u32, 
     sock.send(batch, 0).map_err(|e| format!("send: {e}"))?;
     sock.send(&wire::request(MsgType::GetGen, NLM_F_ACK, probe_seq), 0)
         .map_err(|e| format!("send: {e}"))?;
+    answers(sock, probe_seq)
+}
+
+/// Reads answers until the one to the GETGEN numbered `probe_seq` (its NEWGEN carries the
+/// generation, its ACK ends it).
+fn answers(sock: &Socket, probe_seq: u32) -> Read<Answers> {
     let mut first_error = None;
+    let mut generation = None;
     loop {
         let (data, _) = sock.recv_from_full().map_err(|e| format!("recv: {e}"))?;
         let mut at = 0;
@@ -217,13 +286,15 @@ fn send_batch(sock: &Socket, batch: &[u8], probe_seq: u32) -> Read<Option<(u32, 
                 let code = i32::from_ne_bytes(body[0..4].try_into().expect("4 bytes"));
                 let of = u32::from_ne_bytes(body[12..16].try_into().expect("4 bytes"));
                 if of == probe_seq {
-                    return Ok(first_error);
+                    return Ok((first_error, generation));
                 }
                 if code != 0 && first_error.is_none() {
                     first_error = Some((of, -code));
                 }
             } else if ty == NLMSG_DONE && seq == probe_seq {
-                return Ok(first_error);
+                return Ok((first_error, generation));
+            } else if ty == NEWGEN && seq == probe_seq {
+                generation = generation_of(body);
             }
         }
     }
