@@ -5,6 +5,7 @@
 //! by table in the kernel.
 
 mod decode;
+mod elements;
 mod encode;
 mod linearize;
 mod wire;

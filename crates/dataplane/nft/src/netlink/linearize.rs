@@ -8,7 +8,8 @@
 
 use std::net::IpAddr;
 
-use super::encode::{self, AnonSet};
+use super::elements;
+use super::encode::AnonSet;
 use super::wire::Attrs;
 use crate::expr::{
     CmpOp, CtKey, Expr, FibAddr, IcmpField, Ip6Field, IpField, MarkOp, Match, MetaKey, NatTo,
@@ -186,7 +187,7 @@ impl<'a> Linearizer<'a> {
             (Rhs::Key(key), left) => {
                 // A concatenation compared with one concatenated value.
                 self.load_all(left)?;
-                let bytes = encode::key_bytes(key, true)?;
+                let bytes = elements::key_bytes(key, true)?;
                 self.cmp(REG_1, m.op, &bytes);
             }
         }
@@ -202,7 +203,7 @@ impl<'a> Linearizer<'a> {
     ) -> Result<(), String> {
         match atom {
             Atom::Value(v) => {
-                let bytes = encode::value_bytes(v);
+                let bytes = elements::value_bytes(v);
                 self.load(sel, REG_1)?;
                 if let Some(mask) = mask {
                     self.bitwise(REG_1, &mask.to_ne_bytes(), &[0; 4]);
@@ -216,7 +217,7 @@ impl<'a> Linearizer<'a> {
                 }
             }
             Atom::Prefix(addr, len) => {
-                let full = encode::addr_bytes(*addr);
+                let full = elements::addr_bytes(*addr);
                 let whole = usize::from(*len) / 8;
                 if usize::from(*len).is_multiple_of(8) {
                     // Only the prefix's bytes are loaded and compared.
@@ -233,7 +234,7 @@ impl<'a> Linearizer<'a> {
             }
             Atom::Range(lo, hi) => {
                 self.load(sel, REG_1)?;
-                let (lo, hi) = (encode::value_bytes(lo), encode::value_bytes(hi));
+                let (lo, hi) = (elements::value_bytes(lo), elements::value_bytes(hi));
                 match op {
                     CmpOp::Eq => {
                         // NFT_CMP_GTE, NFT_CMP_LTE.
@@ -309,7 +310,7 @@ impl<'a> Linearizer<'a> {
             return Ok(());
         }
         self.load_no_dep(need.0, REG_1, None)?;
-        self.cmp(REG_1, CmpOp::Eq, &encode::value_bytes(&need.1));
+        self.cmp(REG_1, CmpOp::Eq, &elements::value_bytes(&need.1));
         self.deps.push(need);
         Ok(())
     }
@@ -393,7 +394,7 @@ impl<'a> Linearizer<'a> {
         if to.port.is_some() && !transport {
             return Err("a NAT port needs a transport protocol match before it".to_owned());
         }
-        self.immediate(REG_1, &encode::addr_bytes(to.addr));
+        self.immediate(REG_1, &elements::addr_bytes(to.addr));
         if let Some(p) = to.port {
             self.immediate(REG_2, &p.to_be_bytes());
         }
