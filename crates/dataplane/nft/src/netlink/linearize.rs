@@ -6,14 +6,16 @@
 //! bytes, ranges as `>=`/`<=`, flag types (`ct state`) as "any of these bits", anonymous
 //! sets and maps created in the same batch and referenced by id.
 
-use std::net::IpAddr;
+mod statements;
+
+pub use statements::verdict;
 
 use super::elements;
 use super::encode::AnonSet;
 use super::wire::Attrs;
 use crate::expr::{
-    CmpOp, CtKey, Expr, FibAddr, IcmpField, Ip6Field, IpField, MarkOp, Match, MetaKey, NatTo,
-    PortField, RateUnit, RejectWith, Rhs, Selector, Transport, Verdict, VmapRef,
+    CmpOp, CtKey, Expr, FibAddr, IcmpField, Ip6Field, IpField, MarkOp, Match, MetaKey, PortField,
+    RateUnit, Rhs, Selector, Transport, VmapRef,
 };
 use crate::object::MapData;
 use crate::types::{Atom, DataType, Family, Key, Value, proto};
@@ -22,7 +24,6 @@ const LIST_ELEM: u16 = 1;
 const EXPR_NAME: u16 = 1;
 const EXPR_DATA: u16 = 2;
 const DATA_VALUE: u16 = 1;
-const DATA_VERDICT: u16 = 2;
 
 /// `NFT_REG_VERDICT` and the 128-bit `NFT_REG_1`, `NFT_REG_2`.
 const REG_VERDICT: u32 = 0;
@@ -34,11 +35,6 @@ const REG32_00: u32 = 8;
 /// Payload bases.
 const NETWORK: u32 = 1;
 const TRANSPORT: u32 = 2;
-
-/// `NFPROTO_*` of an address.
-pub fn nfproto(addr: IpAddr) -> u8 {
-    if addr.is_ipv4() { 2 } else { 10 }
-}
 
 /// A rule's expressions being written, with the anonymous sets they need.
 pub struct Linearizer<'a> {
@@ -381,82 +377,6 @@ impl<'a> Linearizer<'a> {
         Ok(())
     }
 
-    fn nat(&mut self, ty: u32, to: &NatTo) -> Result<(), String> {
-        // As nft: a port needs the rule to have matched a transport protocol before.
-        let transport = self.deps.iter().any(|(s, _)| {
-            matches!(
-                s,
-                Selector::Meta(MetaKey::L4proto)
-                    | Selector::Ip(IpField::Protocol)
-                    | Selector::Ip6(Ip6Field::Nexthdr)
-            )
-        });
-        if to.port.is_some() && !transport {
-            return Err("a NAT port needs a transport protocol match before it".to_owned());
-        }
-        self.immediate(REG_1, &elements::addr_bytes(to.addr));
-        if let Some(p) = to.port {
-            self.immediate(REG_2, &p.to_be_bytes());
-        }
-        let family = u32::from(nfproto(to.addr));
-        let port = to.port.is_some();
-        self.emit("nat", |a| {
-            a.u32(1, ty).u32(2, family).u32(3, REG_1);
-            if port {
-                // NF_NAT_RANGE_PROTO_SPECIFIED.
-                a.u32(5, REG_2).u32(7, 0x2);
-            }
-        });
-        Ok(())
-    }
-
-    fn reject(&mut self, with: RejectWith) -> Result<(), String> {
-        // NFT_REJECT_ICMP_UNREACH 0, NFT_REJECT_TCP_RST 1, NFT_REJECT_ICMPX_UNREACH 2.
-        let (ty, code): (u32, u8) = match (with, self.family) {
-            (RejectWith::TcpReset, _) => {
-                let need = (Selector::Meta(MetaKey::L4proto), Value::Proto(proto::TCP));
-                if !self.deps.contains(&need) {
-                    self.load_no_dep(need.0, REG_1, None)?;
-                    self.cmp(REG_1, CmpOp::Eq, &[proto::TCP]);
-                    self.deps.push(need);
-                }
-                (1, 0)
-            }
-            // ICMPX codes: no-route 0, port-unreach 1, host-unreach 2, admin-prohibited 3.
-            (w, Family::Inet) => (
-                2,
-                match w {
-                    RejectWith::NetUnreachable => 0,
-                    RejectWith::PortUnreachable => 1,
-                    RejectWith::HostUnreachable => 2,
-                    _ => 3,
-                },
-            ),
-            (w, Family::Ip) => (
-                0,
-                match w {
-                    RejectWith::NetUnreachable => 0,
-                    RejectWith::HostUnreachable => 1,
-                    RejectWith::PortUnreachable => 3,
-                    _ => 13,
-                },
-            ),
-            (w, Family::Ip6) => (
-                0,
-                match w {
-                    RejectWith::NetUnreachable => 0,
-                    RejectWith::AdminProhibited => 1,
-                    RejectWith::HostUnreachable => 3,
-                    _ => 4,
-                },
-            ),
-        };
-        self.emit("reject", |a| {
-            a.u32(1, ty).u8(2, code);
-        });
-        Ok(())
-    }
-
     fn anon_set(
         &mut self,
         key: Vec<DataType>,
@@ -548,25 +468,6 @@ impl<'a> Linearizer<'a> {
             a.nest(EXPR_DATA, body);
         });
     }
-}
-
-/// A verdict as `NFTA_DATA_VERDICT`.
-pub fn verdict(a: &mut Attrs, v: &Verdict) {
-    // NF_DROP 0, NF_ACCEPT 1, NFT_CONTINUE -1, NFT_JUMP -3, NFT_GOTO -4, NFT_RETURN -5.
-    let (code, chain): (i32, Option<&str>) = match v {
-        Verdict::Accept => (1, None),
-        Verdict::Drop => (0, None),
-        Verdict::Continue => (-1, None),
-        Verdict::Return => (-5, None),
-        Verdict::Jump(c) => (-3, Some(c)),
-        Verdict::Goto(c) => (-4, Some(c)),
-    };
-    a.nest(DATA_VERDICT, |a| {
-        a.u32(1, code as u32);
-        if let Some(c) = chain {
-            a.str(2, c);
-        }
-    });
 }
 
 /// The first `n` bytes of a /`len` mask.
