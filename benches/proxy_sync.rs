@@ -1,9 +1,14 @@
 //! The service proxy at scale, every mode side by side in one run (a mode is a [`Column`]):
 //!
-//! - full sync (first program) and full resync, at 1k / 10k / 30k Services × 3 endpoints;
-//! - a one-endpoint change (partial sync) at each size — the aim is < 10 ms at 30k;
-//! - first-connection latency (TCP connect through a ClusterIP) with 10 vs 10k Services;
-//! - the proxy's memory (RSS growth of this process) holding 10k Services.
+//! - full sync (first program) and a periodic full resync in which nothing changed, at
+//!   1k / 10k / 30k Services × 3 endpoints;
+//! - a one-endpoint change (partial sync) and a Service added and removed, p50 of 5 rounds
+//!   at each size — the aims are ≤ 10 ms and ≤ 20 ms at 30k;
+//! - first-connection latency (TCP connect through a ClusterIP) at 10 / 1k / 10k / 30k
+//!   Services, probed at the Service that comes LAST in the rule order (iptables walks
+//!   KUBE-SERVICES in order: the last Service pays for every rule before it);
+//! - the proxy's memory: the RSS of a separate process (this bench re-run as a child) that
+//!   holds the proxy's state, plan and applied rules for 30k Services after its sync.
 //!
 //! Everything runs inside network namespaces the bench creates (through the same `Engine`
 //! the agent runs); the machine's own network is not touched. Needs root.
@@ -111,6 +116,8 @@ struct SyncFigures {
     resync: Duration,
     one_endpoint: Duration,
     one_endpoint_max: Duration,
+    service_add: Duration,
+    service_remove: Duration,
     rules: usize,
 }
 
@@ -136,17 +143,40 @@ fn sync_figures(col: &Column, n: u32) -> SyncFigures {
         assert_eq!(r.changed_ports, 1);
     }
     let max = *times.iter().max().expect("rounds");
+    let (mut adds, mut removes) = (Vec::new(), Vec::new());
+    for round in 0..5u32 {
+        // A Service beyond the first n comes and goes.
+        let (svc, sl) = nth(n + round);
+        let name = svc.name.clone();
+        e.state_mut().upsert_service(svc);
+        e.state_mut().upsert_slice(sl);
+        let t = Instant::now();
+        e.sync(false).expect("service added");
+        adds.push(t.elapsed());
+        e.state_mut().remove_service(&name);
+        let t = Instant::now();
+        e.sync(false).expect("service removed");
+        removes.push(t.elapsed());
+    }
     SyncFigures {
         full,
         resync,
         one_endpoint: median(times),
         one_endpoint_max: max,
+        service_add: median(adds),
+        service_remove: median(removes),
         rules: report.stats.rules,
     }
 }
 
-/// Median TCP connect time through a ClusterIP (10.96.0.0, the first Service) whose one
-/// endpoint is a listener in a pod namespace, with `n` Services programmed.
+/// The Service whose name sorts last: the last one the rules walk (Services are kept and
+/// rendered in name order).
+fn last_in_rule_order(n: u32) -> u32 {
+    (0..n).max_by_key(|i| format!("svc-{i}")).expect("n > 0")
+}
+
+/// Median TCP connect time through the ClusterIP of the Service that comes last in rule
+/// order, whose one endpoint is a listener in a pod namespace, with `n` Services programmed.
 fn connect_latency(col: &Column, n: u32) -> Duration {
     let node_ns = Netns::new(&format!("bench-c-{}", col.name));
     let pod = Netns::new("bench-pod");
@@ -179,12 +209,12 @@ fn connect_latency(col: &Column, n: u32) -> Duration {
         }
     });
     let mut e = engine(&node_ns, col, n);
-    // The first Service's endpoints: only the pod.
-    let (_, mut sl) = nth(0);
+    let probed = last_in_rule_order(n);
+    let (svc, mut sl) = nth(probed);
     sl.endpoints = vec![endpoint("10.244.1.2", NODE)];
     e.state_mut().upsert_slice(sl);
     e.sync(false).expect("sync");
-    let target: SocketAddr = "10.96.0.0:80".parse().expect("addr");
+    let target = SocketAddr::new(svc.cluster_ips[0], 80);
     podnet_netns::run_in(node_ns.path(), move || {
         let mut times = Vec::new();
         for _ in 0..300 {
@@ -196,6 +226,37 @@ fn connect_latency(col: &Column, n: u32) -> Duration {
         median(times)
     })
     .expect("netns")
+}
+
+/// The RSS of a separate process that holds the proxy for `n` Services of `col` after its
+/// sync: this bench re-run as a child (`PODNET_BENCH_RSS_CHILD=mode:n`).
+fn proxy_process_rss_kib(col: &Column, n: u32) -> u64 {
+    let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+        .env("PODNET_BENCH_RSS_CHILD", format!("{}:{n}", col.name))
+        .output()
+        .expect("running the child");
+    assert!(
+        out.status.success(),
+        "child: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("the child's RSS in KiB")
+}
+
+/// In the child: program `n` Services, keep the proxy, print this process's RSS.
+fn rss_child(spec: &str) {
+    let (mode, n) = spec.split_once(':').expect("mode:n");
+    let n: u32 = n.parse().expect("n");
+    let cols = columns();
+    let col = cols.iter().find(|c| c.name == mode).expect("a mode");
+    let ns = Netns::new("bench-mem");
+    let mut e = engine(&ns, col, n);
+    e.sync(false).expect("sync");
+    println!("{}", rss_kib());
+    drop(e);
 }
 
 fn rss_kib() -> u64 {
@@ -210,6 +271,9 @@ fn rss_kib() -> u64 {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("PODNET_BENCH_RSS_CHILD") {
+        return rss_child(&spec);
+    }
     podnet_test_util::sweep_leftovers();
     let sizes: Vec<u32> = std::env::var("PODNET_BENCH_SIZES")
         .unwrap_or_else(|_| "1000,10000,30000".into())
@@ -226,28 +290,45 @@ fn main() {
             .join(" / ")
     );
     println!(
-        "{:<10} {:>8} {:>10} {:>12} {:>12} {:>16} {:>16}",
-        "mode", "services", "rules", "full sync", "full resync", "1-endpoint p50", "1-endpoint max"
+        "{:<10} {:>8} {:>10} {:>12} {:>12} {:>16} {:>16} {:>14} {:>14}",
+        "mode",
+        "services",
+        "rules",
+        "full sync",
+        "no-change resync",
+        "1-endpoint p50",
+        "1-endpoint max",
+        "svc add p50",
+        "svc remove p50"
     );
     for col in &cols {
         for &n in &sizes {
             let f = sync_figures(col, n);
             println!(
-                "{:<10} {:>8} {:>10} {:>12} {:>12} {:>16} {:>16}",
+                "{:<10} {:>8} {:>10} {:>12} {:>12} {:>16} {:>16} {:>14} {:>14}",
                 col.name,
                 n,
                 f.rules,
                 ms(f.full),
                 ms(f.resync),
                 ms(f.one_endpoint),
-                ms(f.one_endpoint_max)
+                ms(f.one_endpoint_max),
+                ms(f.service_add),
+                ms(f.service_remove)
             );
         }
     }
-    println!("\nfirst-connection latency through a ClusterIP (TCP connect, median of 300)");
+    println!(
+        "\nfirst-connection latency through a ClusterIP, the Service last in rule order (TCP connect, median of 300)"
+    );
+    let latency_sizes: Vec<u32> = std::env::var("PODNET_BENCH_LATENCY_SIZES")
+        .unwrap_or_else(|_| "10,1000,10000,30000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let mut lat: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for col in &cols {
-        for n in [10u32, 10_000] {
+        for &n in &latency_sizes {
             lat.entry(col.name).or_default().push(format!(
                 "{n} Services: {:.1} µs",
                 connect_latency(col, n).as_secs_f64() * 1e6
@@ -257,20 +338,18 @@ fn main() {
     for (name, v) in lat {
         println!("{name:<10} {}", v.join("   "));
     }
+    let rss_n: u32 = std::env::var("PODNET_BENCH_RSS_SERVICES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30_000);
     println!(
-        "\nproxy memory holding 10k Services (RSS growth of this process: state, plan, applied rules)"
+        "\nproxy process RSS holding {rss_n} Services (a separate process: state, plan, applied rules)"
     );
     for col in &cols {
-        let ns = Netns::new("bench-mem");
-        let before = rss_kib();
-        let mut e = engine(&ns, col, 10_000);
-        e.sync(false).expect("sync");
-        let after = rss_kib();
         println!(
             "{:<10} {:.1} MiB",
             col.name,
-            (after.saturating_sub(before)) as f64 / 1024.0
+            proxy_process_rss_kib(col, rss_n) as f64 / 1024.0
         );
-        drop(e);
     }
 }

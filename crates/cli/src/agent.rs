@@ -52,6 +52,10 @@ pub struct AgentCommand {
     /// behind the agent's back.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub resync: u64,
+    /// kube-proxy's --min-sync-period: proxy syncs come at most this often (changes that
+    /// arrive sooner go together in the next one): `1s`, `500ms`, `0s` (no limit).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    pub min_sync_period: Duration,
     /// Service proxy mode: nftables, iptables, ipvs (refused on kernels without IPVS) or
     /// none.
     #[arg(long, default_value = "nftables", value_name = "MODE")]
@@ -88,6 +92,25 @@ fn node_ports(mode: ProxyMode, flag: Option<&str>) -> anyhow::Result<NodePortAdd
     }
 }
 
+/// A duration as kube-proxy's flags take it: a number with `ms`, `s` or `m`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 1s or 500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("{s:?}: the unit must be ms, s or m")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
 fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
 }
@@ -107,8 +130,24 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             node_ports: node_ports(cmd.proxy_mode, cmd.nodeport_addresses.as_deref())?,
             healthz: cmd.healthz_bind_address,
             resync: Duration::from_secs(cmd.resync),
+            min_sync: cmd.min_sync_period,
         },
     };
     podnet_agent_app::main(settings, cmd.kubeconfig.as_deref())
         .with_context(|| format!("agent of node {:?}", cmd.node))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_kube_proxy_flags_do() {
+        assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert!(parse_duration("1").is_err(), "a unit is needed");
+        assert!(parse_duration("fast").is_err());
+    }
 }

@@ -46,8 +46,21 @@ pub struct ProxySettings {
     pub node_ports: NodePortAddressConfig,
     /// /healthz, /livez and /metrics (kube-proxy: 0.0.0.0:10256).
     pub healthz: SocketAddr,
-    /// Full resync period.
+    /// Full resync period (kube-proxy's `--sync-period`).
     pub resync: Duration,
+    /// kube-proxy's `--min-sync-period`: syncs come at most this often; changes arriving
+    /// sooner wait and go together in the next one.
+    pub min_sync: Duration,
+}
+
+/// When the next sync may run, if the last one (at `last`) was less than `min` ago.
+fn held_until(
+    last: Option<tokio::time::Instant>,
+    min: Duration,
+    now: tokio::time::Instant,
+) -> Option<tokio::time::Instant> {
+    let at = last? + min;
+    (at > now).then_some(at)
 }
 
 /// Runs the proxy for node `node` until `shutdown` completes.
@@ -137,6 +150,7 @@ async fn run_in_span(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut dirty, mut full) = (false, false);
     let mut retry_at: Option<tokio::time::Instant> = None;
+    let mut last_sync: Option<tokio::time::Instant> = None;
     tracing::info!(healthz = %settings.healthz, "service proxy started");
     loop {
         let retry = async {
@@ -177,6 +191,13 @@ async fn run_in_span(
         if !(dirty && store.synced()) {
             continue;
         }
+        let now = tokio::time::Instant::now();
+        if let Some(at) = held_until(last_sync, settings.min_sync, now) {
+            // Too soon after the last sync: wake up then (the retry timer), still dirty.
+            retry_at = Some(retry_at.map_or(at, |r| r.min(at)));
+            continue;
+        }
+        last_sync = Some(now);
         shared.lock().expect("metrics").queued();
         let (was_full, eng) = (full, engine.clone());
         dirty = false;
@@ -216,4 +237,28 @@ async fn run_in_span(
 
 fn engine_mode(engine: &Arc<Mutex<Engine>>) -> &'static str {
     engine.lock().expect("engine").mode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncs_wait_out_the_min_sync_period() {
+        let t0 = tokio::time::Instant::now();
+        let min = Duration::from_secs(1);
+        assert_eq!(
+            held_until(None, min, t0),
+            None,
+            "the first sync runs at once"
+        );
+        let soon = t0 + Duration::from_millis(300);
+        assert_eq!(held_until(Some(t0), min, soon), Some(t0 + min));
+        assert_eq!(held_until(Some(t0), min, t0 + min), None);
+        assert_eq!(
+            held_until(Some(t0), Duration::ZERO, t0),
+            None,
+            "0: no limit"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 //! - [`render`]: plan → [`Desired`], typed podnet-nft objects (pure; golden-tested, and
 //!   traced with podnet-nft's packet tracer).
 //! - [`transaction`]: desired → a podnet-nft transaction, full or partial.
-//! - [`NftBackend`]: the [`crate::Backend`] that applies it through podnet-nft's `nft -f`
+//! - [`NftBackend`]: the [`crate::Backend`] that applies it through podnet-nft's netlink
 //!   executor; [`cleanup`] removes the tables.
 
 mod backend;

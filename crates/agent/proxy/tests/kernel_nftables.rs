@@ -460,3 +460,35 @@ fn nftables_deleted_service_leaves_nothing_and_cleanup_removes_the_table() {
             .contains("kube-proxy")
     );
 }
+
+/// kube-proxy's periodic resync without its cost: when nothing changed and nothing was
+/// committed to nftables since the last sync (the kernel's generation), a full resync writes
+/// nothing; a rule flushed behind the proxy's back makes the next one rewrite and repair.
+#[test]
+fn nftables_resync_writes_only_after_a_change_behind_its_back() {
+    let topo = Topology::new("nft-resync", 3);
+    let mut e = engine(&topo);
+    program(&mut e, web("web", CIP, |_| {}), pods(&[1, 2, 3]));
+    let url = format!("http://{CIP}/hostname");
+    let quiet = e.sync(true).expect("resync");
+    assert_eq!(quiet.kind, SyncKind::Full);
+    assert_eq!(
+        quiet.stats.transaction_lines, 0,
+        "nothing changed: nothing written"
+    );
+    assert!(Topology::curl(&topo.client, &url).is_ok());
+
+    topo.node
+        .exec(&["nft", "flush", "chain", "ip", "kube-proxy", "services"]);
+    let listed = topo
+        .node
+        .exec(&["nft", "list", "table", "ip", "kube-proxy"]);
+    assert!(!listed.contains("vmap @service-ips"), "{listed}");
+    let repair = e.sync(true).expect("resync");
+    assert!(repair.stats.transaction_lines > 0, "{repair:?}");
+    let listed = topo
+        .node
+        .exec(&["nft", "list", "table", "ip", "kube-proxy"]);
+    assert!(listed.contains("vmap @service-ips"), "{listed}");
+    assert!(Topology::curl(&topo.client, &url).is_ok());
+}

@@ -64,6 +64,16 @@ impl Error {
 // === impl Refusal ===
 
 impl Refusal {
+    /// Classifies the errno the kernel answered a netlink message with.
+    pub fn from_errno(errno: i32) -> Self {
+        match errno {
+            libc::ENOENT => Refusal::NotFound,
+            libc::EBUSY => Refusal::Busy,
+            libc::EEXIST => Refusal::Exists,
+            _ => Refusal::Invalid,
+        }
+    }
+
     /// Classifies nft's error message by the errno text the kernel's answer carries.
     pub fn from_nft_stderr(stderr: &str) -> Self {
         let first = stderr

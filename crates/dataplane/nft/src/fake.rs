@@ -2,8 +2,15 @@
 //! order, all or nothing, refusing a jump to a missing chain, a map element pointing at a
 //! missing chain, deleting what is still used, an element of the wrong type or shape, a
 //! redefinition — and holds typed state for dumps and the packet tracer.
+//!
+//! All or nothing without copying the state: each operation applies in place and records
+//! how to undo itself ([`undo`]); a refused operation rolls the transaction back. A partial
+//! sync at 30k Services costs what it changes.
 
 mod check;
+mod undo;
+
+use undo::Undo;
 
 use std::collections::BTreeMap;
 
@@ -70,23 +77,18 @@ impl Fake {
 
 impl Executor for Fake {
     fn execute(&mut self, tx: &Transaction) -> Result<()> {
-        let mut next = self.tables.clone();
+        let mut log = Vec::new();
         for op in &tx.ops {
-            apply_op(&mut next, &tx.table, op).map_err(|(refusal, detail)| Error::Refused {
-                target: "fake".to_owned(),
-                table: format!("{} {}", tx.table.family, tx.table.name),
-                refusal,
-                detail: format!(
-                    "{detail} (in: {})",
-                    crate::render::script(&Transaction {
-                        table: tx.table.clone(),
-                        ops: vec![op.clone()],
-                    })
-                    .trim_end()
-                ),
-            })?;
+            if let Err((refusal, detail)) = apply_op(&mut self.tables, &tx.table, op, &mut log) {
+                undo::roll_back(&mut self.tables, &tx.table, log);
+                return Err(Error::Refused {
+                    target: "fake".to_owned(),
+                    table: format!("{} {}", tx.table.family, tx.table.name),
+                    refusal,
+                    detail: format!("{detail} (in: {})", crate::render::op_line(tx, op)),
+                });
+            }
         }
-        self.tables = next;
         Ok(())
     }
 
@@ -163,12 +165,17 @@ fn not_found(what: &str, name: &str) -> Refused {
     (Refusal::NotFound, format!("no {what} {name}"))
 }
 
+/// Applies `op` in place, pushing onto `log` how to undo each change it made.
 fn apply_op(
     tables: &mut BTreeMap<TableId, FakeTable>,
     id: &TableId,
     op: &Op,
+    log: &mut Vec<Undo>,
 ) -> std::result::Result<(), Refused> {
     if let Op::AddTable { comment } = op {
+        if !tables.contains_key(id) {
+            log.push(Undo::TableAdded);
+        }
         let t = tables.entry(id.clone()).or_insert_with(|| FakeTable {
             comment: None,
             chains: BTreeMap::new(),
@@ -176,6 +183,7 @@ fn apply_op(
             next_handle: 1,
         });
         if comment.is_some() {
+            log.push(Undo::TableComment(t.comment.clone()));
             t.comment.clone_from(comment);
         }
         return Ok(());
@@ -183,13 +191,31 @@ fn apply_op(
     let Some(t) = tables.get_mut(id) else {
         return Err(not_found("table", &id.name));
     };
+    let handle_before = t.next_handle;
+    let result = apply_in_table(t, op, log);
+    if t.next_handle != handle_before {
+        log.push(Undo::NextHandle(handle_before));
+    }
+    if result.is_ok() && *op == Op::DeleteTable {
+        let t = tables.remove(id).expect("found above");
+        log.push(Undo::TableDeleted(Box::new(t)));
+    }
+    result
+}
+
+fn apply_in_table(
+    t: &mut FakeTable,
+    op: &Op,
+    log: &mut Vec<Undo>,
+) -> std::result::Result<(), Refused> {
     match op {
-        Op::AddTable { .. } => unreachable!("handled above"),
-        Op::DeleteTable => {
-            tables.remove(id);
-        }
+        Op::AddTable { .. } | Op::DeleteTable => {}
         Op::AddChain(decl) => match t.chains.get_mut(&decl.name) {
-            Some(c) => redeclare(c, decl)?,
+            Some(c) => {
+                let before = c.decl.clone();
+                redeclare(c, decl)?;
+                log.push(Undo::ChainDecl(before));
+            }
             None => {
                 t.next_handle += 1;
                 t.chains.insert(
@@ -199,14 +225,16 @@ fn apply_op(
                         rules: Vec::new(),
                     },
                 );
+                log.push(Undo::ChainAdded(decl.name.clone()));
             }
         },
         Op::FlushChain(name) => {
-            t.chains
+            let c = t
+                .chains
                 .get_mut(name)
-                .ok_or_else(|| not_found("chain", name))?
-                .rules
-                .clear();
+                .ok_or_else(|| not_found("chain", name))?;
+            let rules = std::mem::take(&mut c.rules);
+            log.push(Undo::ChainRules(name.clone(), rules));
         }
         Op::DeleteChain(name) => {
             if !t.chains.contains_key(name) {
@@ -215,30 +243,36 @@ fn apply_op(
             if let Some(user) = t.chain_user(name) {
                 return Err((Refusal::Busy, format!("chain {name} is used by {user}")));
             }
-            t.chains.remove(name);
+            let c = t.chains.remove(name).expect("checked above");
+            log.push(Undo::ChainDeleted(Box::new(c)));
         }
         Op::AddRule { chain, rule } => {
-            let view = t.view();
-            let c = t
-                .chains
-                .get(chain)
-                .ok_or_else(|| not_found("chain", chain))?;
+            let chains = &t.chains;
+            let lookup = |n: &str| chains.get(n).map(|c| &c.decl);
+            let view = check::TableView {
+                chain: &lookup,
+                sets: &t.sets,
+            };
+            let c = chains.get(chain).ok_or_else(|| not_found("chain", chain))?;
             check::rule(&view, &c.decl, rule)?;
             let handle = t.next_handle;
             t.next_handle += 1;
             let c = t.chains.get_mut(chain).expect("checked above");
             c.rules.push((handle, rule.clone()));
+            log.push(Undo::RuleAdded(chain.clone()));
         }
         Op::DeleteRule { chain, handle } => {
             let c = t
                 .chains
                 .get_mut(chain)
                 .ok_or_else(|| not_found("chain", chain))?;
-            let before = c.rules.len();
-            c.rules.retain(|(h, _)| h != handle);
-            if c.rules.len() == before {
-                return Err(not_found("rule handle", &handle.to_string()));
-            }
+            let at = c
+                .rules
+                .iter()
+                .position(|(h, _)| h == handle)
+                .ok_or_else(|| not_found("rule handle", &handle.to_string()))?;
+            let removed = c.rules.remove(at);
+            log.push(Undo::RuleDeleted(chain.clone(), at, removed));
         }
         Op::AddSet(decl) => match t.sets.get(&decl.name) {
             Some(s) if !s.decl.same_as(decl) => {
@@ -258,6 +292,7 @@ fn apply_op(
                         elements: BTreeMap::new(),
                     },
                 );
+                log.push(Undo::SetAdded(decl.name.clone()));
             }
         },
         Op::FlushSet { name, kind } => {
@@ -265,7 +300,8 @@ fn apply_op(
             if s.decl.is_map() != (*kind == SetKind::Map) {
                 return Err(not_found(if s.decl.is_map() { "set" } else { "map" }, name));
             }
-            s.elements.clear();
+            let elements = std::mem::take(&mut s.elements);
+            log.push(Undo::SetElements(name.clone(), elements));
         }
         Op::DeleteSet(name) => {
             if !t.sets.contains_key(name) {
@@ -274,13 +310,15 @@ fn apply_op(
             if let Some(user) = t.set_user(name) {
                 return Err((Refusal::Busy, format!("set {name} is used by {user}")));
             }
-            t.sets.remove(name);
+            let s = t.sets.remove(name).expect("checked above");
+            log.push(Undo::SetDeleted(Box::new(s)));
         }
         Op::AddElements { set, elements } => {
-            let chains: Vec<&str> = t.chains.keys().map(String::as_str).collect();
+            let chains = &t.chains;
+            let has_chain = |n: &str| chains.contains_key(n);
             let s = t.sets.get(set).ok_or_else(|| not_found("set", set))?;
             for e in elements {
-                check::element(&s.decl, &chains, e)?;
+                check::element(&s.decl, &has_chain, e)?;
             }
             let s = t.sets.get_mut(set).expect("checked above");
             for e in elements {
@@ -297,6 +335,7 @@ fn apply_op(
                             check::no_overlap(&s.elements, &e.key)?;
                         }
                         s.elements.insert(e.key.clone(), e.extra.clone());
+                        log.push(Undo::ElementAdded(set.clone(), e.key.clone()));
                     }
                 }
             }
@@ -304,9 +343,11 @@ fn apply_op(
         Op::DeleteElements { set, keys } => {
             let s = t.sets.get_mut(set).ok_or_else(|| not_found("set", set))?;
             for k in keys {
-                if s.elements.remove(k).is_none() {
-                    return Err(not_found("element", &k.to_string()));
-                }
+                let extra = s
+                    .elements
+                    .remove(k)
+                    .ok_or_else(|| not_found("element", &k.to_string()))?;
+                log.push(Undo::ElementDeleted(set.clone(), k.clone(), extra));
             }
         }
     }
@@ -316,18 +357,6 @@ fn apply_op(
 // === impl FakeTable ===
 
 impl FakeTable {
-    /// What the checks of a new rule need to see of the table.
-    fn view(&self) -> check::TableView<'_> {
-        check::TableView {
-            chains: self
-                .chains
-                .iter()
-                .map(|(n, c)| (n.as_str(), &c.decl))
-                .collect(),
-            sets: &self.sets,
-        }
-    }
-
     /// A rule (of another chain) or map element that sends packets to `chain`.
     fn chain_user(&self, chain: &str) -> Option<String> {
         let from_rule = self

@@ -33,6 +33,7 @@ pub use diff::diff;
 pub use dump::{ChainDump, RuleDump, SetDump, TableDump};
 pub use error::{Error, Refusal, Result};
 pub use fake::Fake;
+pub use netlink::NetlinkExecutor;
 pub use object::{Table, TableId};
 pub use transaction::Transaction;
 

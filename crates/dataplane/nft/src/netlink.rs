@@ -5,6 +5,13 @@
 //! by table in the kernel.
 
 mod decode;
+mod elements;
+mod encode;
+mod linearize;
+mod wire;
+mod writer;
+
+pub use writer::NetlinkExecutor;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -73,6 +80,16 @@ impl NetlinkReader {
     /// The table `id`; `None` if it does not exist.
     pub fn read(&self, id: &TableId) -> Result<Option<Listing>> {
         self.on_socket(id, |sock| read_table(sock, id))
+    }
+
+    /// The declarations of the table's named sets and maps; `None` if it does not exist.
+    pub fn set_decls(&self, id: &TableId) -> Result<Option<Vec<crate::object::SetDecl>>> {
+        self.on_socket(id, |sock| {
+            if !table_exists(sock, id)? {
+                return Ok(None);
+            }
+            sets(sock, id).map(Some)
+        })
     }
 
     /// Only the names of the table's chains and named sets (no rules, no elements: what a

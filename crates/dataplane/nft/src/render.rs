@@ -15,7 +15,7 @@ use crate::types::{AddrType, Atom, Family, Key, Value, ct_state, ct_status, prot
 
 mod script;
 
-pub use script::script;
+pub use script::{op_line, script};
 
 const CT_STATE_NAMES: [(u32, &str); 5] = [
     (ct_state::INVALID, "invalid"),

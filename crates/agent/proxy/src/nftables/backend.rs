@@ -1,5 +1,7 @@
 //! The nftables mode's [`Backend`]: one podnet-nft transaction per sync and family, applied
-//! by the `nft -f` executor.
+//! by podnet-nft's netlink executor (one nf_tables batch, no `nft` process). A periodic
+//! full resync in which nothing changed asks the kernel whether anything was committed
+//! since our last batch (its nftables generation) and writes nothing if not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -8,7 +10,7 @@ use std::time::Instant;
 use podnet_k8s_model::AddressFamily;
 use podnet_nft::netlink::NetlinkReader;
 use podnet_nft::types::Family;
-use podnet_nft::{Executor, Nft, TableId, Transaction};
+use podnet_nft::{Executor, NetlinkExecutor, TableId, Transaction};
 
 use super::render::{TABLE, nft_family, render, render_port, skeleton};
 use super::ruleset::Desired;
@@ -20,7 +22,7 @@ use crate::plan::{Plan, PortChange};
 
 /// nftables mode in one network namespace (`None`: the agent's own).
 pub struct NftBackend {
-    nft: Nft,
+    nft: NetlinkExecutor,
     reader: NetlinkReader,
     node: NodeInfo,
     node_ports: NodePortAddressConfig,
@@ -33,7 +35,7 @@ pub struct NftBackend {
 impl NftBackend {
     pub fn new(netns: Option<&Path>, node: NodeInfo, node_ports: NodePortAddressConfig) -> Self {
         Self {
-            nft: Nft::new(netns),
+            nft: NetlinkExecutor::new(netns),
             reader: NetlinkReader::new(netns),
             node,
             node_ports,
@@ -73,6 +75,17 @@ impl NftBackend {
         })
     }
 
+    /// Whether the kernel still holds what the last sync of `family` applied: nothing was
+    /// committed to nftables since our last batch (the kernel counts every commit, by anyone,
+    /// in its generation). Anything else committed since — a rule flushed behind our back,
+    /// or another table's change — and the resync rewrites, as it always did.
+    fn kernel_holds_applied(&self, family: AddressFamily) -> Result<bool> {
+        if !self.applied.contains_key(&family) {
+            return Ok(false);
+        }
+        Ok(self.nft.applied_generation() == Some(self.nft.generation()?))
+    }
+
     fn sync_family(
         &mut self,
         plan: &Plan,
@@ -85,12 +98,17 @@ impl NftBackend {
             .node_ports
             .resolve(family, &self.node, &self.node.node_ips);
         let skel = skeleton(family, &np);
-        let partial_ok = kind == SyncKind::Partial
-            && self
-                .applied
-                .get(&family)
-                .is_some_and(|d| d.skeleton == skel);
-        if !partial_ok {
+        let same_skeleton = self
+            .applied
+            .get(&family)
+            .is_some_and(|d| d.skeleton == skel);
+        let unchanged = same_skeleton && changes.iter().all(|c| c.key.family != family);
+        if kind == SyncKind::Full && unchanged && self.kernel_holds_applied(family)? {
+            // A periodic resync in which nothing changed: what was applied is what the plan
+            // renders (partial syncs keep it so), and the kernel still holds it.
+            return Ok(0);
+        }
+        if !(kind == SyncKind::Partial && same_skeleton) {
             let desired = render(plan, &self.node, family, &np);
             let existing = self.existing(fam)?;
             let tx = transaction::full(&desired, &existing);
@@ -165,10 +183,10 @@ impl Backend for NftBackend {
 /// Deletes `table ip kube-proxy` and `table ip6 kube-proxy` in `netns` if they exist
 /// (switching to another mode, or `--proxy-mode none`).
 pub fn cleanup(netns: Option<&Path>) -> Result<()> {
-    cleanup_in(&Nft::new(netns))
+    cleanup_in(&NetlinkExecutor::new(netns))
 }
 
-fn cleanup_in(nft: &Nft) -> Result<()> {
+fn cleanup_in(nft: &NetlinkExecutor) -> Result<()> {
     // add-then-delete: never fails on a missing table (kube-proxy's idiom).
     for family in [Family::Ip, Family::Ip6] {
         let mut tx = Transaction::new(TableId::new(family, TABLE));

@@ -21,7 +21,7 @@ use crate::object::{
 use crate::types::{AddrType, Atom, DataType, Key, Value};
 
 /// nft's datatype ids (nftables' `enum datatypes`).
-const TYPE_IDS: [(u32, DataType); 12] = [
+pub const TYPE_IDS: [(u32, DataType); 12] = [
     (2, DataType::NfProto),
     (4, DataType::Integer),
     (7, DataType::Ipv4Addr),
@@ -36,12 +36,12 @@ const TYPE_IDS: [(u32, DataType); 12] = [
     (41, DataType::IfName),
 ];
 /// Bits per field in a concatenation's type id.
-const TYPE_BITS: u32 = 6;
+pub const TYPE_BITS: u32 = 6;
 /// `NFT_DATA_VERDICT`: the data type of a verdict map.
-const DATA_VERDICT: u32 = 0xffff_ff00;
+pub const DATA_VERDICT: u32 = 0xffff_ff00;
 /// libnftnl's user data: a set's comment, and a rule's or element's.
-const UDATA_SET_COMMENT: u8 = 7;
-const UDATA_COMMENT: u8 = 0;
+pub const UDATA_SET_COMMENT: u8 = 7;
+pub const UDATA_COMMENT: u8 = 0;
 
 pub fn in_table(attrs: &[ChainAttribute], table: &str) -> bool {
     attrs
@@ -200,7 +200,7 @@ pub fn set(attrs: &[SetAttribute]) -> Read<Option<SetDecl>> {
 }
 
 /// Bytes a field of `t` takes in a key.
-fn field_len(t: DataType) -> usize {
+pub fn field_len(t: DataType) -> usize {
     match t {
         DataType::Ipv6Addr | DataType::IfName => 16,
         DataType::InetProto | DataType::IcmpType | DataType::NfProto => 1,

@@ -77,68 +77,79 @@ fn chain_body(out: &mut String, d: &ChainDecl) {
 /// The transaction as an `nft -f` script, one command a line.
 pub fn script(tx: &Transaction) -> String {
     let mut out = String::new();
-    let t = format!("{} {}", tx.table.family, tx.table.name);
-    let family = tx.table.family;
     for op in &tx.ops {
-        match op {
-            Op::AddTable { comment } => {
-                let _ = write!(out, "add table {t}");
-                if let Some(c) = comment {
-                    let _ = write!(out, " {{ comment \"{c}\" ; }}");
-                }
-            }
-            Op::DeleteTable => {
-                let _ = write!(out, "delete table {t}");
-            }
-            Op::AddChain(d) => {
-                let _ = write!(out, "add chain {t} {}", d.name);
-                chain_body(&mut out, d);
-            }
-            Op::FlushChain(c) => {
-                let _ = write!(out, "flush chain {t} {c}");
-            }
-            Op::DeleteChain(c) => {
-                let _ = write!(out, "delete chain {t} {c}");
-            }
-            Op::AddRule { chain, rule } => {
-                let _ = write!(out, "add rule {t} {chain} {}", RuleText(family, rule));
-            }
-            Op::DeleteRule { chain, handle } => {
-                let _ = write!(out, "delete rule {t} {chain} handle {handle}");
-            }
-            Op::AddSet(d) => {
-                let kind = if d.is_map() { "map" } else { "set" };
-                let _ = write!(out, "add {kind} {t} {}", d.name);
-                set_body(&mut out, d);
-            }
-            Op::FlushSet { name, kind } => {
-                let kind = match kind {
-                    SetKind::Set => "set",
-                    SetKind::Map => "map",
-                };
-                let _ = write!(out, "flush {kind} {t} {name}");
-            }
-            Op::DeleteSet(s) => {
-                let _ = write!(out, "delete set {t} {s}");
-            }
-            Op::AddElements { set, elements } => {
-                let _ = write!(out, "add element {t} {set} {{ ");
-                for (i, e) in elements.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    element(&mut out, &e.key, &e.extra);
-                }
-                out.push_str(" }");
-            }
-            Op::DeleteElements { set, keys } => {
-                let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
-                let _ = write!(out, "delete element {t} {set} {{ {} }}", keys.join(", "));
-            }
-        }
+        op_into(&mut out, tx, op);
         out.push('\n');
     }
     out
+}
+
+/// One operation of `tx` as its `nft -f` line (how an error names what failed).
+pub fn op_line(tx: &Transaction, op: &Op) -> String {
+    let mut out = String::new();
+    op_into(&mut out, tx, op);
+    out
+}
+
+fn op_into(out: &mut String, tx: &Transaction, op: &Op) {
+    let t = format!("{} {}", tx.table.family, tx.table.name);
+    let family = tx.table.family;
+    match op {
+        Op::AddTable { comment } => {
+            let _ = write!(out, "add table {t}");
+            if let Some(c) = comment {
+                let _ = write!(out, " {{ comment \"{c}\" ; }}");
+            }
+        }
+        Op::DeleteTable => {
+            let _ = write!(out, "delete table {t}");
+        }
+        Op::AddChain(d) => {
+            let _ = write!(out, "add chain {t} {}", d.name);
+            chain_body(out, d);
+        }
+        Op::FlushChain(c) => {
+            let _ = write!(out, "flush chain {t} {c}");
+        }
+        Op::DeleteChain(c) => {
+            let _ = write!(out, "delete chain {t} {c}");
+        }
+        Op::AddRule { chain, rule } => {
+            let _ = write!(out, "add rule {t} {chain} {}", RuleText(family, rule));
+        }
+        Op::DeleteRule { chain, handle } => {
+            let _ = write!(out, "delete rule {t} {chain} handle {handle}");
+        }
+        Op::AddSet(d) => {
+            let kind = if d.is_map() { "map" } else { "set" };
+            let _ = write!(out, "add {kind} {t} {}", d.name);
+            set_body(out, d);
+        }
+        Op::FlushSet { name, kind } => {
+            let kind = match kind {
+                SetKind::Set => "set",
+                SetKind::Map => "map",
+            };
+            let _ = write!(out, "flush {kind} {t} {name}");
+        }
+        Op::DeleteSet(s) => {
+            let _ = write!(out, "delete set {t} {s}");
+        }
+        Op::AddElements { set, elements } => {
+            let _ = write!(out, "add element {t} {set} {{ ");
+            for (i, e) in elements.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                element(out, &e.key, &e.extra);
+            }
+            out.push_str(" }");
+        }
+        Op::DeleteElements { set, keys } => {
+            let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+            let _ = write!(out, "delete element {t} {set} {{ {} }}", keys.join(", "));
+        }
+    }
 }
 
 /// The table as `nft list table` lays it out (sets first, then chains), sorted by name:
