@@ -6,6 +6,7 @@
 //!                                                    └──render(node)──▶ table inet podnet-policy
 //! ```
 
+mod cidr;
 pub mod cluster;
 mod error;
 pub mod evaluate;
@@ -13,6 +14,7 @@ pub mod evaluate;
 pub mod fixture;
 pub mod from_k8s;
 pub mod model;
+pub mod render;
 pub mod selector;
 
 pub use cluster::Cluster;
