@@ -8,6 +8,7 @@
 
 mod cidr;
 pub mod cluster;
+mod enforce;
 mod error;
 pub mod evaluate;
 #[cfg(feature = "test-util")]
@@ -18,6 +19,7 @@ pub mod render;
 pub mod selector;
 
 pub use cluster::Cluster;
+pub use enforce::{Enforcer, SyncReport};
 pub use error::{Error, Result};
 pub use evaluate::{Decision, Flow, Tier, Verdict, evaluate};
 pub use model::{Direction, NetworkPolicy, ObjectRef, Pod, Protocol};
