@@ -1,4 +1,5 @@
-//! The agent's loop: watcher events into the store, reconciles on change and on a timer.
+//! The agent's loop: watcher events into the store, reconciles on change and on a timer;
+//! the service proxy and NetworkPolicy beside it.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use podnet_agent_routing::{Config, Kernel, Reconciler};
 use tracing::Instrument;
 
 use crate::error::Result;
+use crate::policy;
 use crate::proxy::{self, ProxySettings};
 use crate::store::NodeStore;
 
@@ -64,7 +66,14 @@ impl Agent {
             self.settings.netns.clone(),
             shutdown.clone(),
         );
-        tokio::try_join!(self.routing(shutdown), proxy).map(drop)
+        let policy = policy::run(
+            self.client.clone(),
+            self.settings.routing.node.clone(),
+            self.settings.netns.clone(),
+            self.settings.resync,
+            shutdown.clone(),
+        );
+        tokio::try_join!(self.routing(shutdown), proxy, policy).map(drop)
     }
 
     async fn routing(self, shutdown: impl Future<Output = ()>) -> Result<()> {
