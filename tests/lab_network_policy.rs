@@ -14,8 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use podnet_agent_policy::fixture::Reachability;
-use support::{Lab, PODNET, manifest};
+use support::{Lab, PODNET, eventually, manifest};
 
+const NAMESPACES: &str = "tests/lab/manifests/netpol-namespaces.yaml";
 const MODEL: &str = "tests/lab/manifests/netpol-model.yaml";
 /// How long enforcement may take to reach every node before a case fails.
 const ENFORCED_WITHIN: Duration = Duration::from_secs(60);
@@ -28,8 +29,32 @@ struct Model {
 }
 
 impl Model {
-    fn up() -> Self {
-        let lab = Lab::up("netpol", &["-f", MODEL]);
+    /// A lab of kind's default layout with `networking` (kind's keys and podnet's
+    /// `routingMode`), running the model.
+    fn up(tag: &str, networking: &str) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = manifest(
+            tmp.path(),
+            "kind.yaml",
+            &format!(
+                "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n\
+                 - role: worker\n- role: worker\nnetworking:\n{networking}"
+            ),
+        );
+        let lab = Lab::up(
+            tag,
+            &["--config", config.to_str().unwrap(), "-f", NAMESPACES],
+        );
+        // Pods are admitted once their namespace's default ServiceAccount exists.
+        for ns in ["x", "y", "z"] {
+            eventually(60, "the default ServiceAccount", || {
+                lab.kubectl(&["get", "serviceaccount", "default", "-n", ns])
+                    .status
+                    .success()
+                    .then_some(())
+            });
+        }
+        lab.kubectl_ok(&["apply", "-f", MODEL]);
         for ns in ["x", "y", "z"] {
             lab.kubectl_ok(&[
                 "wait",
@@ -43,19 +68,21 @@ impl Model {
         }
         let pods = lab.kubectl_ok(&[
             "get", "pods", "-A", "-l", "pod", "-o",
-            "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.status.podIP}{\"\\n\"}{end}",
+            "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {.status.podIP} {.spec.nodeName}{\"\\n\"}{end}",
         ]);
-        let ips = pods
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .map(|(id, ip)| (id.to_owned(), ip.to_owned()))
-            .collect::<BTreeMap<_, _>>();
+        let rows: Vec<Vec<&str>> = pods.lines().map(|l| l.split(' ').collect()).collect();
+        let ips: BTreeMap<String, String> = rows
+            .iter()
+            .map(|r| (r[0].to_owned(), r[1].to_owned()))
+            .collect();
         assert_eq!(ips.len(), 9, "{pods}");
-        Self {
-            lab,
-            tmp: tempfile::tempdir().unwrap(),
-            ips,
-        }
+        // Same-node (bridged) and cross-node (routed) paths both need covering.
+        let nodes: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[2]).collect();
+        assert!(
+            nodes.len() >= 2,
+            "the model's pods all landed on one node:\n{pods}"
+        );
+        Self { lab, tmp, ips }
     }
 
     /// Every pod's probes to every other pod on `protocol`/`port`, at once: for each source
@@ -171,6 +198,30 @@ fn should_support_a_default_deny_ingress_policy(m: &Model) {
     r.expect(any, in_ns("x"), false);
     m.expect("default-deny-ingress", &r, "tcp", 80);
     m.expect("default-deny-ingress", &r, "udp", 81);
+    // The drops are counted per isolated pod on the agents' /metrics (read every 10 s).
+    let nodes = m.lab.kubectl_ok(&["get", "nodes", "-o", "name"]);
+    eventually(60, "x's drops on an agent's /metrics", || {
+        nodes.lines().find_map(|n| {
+            let node = n.trim_start_matches("node/");
+            let out = m.lab.podnet(&[
+                "node-exec",
+                node,
+                "--",
+                "curl",
+                "-s",
+                "-m",
+                "3",
+                "localhost:10256/metrics",
+            ]);
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| {
+                    l.starts_with("podnet_network_policy_denied_packets_total{namespace=\"x\"")
+                })
+                .any(|l| !l.ends_with(" 0"))
+                .then_some(())
+        })
+    });
 }
 
 fn should_support_a_default_deny_all_policy(m: &Model) {
@@ -327,7 +378,10 @@ type Case = (&'static str, fn(&Model));
 
 #[test]
 fn lab_network_policy_upstream_cases() {
-    let m = Model::up();
+    let m = Model::up(
+        "netpol",
+        "  routingMode: vxlan\n  kubeProxyMode: nftables\n",
+    );
     m.expect("no policy", &Reachability::new(true), "tcp", 80);
     let cases: [Case; 9] = [
         ("should support a 'default-deny-ingress' policy", should_support_a_default_deny_ingress_policy),
@@ -353,6 +407,36 @@ fn lab_network_policy_upstream_cases() {
         (
             "should enforce multiple ingress policies with ingress allow-all policy taking precedence",
             should_enforce_multiple_ingress_policies_with_ingress_allow_all_policy_taking_precedence,
+        ),
+    ];
+    for (name, case) in cases {
+        eprintln!("case: {name}");
+        case(&m);
+        m.reset(name);
+    }
+}
+
+/// The same enforcement with pod traffic routed directly (host-gw) and the service proxy in
+/// iptables mode (its own filter rules beside the policy table).
+#[test]
+fn lab_network_policy_in_host_gw_with_iptables_proxy() {
+    let m = Model::up(
+        "netpol-hgw",
+        "  routingMode: host-gw\n  kubeProxyMode: iptables\n",
+    );
+    m.expect("no policy", &Reachability::new(true), "tcp", 80);
+    let cases: [Case; 3] = [
+        (
+            "should support a 'default-deny-ingress' policy",
+            should_support_a_default_deny_ingress_policy,
+        ),
+        (
+            "should enforce policy based on PodSelector and NamespaceSelector",
+            should_enforce_policy_based_on_pod_selector_and_namespace_selector,
+        ),
+        (
+            "should enforce except clause while egress access to server in CIDR block",
+            should_enforce_except_clause_while_egress_access_to_server_in_cidr_block,
         ),
     ];
     for (name, case) in cases {

@@ -58,12 +58,15 @@ impl Agent {
         // Both loops stop on the same signal; a failure of either (the proxy refusing its
         // mode at start) stops the agent.
         let shutdown = shutdown.shared();
+        // NetworkPolicy's counters are served on the proxy's /metrics.
+        let policy_metrics = policy::PolicyMetrics::default();
         let proxy = proxy::run(
             self.settings.proxy.clone(),
             self.client.clone(),
             self.settings.routing.node.clone(),
             vec![self.settings.routing.cluster_cidr.into()],
             self.settings.netns.clone(),
+            policy_metrics.clone(),
             shutdown.clone(),
         );
         let policy = policy::run(
@@ -71,6 +74,7 @@ impl Agent {
             self.settings.routing.node.clone(),
             self.settings.netns.clone(),
             self.settings.resync,
+            policy_metrics,
             shutdown.clone(),
         );
         tokio::try_join!(self.routing(shutdown), proxy, policy).map(drop)

@@ -21,7 +21,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
-use podnet_agent_policy::Enforcer;
+use podnet_agent_policy::{Counters, Enforcer};
 use podnet_nft::Nft;
 use tracing::Instrument;
 
@@ -31,6 +31,23 @@ use crate::error::Result;
 
 /// After a failed sync, the next attempt comes this soon.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often the table's counters are read for /metrics.
+const COUNTERS_EVERY: Duration = Duration::from_secs(10);
+
+/// The policy table's counters as Prometheus text, refreshed by the policy loop and shown
+/// on the agent's /metrics.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyMetrics(Arc<Mutex<String>>);
+
+impl PolicyMetrics {
+    pub fn text(&self) -> String {
+        self.0.lock().expect("policy metrics").clone()
+    }
+
+    fn set(&self, text: String) {
+        *self.0.lock().expect("policy metrics") = text;
+    }
+}
 
 /// Enforces NetworkPolicy for the pods of `node` until `shutdown` completes.
 pub async fn run(
@@ -38,10 +55,11 @@ pub async fn run(
     node: String,
     netns: Option<PathBuf>,
     resync: Duration,
+    metrics: PolicyMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let span = tracing::info_span!("policy");
-    run_in_span(client, node, netns, resync, shutdown)
+    run_in_span(client, node, netns, resync, metrics, shutdown)
         .instrument(span)
         .await
 }
@@ -51,6 +69,7 @@ async fn run_in_span(
     node: String,
     netns: Option<PathBuf>,
     resync: Duration,
+    metrics: PolicyMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let enforcer = Arc::new(Mutex::new(Enforcer::new(Nft::new(netns.as_deref()), &node)));
@@ -68,6 +87,8 @@ async fn run_in_span(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut tick = tokio::time::interval(resync);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut counters = tokio::time::interval(COUNTERS_EVERY);
+    counters.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
     let mut retry_at: Option<tokio::time::Instant> = None;
     tracing::info!("network policy started");
@@ -100,6 +121,10 @@ async fn run_in_span(
             }
             _ = tick.tick() => dirty = true,
             () = retry => dirty = true,
+            _ = counters.tick() => {
+                read_counters(&enforcer, &metrics).await;
+                continue;
+            }
         }
         if !(dirty && store.synced()) {
             continue;
@@ -131,4 +156,18 @@ async fn run_in_span(
     }
     tracing::info!("network policy stopping; its rules stay for the next start");
     Ok(())
+}
+
+/// Refreshes `metrics` from the kernel's counters (off the runtime: it runs `nft`).
+async fn read_counters(enforcer: &Arc<Mutex<Enforcer<Nft>>>, metrics: &PolicyMetrics) {
+    let enforcer = enforcer.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        Counters::read(enforcer.lock().expect("enforcer").executor())
+    })
+    .await
+    .expect("policy counters task");
+    match read {
+        Ok(c) => metrics.set(c.render()),
+        Err(error) => tracing::debug!(%error, "reading the policy counters"),
+    }
 }

@@ -8,6 +8,7 @@
 
 mod cidr;
 pub mod cluster;
+mod counters;
 mod enforce;
 mod error;
 pub mod evaluate;
@@ -19,6 +20,7 @@ pub mod render;
 pub mod selector;
 
 pub use cluster::Cluster;
+pub use counters::Counters;
 pub use enforce::{Enforcer, SyncReport};
 pub use error::{Error, Result};
 pub use evaluate::{Decision, Flow, Tier, Verdict, evaluate};
