@@ -1,4 +1,5 @@
-//! The agent's loop: watcher events into the store, reconciles on change and on a timer.
+//! The agent's loop: watcher events into the store, reconciles on change and on a timer;
+//! the service proxy and NetworkPolicy beside it.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use podnet_agent_routing::{Config, Kernel, Reconciler};
 use tracing::Instrument;
 
 use crate::error::Result;
+use crate::policy;
 use crate::proxy::{self, ProxySettings};
 use crate::store::NodeStore;
 
@@ -56,15 +58,26 @@ impl Agent {
         // Both loops stop on the same signal; a failure of either (the proxy refusing its
         // mode at start) stops the agent.
         let shutdown = shutdown.shared();
+        // NetworkPolicy's counters are served on the proxy's /metrics.
+        let policy_metrics = policy::PolicyMetrics::default();
         let proxy = proxy::run(
             self.settings.proxy.clone(),
             self.client.clone(),
             self.settings.routing.node.clone(),
             vec![self.settings.routing.cluster_cidr.into()],
             self.settings.netns.clone(),
+            policy_metrics.clone(),
             shutdown.clone(),
         );
-        tokio::try_join!(self.routing(shutdown), proxy).map(drop)
+        let policy = policy::run(
+            self.client.clone(),
+            self.settings.routing.node.clone(),
+            self.settings.netns.clone(),
+            self.settings.resync,
+            policy_metrics,
+            shutdown.clone(),
+        );
+        tokio::try_join!(self.routing(shutdown), proxy, policy).map(drop)
     }
 
     async fn routing(self, shutdown: impl Future<Output = ()>) -> Result<()> {

@@ -17,6 +17,7 @@ mod agent;
 mod client;
 mod command;
 mod error;
+pub mod policy;
 pub mod proxy;
 mod store;
 

@@ -35,6 +35,7 @@ pub use mode::{ProxyMode, start_backend};
 pub use watch::ProxyStore;
 
 use crate::error::{Error, Result};
+use crate::policy::PolicyMetrics;
 
 /// After a failed sync, the next attempt comes this soon.
 const RETRY: Duration = Duration::from_secs(1);
@@ -70,12 +71,21 @@ pub async fn run(
     node: String,
     cluster_cidrs: Vec<IpNet>,
     netns: Option<PathBuf>,
+    policy: PolicyMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let span = tracing::info_span!("proxy", mode = %settings.mode);
-    run_in_span(settings, client, node, cluster_cidrs, netns, shutdown)
-        .instrument(span)
-        .await
+    run_in_span(
+        settings,
+        client,
+        node,
+        cluster_cidrs,
+        netns,
+        policy,
+        shutdown,
+    )
+    .instrument(span)
+    .await
 }
 
 async fn run_in_span(
@@ -84,6 +94,7 @@ async fn run_in_span(
     node: String,
     cluster_cidrs: Vec<IpNet>,
     netns: Option<PathBuf>,
+    policy: PolicyMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let info = NodeInfo {
@@ -108,7 +119,9 @@ async fn run_in_span(
         backend,
         Conntrack::new(netns.as_deref()),
     )));
-    let shared: http::Shared = Arc::new(Mutex::new(Metrics::new(engine_mode(&engine))));
+    let shared: http::Shared = Arc::new(Mutex::new(
+        Metrics::new(engine_mode(&engine)).with_policy(policy),
+    ));
     shared.lock().expect("metrics").queued();
 
     let listener = tokio::net::TcpListener::bind(settings.healthz)

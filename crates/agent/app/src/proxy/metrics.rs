@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use podnet_agent_proxy::{SyncKind, SyncReport};
 
+use crate::policy::PolicyMetrics;
+
 /// kube-proxy's buckets for sync durations: 1 ms doubling, 15 buckets.
 const BUCKETS: [f64; 15] = [
     0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
@@ -33,6 +35,8 @@ pub struct Metrics {
     chains: usize,
     services: usize,
     conntrack_deleted: u64,
+    /// NetworkPolicy's counters, served on the same endpoint.
+    policy: Option<PolicyMetrics>,
 }
 
 // === impl Histogram ===
@@ -68,6 +72,12 @@ impl Metrics {
             mode,
             ..Default::default()
         }
+    }
+
+    /// Also shows NetworkPolicy's counters.
+    pub fn with_policy(mut self, policy: PolicyMetrics) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     pub fn queued(&mut self) {
@@ -173,6 +183,9 @@ impl Metrics {
             "Stale conntrack entries deleted (UDP/SCTP endpoints gone or first endpoint)",
             self.conntrack_deleted,
         );
+        if let Some(policy) = &self.policy {
+            out.push_str(&policy.text());
+        }
         gauge_rss(&mut out);
         out
     }

@@ -1,0 +1,173 @@
+//! NetworkPolicy in the agent: NetworkPolicies, Pods and Namespaces watched through kube-rs
+//! into the policy [`Cluster`](podnet_agent_policy::Cluster); once all three lists are
+//! complete, this node's `table inet podnet-policy` is rendered, diffed against the kernel
+//! and the difference applied, on every change and every resync period.
+//!
+//! ```text
+//! watcher(NetworkPolicies) ─┐
+//! watcher(Pods)             ─┼─▶ PolicyStore (Cluster) ──(all lists complete)──▶ Enforcer::sync
+//! watcher(Namespaces)       ─┘                                 (blocking pool: nft)
+//! ```
+
+mod store;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+use podnet_agent_policy::{Counters, Enforcer};
+use podnet_nft::Nft;
+use tracing::Instrument;
+
+pub use store::PolicyStore;
+
+use crate::error::Result;
+
+/// After a failed sync, the next attempt comes this soon.
+const RETRY: Duration = Duration::from_secs(1);
+/// How often the table's counters are read for /metrics.
+const COUNTERS_EVERY: Duration = Duration::from_secs(10);
+
+/// The policy table's counters as Prometheus text, refreshed by the policy loop and shown
+/// on the agent's /metrics.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyMetrics(Arc<Mutex<String>>);
+
+impl PolicyMetrics {
+    pub fn text(&self) -> String {
+        self.0.lock().expect("policy metrics").clone()
+    }
+
+    fn set(&self, text: String) {
+        *self.0.lock().expect("policy metrics") = text;
+    }
+}
+
+/// Enforces NetworkPolicy for the pods of `node` until `shutdown` completes.
+pub async fn run(
+    client: kube::Client,
+    node: String,
+    netns: Option<PathBuf>,
+    resync: Duration,
+    metrics: PolicyMetrics,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let span = tracing::info_span!("policy");
+    run_in_span(client, node, netns, resync, metrics, shutdown)
+        .instrument(span)
+        .await
+}
+
+async fn run_in_span(
+    client: kube::Client,
+    node: String,
+    netns: Option<PathBuf>,
+    resync: Duration,
+    metrics: PolicyMetrics,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let enforcer = Arc::new(Mutex::new(Enforcer::new(Nft::new(netns.as_deref()), &node)));
+    let cfg = watcher::Config::default;
+    let mut policies = watcher(Api::<NetworkPolicy>::all(client.clone()), cfg())
+        .default_backoff()
+        .boxed();
+    let mut pods = watcher(Api::<Pod>::all(client.clone()), cfg())
+        .default_backoff()
+        .boxed();
+    let mut namespaces = watcher(Api::<Namespace>::all(client), cfg())
+        .default_backoff()
+        .boxed();
+    let mut store = PolicyStore::default();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut tick = tokio::time::interval(resync);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut counters = tokio::time::interval(COUNTERS_EVERY);
+    counters.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dirty = false;
+    let mut retry_at: Option<tokio::time::Instant> = None;
+    tracing::info!("network policy started");
+    loop {
+        let retry = async {
+            match retry_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(e) = policies.next() => {
+                dirty |= store.policy_event(e);
+                while let Some(Some(e)) = policies.next().now_or_never() {
+                    dirty |= store.policy_event(e);
+                }
+            }
+            Some(e) = pods.next() => {
+                dirty |= store.pod_event(e);
+                while let Some(Some(e)) = pods.next().now_or_never() {
+                    dirty |= store.pod_event(e);
+                }
+            }
+            Some(e) = namespaces.next() => {
+                dirty |= store.namespace_event(e);
+                while let Some(Some(e)) = namespaces.next().now_or_never() {
+                    dirty |= store.namespace_event(e);
+                }
+            }
+            _ = tick.tick() => dirty = true,
+            () = retry => dirty = true,
+            _ = counters.tick() => {
+                read_counters(&enforcer, &metrics).await;
+                continue;
+            }
+        }
+        if !(dirty && store.synced()) {
+            continue;
+        }
+        dirty = false;
+        retry_at = None;
+        let (cluster, enforcer) = (store.cluster.clone(), enforcer.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let r = enforcer.lock().expect("enforcer").sync(&cluster);
+            (r, started.elapsed())
+        })
+        .await
+        .expect("policy sync task");
+        match result {
+            (Ok(report), took) if report.ops > 0 => tracing::info!(
+                ops = report.ops,
+                rules = report.rules,
+                elements = report.elements,
+                ms = took.as_millis() as u64,
+                "policy rules synced"
+            ),
+            (Ok(report), _) => tracing::debug!(rules = report.rules, "policy in sync"),
+            (Err(error), _) => {
+                tracing::warn!(%error, "policy sync failed, retrying");
+                retry_at = Some(tokio::time::Instant::now() + RETRY);
+            }
+        }
+    }
+    tracing::info!("network policy stopping; its rules stay for the next start");
+    Ok(())
+}
+
+/// Refreshes `metrics` from the kernel's counters (off the runtime: it runs `nft`).
+async fn read_counters(enforcer: &Arc<Mutex<Enforcer<Nft>>>, metrics: &PolicyMetrics) {
+    let enforcer = enforcer.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        Counters::read(enforcer.lock().expect("enforcer").executor())
+    })
+    .await
+    .expect("policy counters task");
+    match read {
+        Ok(c) => metrics.set(c.render()),
+        Err(error) => tracing::debug!(%error, "reading the policy counters"),
+    }
+}

@@ -1,0 +1,256 @@
+//! Watcher events of NetworkPolicies, Pods and Namespaces into the policy [`Cluster`]:
+//! normalised by podnet-agent-policy, relists swapped in whole at `InitDone`, and no-op
+//! updates (a pod's status heartbeat) reported as no change.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::runtime::watcher::{self, Event};
+use podnet_agent_policy::{Cluster, ObjectRef, from_k8s, model};
+
+/// A watched kind as the policy cluster holds it.
+pub trait Tracked: Sized {
+    type Key: Ord + Clone;
+    type Model: PartialEq;
+    const WHAT: &'static str;
+    /// `None`: an object the API should have refused (logged, left out).
+    fn model(&self) -> Option<(Self::Key, Self::Model)>;
+    fn key(&self) -> Self::Key;
+    fn map(cluster: &mut Cluster) -> &mut BTreeMap<Self::Key, Self::Model>;
+}
+
+/// The cluster being built, and which initial lists are complete.
+#[derive(Debug, Default)]
+pub struct PolicyStore {
+    pub cluster: Cluster,
+    pending_policies: Option<BTreeMap<ObjectRef, model::NetworkPolicy>>,
+    pending_pods: Option<BTreeMap<ObjectRef, model::Pod>>,
+    pending_namespaces: Option<BTreeMap<String, model::Namespace>>,
+    synced: [bool; 3],
+}
+
+// === impl PolicyStore ===
+
+impl PolicyStore {
+    /// All three initial lists are complete: before that a partial list would isolate pods
+    /// whose allowing policies are not listed yet.
+    pub fn synced(&self) -> bool {
+        self.synced.iter().all(|s| *s)
+    }
+
+    pub fn policy_event(&mut self, e: Result<Event<NetworkPolicy>, watcher::Error>) -> bool {
+        apply(
+            &mut self.cluster,
+            &mut self.pending_policies,
+            &mut self.synced[0],
+            e,
+        )
+    }
+
+    pub fn pod_event(&mut self, e: Result<Event<Pod>, watcher::Error>) -> bool {
+        apply(
+            &mut self.cluster,
+            &mut self.pending_pods,
+            &mut self.synced[1],
+            e,
+        )
+    }
+
+    pub fn namespace_event(&mut self, e: Result<Event<Namespace>, watcher::Error>) -> bool {
+        apply(
+            &mut self.cluster,
+            &mut self.pending_namespaces,
+            &mut self.synced[2],
+            e,
+        )
+    }
+}
+
+/// Applies one event of kind `K`; returns whether the cluster changed.
+fn apply<K: Tracked>(
+    cluster: &mut Cluster,
+    pending: &mut Option<BTreeMap<K::Key, K::Model>>,
+    synced: &mut bool,
+    event: Result<Event<K>, watcher::Error>,
+) -> bool {
+    let event = match event {
+        Ok(e) => e,
+        Err(error) => {
+            // The backoff retries; the cluster keeps the last complete list meanwhile.
+            tracing::warn!(%error, what = K::WHAT, "watching");
+            return false;
+        }
+    };
+    match event {
+        Event::Init => {
+            *pending = Some(BTreeMap::new());
+            false
+        }
+        Event::InitApply(obj) => {
+            if let (Some(p), Some((k, m))) = (pending.as_mut(), obj.model()) {
+                p.insert(k, m);
+            }
+            false
+        }
+        Event::InitDone => {
+            let listed = pending.take().unwrap_or_default();
+            let map = K::map(cluster);
+            let changed = !*synced || *map != listed;
+            *map = listed;
+            *synced = true;
+            tracing::info!(what = K::WHAT, count = map.len(), "list complete");
+            changed
+        }
+        Event::Apply(obj) => match obj.model() {
+            Some((k, m)) => {
+                let map = K::map(cluster);
+                let changed = map.get(&k) != Some(&m);
+                map.insert(k, m);
+                changed
+            }
+            None => K::map(cluster).remove(&obj.key()).is_some(),
+        },
+        Event::Delete(obj) => K::map(cluster).remove(&obj.key()).is_some(),
+    }
+}
+
+fn object_ref(meta: &kube::api::ObjectMeta) -> ObjectRef {
+    ObjectRef::new(
+        meta.namespace.as_deref().unwrap_or("default"),
+        meta.name.as_deref().unwrap_or_default(),
+    )
+}
+
+impl Tracked for NetworkPolicy {
+    type Key = ObjectRef;
+    type Model = model::NetworkPolicy;
+    const WHAT: &'static str = "NetworkPolicies";
+
+    fn model(&self) -> Option<(ObjectRef, model::NetworkPolicy)> {
+        match from_k8s::network_policy(self) {
+            Ok(p) => Some((p.id.clone(), p)),
+            Err(error) => {
+                tracing::warn!(%error, "ignoring a NetworkPolicy that cannot be enforced");
+                None
+            }
+        }
+    }
+
+    fn key(&self) -> ObjectRef {
+        object_ref(&self.metadata)
+    }
+
+    fn map(cluster: &mut Cluster) -> &mut BTreeMap<ObjectRef, model::NetworkPolicy> {
+        &mut cluster.policies
+    }
+}
+
+impl Tracked for Pod {
+    type Key = ObjectRef;
+    type Model = model::Pod;
+    const WHAT: &'static str = "Pods";
+
+    fn model(&self) -> Option<(ObjectRef, model::Pod)> {
+        let p = from_k8s::pod(self);
+        Some((p.id.clone(), p))
+    }
+
+    fn key(&self) -> ObjectRef {
+        object_ref(&self.metadata)
+    }
+
+    fn map(cluster: &mut Cluster) -> &mut BTreeMap<ObjectRef, model::Pod> {
+        &mut cluster.pods
+    }
+}
+
+impl Tracked for Namespace {
+    type Key = String;
+    type Model = model::Namespace;
+    const WHAT: &'static str = "Namespaces";
+
+    fn model(&self) -> Option<(String, model::Namespace)> {
+        let n = from_k8s::namespace(self);
+        Some((n.name.clone(), n))
+    }
+
+    fn key(&self) -> String {
+        self.metadata.name.clone().unwrap_or_default()
+    }
+
+    fn map(cluster: &mut Cluster) -> &mut BTreeMap<String, model::Namespace> {
+        &mut cluster.namespaces
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, labels: serde_json::Value, ip: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"namespace": "x", "name": name, "labels": labels},
+            "spec": {"nodeName": "n1", "containers": []},
+            "status": {"podIP": ip}
+        }))
+        .unwrap()
+    }
+
+    fn np(name: &str) -> NetworkPolicy {
+        serde_json::from_value(
+            json!({"metadata": {"namespace": "x", "name": name}, "spec": {"podSelector": {}}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn not_synced_until_all_three_lists_are_complete() {
+        let mut s = PolicyStore::default();
+        s.policy_event(Ok(Event::Init));
+        s.policy_event(Ok(Event::InitApply(np("deny"))));
+        assert!(s.policy_event(Ok(Event::InitDone)));
+        s.pod_event(Ok(Event::Init));
+        s.pod_event(Ok(Event::InitDone));
+        assert!(!s.synced(), "namespaces not listed yet");
+        s.namespace_event(Ok(Event::Init));
+        s.namespace_event(Ok(Event::InitDone));
+        assert!(s.synced());
+        assert_eq!(s.cluster.policies.len(), 1);
+    }
+
+    #[test]
+    fn unchanged_updates_are_no_change_and_relabels_are() {
+        let mut s = PolicyStore::default();
+        assert!(s.pod_event(Ok(Event::Apply(pod(
+            "a",
+            json!({"pod": "a"}),
+            "10.244.1.2"
+        )))));
+        assert!(!s.pod_event(Ok(Event::Apply(pod(
+            "a",
+            json!({"pod": "a"}),
+            "10.244.1.2"
+        )))));
+        assert!(s.pod_event(Ok(Event::Apply(pod(
+            "a",
+            json!({"pod": "b"}),
+            "10.244.1.2"
+        )))));
+        assert!(s.pod_event(Ok(Event::Delete(pod("a", json!({}), "")))));
+        assert!(s.cluster.pods.is_empty());
+    }
+
+    #[test]
+    fn an_invalid_policy_is_left_out_and_its_previous_version_removed() {
+        let mut s = PolicyStore::default();
+        assert!(s.policy_event(Ok(Event::Apply(np("p")))));
+        let bad: NetworkPolicy =
+            serde_json::from_value(json!({"metadata": {"namespace": "x", "name": "p"},
+            "spec": {"ingress": [{"from": [{}]}]}}))
+            .unwrap();
+        assert!(s.policy_event(Ok(Event::Apply(bad))));
+        assert!(s.cluster.policies.is_empty());
+    }
+}
