@@ -18,4 +18,4 @@ pub mod socket;
 pub use error::{Error, Result};
 pub use packet::{Arp, Mac, Op};
 pub use responder::Responder;
-pub use socket::{ArpSocket, interface_holding};
+pub use socket::{ArpSocket, interface_holding, interface_holding_in};

@@ -241,3 +241,14 @@ pub fn interface_holding(ip: Ipv4Addr) -> Result<Option<String>> {
     unsafe { libc::freeifaddrs(head) };
     Ok(found)
 }
+
+/// [`interface_holding`] inside the namespace at `netns` (None: the caller's).
+pub fn interface_holding_in(
+    netns: Option<&std::path::Path>,
+    ip: Ipv4Addr,
+) -> Result<Option<String>> {
+    match netns {
+        Some(path) => podnet_netns::run_in(path, || interface_holding(ip))?,
+        None => interface_holding(ip),
+    }
+}

@@ -105,7 +105,7 @@ pub async fn run(
                 election.observe(current.as_ref().map(record_of), now);
             }
         }
-        holding.send_if_modified(|h| replace(h, election.holding_until()));
+        holding.send_if_modified(|h| replace(h, current_hold(&election)));
         let wait = match election.step(now) {
             Step::Write(write) => {
                 let sent = Instant::now();
@@ -130,7 +130,7 @@ pub async fn run(
                         election.failed(sent);
                     }
                 }
-                holding.send_if_modified(|h| replace(h, election.holding_until()));
+                holding.send_if_modified(|h| replace(h, current_hold(&election)));
                 continue;
             }
             Step::Wait(until) => Some(until),
@@ -161,6 +161,13 @@ pub async fn run(
     if was_named && let Some(lease_now) = current {
         release(&api, &lease, lease_now, election.timing().renew_deadline).await;
     }
+}
+
+/// The fence while it is ahead; None once passed (so that watchers of [`Holding`] wake).
+fn current_hold(election: &Election) -> Option<Instant> {
+    election
+        .holding_until()
+        .filter(|until| Instant::now() < *until)
 }
 
 fn replace(slot: &mut Option<Instant>, value: Option<Instant>) -> bool {
