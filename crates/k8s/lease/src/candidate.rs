@@ -91,19 +91,16 @@ pub async fn run(
 ) {
     let mut stop = std::pin::pin!(stop);
     let mut current: Option<Lease> = None;
-    let mut seen_view = false;
     loop {
         let now = Instant::now();
-        if view.has_changed().unwrap_or(false) || !seen_view {
-            let listed = view.borrow_and_update().clone();
-            if let Some(all) = listed {
-                seen_view = true;
-                let from_view = all.get(&lease.name).cloned();
-                if is_newer(from_view.as_ref(), current.as_ref()) {
-                    current = from_view;
-                }
-                election.observe(current.as_ref().map(record_of), now);
+        // Read every time round: waiting on `view.changed()` below marks the news as seen.
+        let listed = view.borrow_and_update().clone();
+        if let Some(all) = listed {
+            let from_view = all.get(&lease.name).cloned();
+            if is_newer(from_view.as_ref(), current.as_ref()) {
+                current = from_view;
             }
+            election.observe(current.as_ref().map(record_of), now);
         }
         holding.send_if_modified(|h| replace(h, current_hold(&election)));
         let wait = match election.step(now) {
