@@ -27,11 +27,18 @@ use podnet_agent_routing::{Config, Mode};
         LoadBalancer IPs (--proxy-mode nftables: `nft list table ip kube-proxy`; iptables: \
         `iptables -t nat -L KUBE-SERVICES`). It serves /healthz, /livez and /metrics on \
         --healthz-bind-address, and each externalTrafficPolicy=Local Service's \
-        healthCheckNodePort. Starting in one mode removes the rules of the others.",
+        healthCheckNodePort. Starting in one mode removes the rules of the others.\n\n\
+        It announces LoadBalancer addresses on the node network (MetalLB's L2 mode): for \
+        each address one node, elected by the Lease kube-system/podnet-l2-<address>, answers \
+        ARP for it and sends gratuitous ARP when it takes over; it falls silent 0.7 s after \
+        its last successful renewal was sent, before any rival may take over (1 s), so two \
+        nodes never answer at once. externalTrafficPolicy=Local addresses are announced only \
+        from nodes with a ready endpoint.",
     after_help = "Examples:\n  \
         podnet agent --node node-1 --kubeconfig ~/.kube/config\n  \
         podnet agent --node node-1 --proxy-mode iptables --nodeport-addresses 172.18.0.0/16\n  \
         podnet agent --node node-1 --proxy-mode none        # another proxy runs here\n  \
+        podnet agent --node node-1 --l2-announce=false      # MetalLB announces instead\n  \
         curl -s localhost:10256/healthz; curl -s localhost:10256/metrics\n\n\
         Logs go to stderr; set RUST_LOG=info to see every change it makes."
 )]
@@ -68,6 +75,13 @@ pub struct AgentCommand {
     /// Where /healthz (kube-proxy's semantics), /livez and /metrics are served.
     #[arg(long, default_value = "0.0.0.0:10256", value_name = "ADDR:PORT")]
     pub healthz_bind_address: SocketAddr,
+    /// Announce LoadBalancer addresses on the node network by ARP (one node per address,
+    /// elected by a Lease per address); false when another component (MetalLB) does.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub l2_announce: bool,
+    /// The interface to answer ARP on; default: the one holding the node's InternalIP.
+    #[arg(long, value_name = "IFACE")]
+    pub l2_interface: Option<String>,
 }
 
 /// `--nodeport-addresses`, or the mode's default (kube-proxy's).
@@ -132,6 +146,14 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             resync: Duration::from_secs(cmd.resync),
             min_sync: cmd.min_sync_period,
         },
+        announce: cmd
+            .l2_announce
+            .then(|| podnet_agent_app::announce::Settings {
+                node: cmd.node.clone(),
+                interface: cmd.l2_interface.clone(),
+                netns: None,
+                timing: podnet_agent_app::announce::TIMING,
+            }),
     };
     podnet_agent_app::main(settings, cmd.kubeconfig.as_deref())
         .with_context(|| format!("agent of node {:?}", cmd.node))

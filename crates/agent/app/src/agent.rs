@@ -31,6 +31,8 @@ pub struct Settings {
     pub netns: Option<PathBuf>,
     /// The service proxy (kube-proxy's job).
     pub proxy: ProxySettings,
+    /// L2 announcement of LoadBalancer addresses (None: off).
+    pub announce: Option<podnet_agent_announce::Settings>,
 }
 
 /// The node agent: constructed with its client, started with [`Agent::run`].
@@ -77,7 +79,12 @@ impl Agent {
             policy_metrics,
             shutdown.clone(),
         );
-        tokio::try_join!(self.routing(shutdown), proxy, policy).map(drop)
+        let announce = announce(
+            self.settings.announce.clone(),
+            self.client.clone(),
+            shutdown.clone(),
+        );
+        tokio::try_join!(self.routing(shutdown), proxy, policy, announce).map(drop)
     }
 
     async fn routing(self, shutdown: impl Future<Output = ()>) -> Result<()> {
@@ -86,6 +93,7 @@ impl Agent {
             resync,
             netns,
             proxy: _,
+            announce: _,
         } = self.settings;
         let kernel = Kernel::open(netns.as_deref())?;
         let mut reconciler = Reconciler::new(routing, kernel);
@@ -144,6 +152,18 @@ impl Agent {
                 }
             }
         }
+    }
+}
+
+/// The L2 announcer, when asked for.
+async fn announce(
+    settings: Option<podnet_agent_announce::Settings>,
+    client: kube::Client,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    match settings {
+        Some(settings) => Ok(podnet_agent_announce::run(settings, client, shutdown).await?),
+        None => Ok(()),
     }
 }
 

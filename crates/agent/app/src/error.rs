@@ -18,6 +18,8 @@ pub enum Error {
     Routing(#[from] podnet_agent_routing::Error),
     #[error("service proxy: {0}")]
     Proxy(#[from] podnet_agent_proxy::Error),
+    #[error("l2 announcer: {0}")]
+    Announce(#[from] podnet_agent_announce::Error),
     #[error("listening on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

@@ -25,5 +25,7 @@ pub use agent::{Agent, Settings};
 pub use client::client;
 pub use command::main;
 pub use error::{Error, Result};
+/// The L2 announcer (its settings are part of the agent's).
+pub use podnet_agent_announce as announce;
 pub use proxy::{ProxyMode, ProxySettings};
 pub use store::NodeStore;

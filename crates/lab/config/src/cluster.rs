@@ -66,6 +66,9 @@ pub struct Networking {
     pub routing_mode: RoutingMode,
     /// `dnsSearch`: None keeps the host's search list, as kind does.
     pub dns_search: Option<Vec<String>>,
+    /// `loadBalancerPool` (podnet's own key): the lab's `default` LoadBalancerIPPool, ranges
+    /// and CIDRs on the node network (default 172.18.255.200-172.18.255.250).
+    pub load_balancer_pool: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +184,7 @@ impl Networking {
             kube_proxy_mode: KubeProxyMode::Nftables,
             routing_mode: RoutingMode::Vxlan,
             dns_search: None,
+            load_balancer_pool: vec!["172.18.255.200-172.18.255.250".to_owned()],
         }
     }
 }

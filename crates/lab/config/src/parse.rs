@@ -1,6 +1,7 @@
 //! YAML text → [`Cluster`], strictly: unknown fields and bad values are errors with their path;
 //! kind-only keys the lab does not use become [`Note`]s.
 
+mod lb_pool;
 mod names;
 mod subnets;
 
@@ -64,6 +65,7 @@ const NETWORKING_KEYS: &[&str] = &[
     "kubeProxyMode",
     "routingMode",
     "dnsSearch",
+    "loadBalancerPool",
 ];
 const PORT_MAPPING_KEYS: &[&str] = &["containerPort", "hostPort", "listenAddress", "protocol"];
 
@@ -355,6 +357,14 @@ impl Parser {
                     RoutingMode::parse,
                 )
                 .unwrap_or(RoutingMode::Vxlan);
+        }
+        if let Some(v) = get(map, "loadBalancerPool")
+            && let Some(s) = self.d.string(&p("loadBalancerPool"), v)
+        {
+            match lb_pool::parse(s) {
+                Ok(pool) => net.load_balancer_pool = pool,
+                Err(why) => self.d.invalid(&p("loadBalancerPool"), v, &why),
+            }
         }
         if let Some(list) = get(map, "dnsSearch").and_then(|l| self.d.seq(&p("dnsSearch"), l)) {
             let search = list

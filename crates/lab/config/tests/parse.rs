@@ -339,3 +339,22 @@ fn pod_subnet_must_hold_a_node_cidr_per_node() {
 fn invalid_yaml_is_a_yaml_error() {
     assert!(matches!(parse("kind: [Cluster"), Err(ConfigError::Yaml(_))));
 }
+
+#[test]
+fn load_balancer_pool_is_podnets_own_key_on_the_node_network() {
+    assert_eq!(
+        ok("").cluster.networking.load_balancer_pool,
+        ["172.18.255.200-172.18.255.250"]
+    );
+    let p = ok("networking:\n  loadBalancerPool: 172.18.254.0/28,172.18.253.1-172.18.253.9\n");
+    assert_eq!(
+        p.cluster.networking.load_balancer_pool,
+        ["172.18.254.0/28", "172.18.253.1-172.18.253.9"]
+    );
+    assert_eq!(
+        body_errors("networking:\n  loadBalancerPool: 10.0.0.0/28\n"),
+        [
+            "networking.loadBalancerPool: Invalid value: \"10.0.0.0/28\": \"10.0.0.0/28\" must be on the node network 172.18.0.0/16 outside 172.18.0.0/24 (the nodes answer ARP for it there)"
+        ]
+    );
+}

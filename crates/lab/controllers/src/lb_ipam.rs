@@ -3,10 +3,13 @@
 //! `IPAllocated` event (MetalLB's reason); when it cannot, an `AllocationFailed` warning and
 //! the condition [`CONDITION`] = False say why, so EXTERNAL-IP is never a silent `<pending>`.
 //!
-//! The allocation itself is `podnet_lab_controllers_alloc::lb` (pure). This loop feeds it a
-//! Service watch: the initial list first replays the Services that already show an address
-//! (a restart keeps them), deletions release, and Services that failed are retried whenever
-//! an address is freed.
+//! The allocation itself is `podnet_lab_controllers_alloc::lb` (pure). The pools are
+//! `LoadBalancerIPPool` objects ([`pools`]; the lab creates its own from the kind config).
+//! Only the holder of the `kube-system/podnet-lb-ipam` Lease allocates ([`leader`]), so two
+//! controllers never hand out one address. Each leadership term watches Services and pools
+//! afresh: once both are listed it replays the Services that already show an address first
+//! (a restart keeps them), deletions release, a change of pools replays everything, and
+//! Services that failed are retried whenever an address is freed.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -14,7 +17,7 @@ use std::net::IpAddr;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{Patch, PatchParams};
+use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
@@ -24,6 +27,11 @@ use podnet_k8s_events::{Broadcaster, EventType, Recorder, Reference, Source};
 use podnet_lab_controllers_alloc::{LbAllocError, LbAllocator, LbOutcome, LbService, Pool};
 
 use crate::error::{Error, is_not_found};
+
+mod leader;
+pub mod pools;
+
+use leader::Fence;
 
 /// The Service condition telling whether its address request is satisfied.
 pub const CONDITION: &str = "lbipam.podnet.io/RequestSatisfied";
@@ -107,65 +115,164 @@ struct Ipam {
     recorder: Recorder,
     /// Services that got no address, retried when one is freed.
     failed: BTreeMap<String, Service>,
+    /// Until when this controller leads (its Lease's fence); no status is written after.
+    fence: Fence,
 }
 
-/// Runs the LoadBalancer address allocator until `shutdown`.
+/// Runs the LoadBalancer address allocator until `shutdown`: `pools` (the lab's) are
+/// created as LoadBalancerIPPool objects first, then the controller allocates from the
+/// pool objects, while it holds the lb-ipam Lease as `identity` ([`leader`]).
 pub async fn run(
     client: Client,
     pools: Vec<Pool>,
+    identity: String,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    pools::ensure(&client, &pools, &shutdown).await?;
+    leader::run(client, identity, shutdown).await
+}
+
+/// One leadership term: watches Services and pools from scratch (the replay after the
+/// initial lists rebuilds the allocator) and allocates until the fence passes or `shutdown`.
+async fn term(client: Client, fence: Fence, shutdown: &CancellationToken) -> Result<(), Error> {
     let (broadcaster, recorder) =
         Broadcaster::new(client.clone(), Source::new("lb-ipam-controller", None));
-    tokio::spawn(broadcaster.run());
-    let api: Api<Service> = Api::all(client.clone());
+    let events_task = tokio::spawn(broadcaster.run());
     let mut ipam = Ipam {
-        client,
-        allocator: LbAllocator::new(pools),
+        client: client.clone(),
+        allocator: LbAllocator::new(Vec::new()),
         recorder,
         failed: BTreeMap::new(),
+        fence: fence.clone(),
     };
-    let mut initial = Vec::new();
-    let mut events = watcher(api, watcher::Config::default())
+    let mut services = watcher(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .boxed();
+    let pool_api: Api<DynamicObject> = Api::all_with(client, &pools::resource());
+    let mut pool_events = watcher(pool_api, watcher::Config::default())
         .default_backoff()
         .boxed();
-    loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            event = events.try_next() => event,
-        };
-        let event = match event {
-            Ok(Some(event)) => event,
-            Ok(None) => return Ok(()),
-            Err(error) => {
-                tracing::debug!(%error, "lb-ipam watch");
-                continue;
-            }
-        };
+    let mut store = Store::default();
+    let mut fence_changes = fence.clone();
+    let result = loop {
+        if !leader::leads(&fence) {
+            break Ok(());
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            _ = fence_changes.changed() => {}
+            event = services.try_next() => match event {
+                Ok(Some(event)) => store.service_event(&mut ipam, event).await,
+                Ok(None) => break Ok(()),
+                Err(error) => tracing::debug!(%error, "lb-ipam watch of Services"),
+            },
+            event = pool_events.try_next() => match event {
+                Ok(Some(event)) => store.pool_event(&mut ipam, event).await,
+                Ok(None) => break Ok(()),
+                Err(error) => tracing::warn!(%error,
+                    "lb-ipam watch of LoadBalancerIPPools (is the definition installed?)"),
+            },
+        }
+    };
+    events_task.abort();
+    result
+}
+
+/// What the watches have listed so far.
+#[derive(Default)]
+struct Store {
+    services: BTreeMap<String, Service>,
+    services_listing: Vec<Service>,
+    services_listed: bool,
+    pools: BTreeMap<String, Pool>,
+    pools_listing: BTreeMap<String, Pool>,
+    pools_listed: bool,
+}
+
+// === impl Store ===
+
+impl Store {
+    fn ready(&self) -> bool {
+        self.services_listed && self.pools_listed
+    }
+
+    async fn service_event(&mut self, ipam: &mut Ipam, event: watcher::Event<Service>) {
         match event {
-            watcher::Event::Init => initial.clear(),
-            watcher::Event::InitApply(svc) => initial.push(svc),
+            watcher::Event::Init => self.services_listing.clear(),
+            watcher::Event::InitApply(svc) => self.services_listing.push(svc),
             watcher::Event::InitDone => {
-                // Services that already show an address go first, so none loses it to a
-                // newcomer; the replay rebuilds the allocator's view from scratch.
-                let mut services = std::mem::take(&mut initial);
-                services.sort_by_key(|s| status_ips(s).is_empty());
-                ipam.allocator = LbAllocator::new(ipam.allocator.pools().to_vec());
-                ipam.failed.clear();
-                for svc in services {
+                let listed = std::mem::take(&mut self.services_listing);
+                self.services = listed.into_iter().map(|s| (key(&s), s)).collect();
+                self.services_listed = true;
+                self.replay(ipam).await;
+            }
+            watcher::Event::Apply(svc) => {
+                self.services.insert(key(&svc), svc.clone());
+                if self.ready() {
                     ipam.reconcile(svc).await;
                 }
             }
-            watcher::Event::Apply(svc) => ipam.reconcile(svc).await,
             watcher::Event::Delete(svc) => {
                 let key = key(&svc);
+                self.services.remove(&key);
                 ipam.failed.remove(&key);
-                if !ipam.allocator.held_by(&key).is_empty() {
+                if self.ready() && !ipam.allocator.held_by(&key).is_empty() {
                     ipam.allocator.release(&key);
                     tracing::info!(service = %key, "released its LoadBalancer addresses");
                     ipam.retry_failed().await;
                 }
             }
+        }
+    }
+
+    async fn pool_event(&mut self, ipam: &mut Ipam, event: watcher::Event<DynamicObject>) {
+        let read = |obj: &DynamicObject| match pools::pool_of(obj) {
+            Ok(pool) => Some(pool),
+            Err(error) => {
+                tracing::warn!(pool = %obj.name_any(), %error, "LoadBalancerIPPool ignored");
+                None
+            }
+        };
+        // A change of pools re-decides every Service (one may now fit, or no longer).
+        let changed = !matches!(event, watcher::Event::Init | watcher::Event::InitApply(_));
+        match event {
+            watcher::Event::Init => self.pools_listing.clear(),
+            watcher::Event::InitApply(obj) => {
+                if let Some(pool) = read(&obj) {
+                    self.pools_listing.insert(pool.name.clone(), pool);
+                }
+            }
+            watcher::Event::InitDone => {
+                self.pools = std::mem::take(&mut self.pools_listing);
+                self.pools_listed = true;
+            }
+            watcher::Event::Apply(obj) => match read(&obj) {
+                Some(pool) => _ = self.pools.insert(pool.name.clone(), pool),
+                None => _ = self.pools.remove(&obj.name_any()),
+            },
+            watcher::Event::Delete(obj) => _ = self.pools.remove(&obj.name_any()),
+        }
+        if changed {
+            self.replay(ipam).await;
+        }
+    }
+
+    /// Rebuilds the allocator from the pools (by name: the first that selects a Service
+    /// serves it) and every Service; those that already show an address go first, so none
+    /// loses it to a newcomer.
+    async fn replay(&self, ipam: &mut Ipam) {
+        if !self.ready() {
+            return;
+        }
+        ipam.allocator = LbAllocator::new(self.pools.values().cloned().collect());
+        ipam.failed.clear();
+        let mut services: Vec<Service> = self.services.values().cloned().collect();
+        services.sort_by_key(|s| status_ips(s).is_empty());
+        for svc in services {
+            ipam.reconcile(svc).await;
         }
     }
 }
@@ -299,6 +406,9 @@ impl Ipam {
 
     /// A merge patch of the status subresource; false (logged) if it failed.
     async fn write_status(&self, svc: &Service, status: serde_json::Value) -> bool {
+        if !leader::leads(&self.fence) {
+            return false;
+        }
         let api = self.api_for(svc);
         let patch = json!({"status": status});
         match api

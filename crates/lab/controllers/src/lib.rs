@@ -59,5 +59,7 @@ mod status_patch;
 
 pub use config::{Config, NodeConfig, Role};
 pub use error::Error;
+/// The pure allocators (the lab builds its LoadBalancer pools with them).
+pub use podnet_lab_controllers_alloc as alloc;
 pub use run::run_all;
 pub use tokio_util::sync::CancellationToken;

@@ -12,6 +12,10 @@ use crate::{
 };
 use crate::{lb_ipam, root_ca, service_account};
 
+/// The lab's controllers run in one daemon per lab (it holds the lab's lock), so one
+/// identity across restarts lets a restarted daemon renew its own Lease at once.
+const LB_IPAM_IDENTITY: &str = "podnet-lab-controllers";
+
 /// Runs every controller until `shutdown`; the first one that fails stops the others and
 /// its error is returned.
 pub async fn run_all(
@@ -86,7 +90,12 @@ pub async fn run_all(
         ),
         spawn(
             "lb-ipam",
-            lb_ipam::run(client.clone(), lb_pools, stop.clone()),
+            lb_ipam::run(
+                client.clone(),
+                lb_pools,
+                LB_IPAM_IDENTITY.into(),
+                stop.clone(),
+            ),
             &stop,
         ),
     ];

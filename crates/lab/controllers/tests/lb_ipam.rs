@@ -103,3 +103,58 @@ async fn load_balancers_get_addresses_from_the_pool_and_conflicts_are_told() {
 
     lab.stop().await;
 }
+
+/// The pools are LoadBalancerIPPool objects: the lab's `default` is created at start, a
+/// pool added later serves a Service that asked for one of its addresses, and the single
+/// allocator holds the lb-ipam Lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pools_are_objects_and_one_leader_allocates() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::DynamicObject;
+    use podnet_lab_controllers::lb_ipam::pools;
+
+    let lab = Lab::start(false).await;
+    let api: Api<Service> = Api::namespaced(lab.client.clone(), "default");
+    let pool_api: Api<DynamicObject> = Api::all_with(lab.client.clone(), &pools::resource());
+    let default = eventually("the default pool", || async {
+        pool_api.get_opt("default").await.ok().flatten()
+    })
+    .await;
+    assert_eq!(
+        default.data["spec"]["addresses"],
+        json!(["172.18.255.200-172.18.255.250"])
+    );
+    let leases: Api<Lease> = Api::namespaced(lab.client.clone(), "kube-system");
+    let holder = eventually("the lb-ipam lease", || async {
+        let lease = leases.get_opt("podnet-lb-ipam").await.ok().flatten()?;
+        lease.spec?.holder_identity
+    })
+    .await;
+    assert_eq!(holder, "podnet-lab-controllers");
+
+    api.create(
+        &PostParams::default(),
+        &load_balancer("later", Some("172.18.254.3")),
+    )
+    .await
+    .unwrap();
+    event_of(&lab, "later", "AllocationFailed").await;
+    let mut public: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "podnet.io/v1alpha1", "kind": "LoadBalancerIPPool",
+        "metadata": {"name": "public"},
+        "spec": {"addresses": ["172.18.254.0/29"], "autoAssign": false},
+    }))
+    .unwrap();
+    public = pool_api
+        .create(&PostParams::default(), &public)
+        .await
+        .unwrap();
+    assert_eq!(public.data["spec"]["autoAssign"], json!(false));
+    assert_eq!(ingress_ip(&api, "later").await, "172.18.254.3");
+    // autoAssign false: a Service that asks for nothing still gets the default pool's.
+    api.create(&PostParams::default(), &load_balancer("plain", None))
+        .await
+        .unwrap();
+    assert_eq!(ingress_ip(&api, "plain").await, "172.18.255.200");
+    lab.stop().await;
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Patch, PatchParams};
 use podnet_lab_config::{Cluster, Role};
+use podnet_lab_controllers::alloc::{LbAllocator, Pool, lb::AddressRange};
 use podnet_lab_controllers::{CancellationToken, Config, NodeConfig};
 use serde_json::json;
 
@@ -39,7 +40,20 @@ pub fn config(lab: &str, cluster: &Cluster) -> Result<(Config, Plan), DaemonErro
         node.internal_ip = Some(placed.ip.into());
     }
     config.api_server = SocketAddr::from((FABRIC_GATEWAY, API_PORT));
+    config.load_balancer_pools = vec![default_pool(&cluster.networking.load_balancer_pool)];
     Ok((config, plan))
+}
+
+/// The lab's `default` LoadBalancerIPPool, from the kind config's `loadBalancerPool`
+/// (each entry checked when the config was parsed).
+fn default_pool(addresses: &[String]) -> Pool {
+    Pool {
+        ranges: addresses
+            .iter()
+            .filter_map(|a| AddressRange::parse(a))
+            .collect(),
+        ..LbAllocator::lab_pool()
+    }
 }
 
 /// The network plan of an existing lab (its namespaces, nodes and addresses), for the

@@ -152,6 +152,13 @@ impl AddressRange {
     }
 }
 
+/// `first-last`, as [`AddressRange::parse`] reads it.
+impl std::fmt::Display for AddressRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
 fn to_u128(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(a) => u32::from(a).into(),
