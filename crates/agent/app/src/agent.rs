@@ -11,6 +11,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use podnet_agent_routing::{Config, Kernel, Reconciler};
 use tracing::Instrument;
 
+use crate::bgp::{self, BgpSettings};
 use crate::error::Result;
 use crate::proxy::{self, ProxySettings};
 use crate::store::NodeStore;
@@ -29,6 +30,8 @@ pub struct Settings {
     pub netns: Option<PathBuf>,
     /// The service proxy (kube-proxy's job).
     pub proxy: ProxySettings,
+    /// The BGP speaker, when the node peers with a router.
+    pub bgp: Option<BgpSettings>,
 }
 
 /// The node agent: constructed with its client, started with [`Agent::run`].
@@ -53,8 +56,8 @@ impl Agent {
     }
 
     async fn run_in_span(self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        // Both loops stop on the same signal; a failure of either (the proxy refusing its
-        // mode at start) stops the agent.
+        // The loops stop on the same signal; a failure of one (the proxy refusing its mode
+        // at start) stops the agent.
         let shutdown = shutdown.shared();
         let proxy = proxy::run(
             self.settings.proxy.clone(),
@@ -64,7 +67,17 @@ impl Agent {
             self.settings.netns.clone(),
             shutdown.clone(),
         );
-        tokio::try_join!(self.routing(shutdown), proxy).map(drop)
+        let bgp = {
+            let (settings, client) = (self.settings.bgp.clone(), self.client.clone());
+            let (node, shutdown) = (self.settings.routing.node.clone(), shutdown.clone());
+            async move {
+                match settings {
+                    Some(settings) => bgp::run(settings, client, node, shutdown).await,
+                    None => Ok(()),
+                }
+            }
+        };
+        tokio::try_join!(self.routing(shutdown), proxy, bgp).map(drop)
     }
 
     async fn routing(self, shutdown: impl Future<Output = ()>) -> Result<()> {
@@ -73,6 +86,7 @@ impl Agent {
             resync,
             netns,
             proxy: _,
+            bgp: _,
         } = self.settings;
         let kernel = Kernel::open(netns.as_deref())?;
         let mut reconciler = Reconciler::new(routing, kernel);
