@@ -3,13 +3,14 @@
 # CNI plugins (to test against and to chain with), and the Rust build. Idempotent.
 set -euo pipefail
 
+# bird2: the BGP router of labs that ask for one (networking.bgp / routingMode: bgp).
 # knot: the lab's external host serves its test zone with Knot DNS (and the DNS benchmark
 # compares against it); dnsperf drives that benchmark. wget, netcat-openbsd and tcpdump:
 # the tools people run in the lab's shell images (docs/images.md), from the machine.
 # iputils-arping: the ARP responder's kernel tests and the L2 drills ask with it.
 packages=(nftables iptables ipset iproute2 conntrack containernetworking-plugins
           dnsutils iputils-ping iperf3 curl util-linux knot dnsperf
-          wget netcat-openbsd tcpdump iputils-arping)
+          wget netcat-openbsd tcpdump iputils-arping bird2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

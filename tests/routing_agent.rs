@@ -185,6 +185,9 @@ fn agent_follows_nodes(tag: &str, mode: Mode) {
                 "10.244.2.0/24 via 172.18.0.3 dev eth0".into(),
                 "10.244.3.0/24 via 172.18.0.4 dev eth0".into(),
             ],
+            Mode::Bgp { .. } => {
+                unreachable!("this suite runs vxlan and host-gw; tests/lab_bgp.rs runs bgp")
+            }
         };
         eventually("node-1's routes to the other two nodes", &agents, || {
             podnet_routes(&n1.ns) == want

@@ -64,7 +64,7 @@ impl Cluster {
         }
         let pod_mtu = match mode {
             Mode::Vxlan => 1450,
-            Mode::HostGw => 1500,
+            Mode::HostGw | Mode::Bgp { .. } => 1500,
         };
         let nodes = (1..=n)
             .map(|i| Node::new(tag, i, &fabric, bin.path(), pod_mtu))

@@ -2,14 +2,15 @@
 //! on every node — in a real cluster in the host's network namespace, in the lab inside the
 //! node's namespace.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use ipnet::{IpNet, Ipv4Net};
-use podnet_agent_app::{ProxyMode, ProxySettings, Settings};
+use podnet_agent_app::{BgpSettings, ProxyMode, ProxySettings, Settings};
+use podnet_agent_bgp::Peer;
 use podnet_agent_proxy::NodePortAddressConfig;
 use podnet_agent_routing::{Config, Mode};
 
@@ -33,12 +34,19 @@ use podnet_agent_routing::{Config, Mode};
         ARP for it and sends gratuitous ARP when it takes over; it falls silent 0.7 s after \
         its last successful renewal was sent, before any rival may take over (1 s), so two \
         nodes never answer at once. externalTrafficPolicy=Local addresses are announced only \
-        from nodes with a ready endpoint.",
+        from nodes with a ready endpoint.\n\n\
+        With --bgp-peer it speaks BGP to that router (eBGP from --bgp-asn to --bgp-peer-asn): \
+        it announces each LoadBalancer address as a /32 (with externalTrafficPolicy=Local only \
+        while a ready endpoint runs on this node) and, with --routing bgp, this node's pod \
+        CIDR, the node as next hop; --routing bgp also sends the cluster CIDR to the router \
+        instead of building an overlay. On SIGTERM the session ends with a Cease \
+        NOTIFICATION and the router withdraws at once.",
     after_help = "Examples:\n  \
         podnet agent --node node-1 --kubeconfig ~/.kube/config\n  \
         podnet agent --node node-1 --proxy-mode iptables --nodeport-addresses 172.18.0.0/16\n  \
         podnet agent --node node-1 --proxy-mode none        # another proxy runs here\n  \
         podnet agent --node node-1 --l2-announce=false      # MetalLB announces instead\n  \
+        podnet agent --node node-1 --routing bgp --bgp-peer 172.18.0.254 --bgp-peer-asn 64512 --bgp-asn 64513\n  \
         curl -s localhost:10256/healthz; curl -s localhost:10256/metrics\n\n\
         Logs go to stderr; set RUST_LOG=info to see every change it makes."
 )]
@@ -49,9 +57,9 @@ pub struct AgentCommand {
     /// Kubeconfig to reach the API server; without it, in-cluster config or $KUBECONFIG.
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
-    /// How pod traffic crosses to other nodes: vxlan or host-gw.
-    #[arg(long, default_value = "vxlan", value_parser = parse_mode)]
-    pub routing: Mode,
+    /// How pod traffic crosses to other nodes: vxlan, host-gw or bgp (needs --bgp-peer).
+    #[arg(long, default_value = "vxlan", value_parser = ["vxlan", "host-gw", "bgp"])]
+    pub routing: String,
     /// The cluster's pod CIDR: traffic to it is never masqueraded.
     #[arg(long, default_value = "10.244.0.0/16", value_name = "CIDR")]
     pub cluster_cidr: Ipv4Net,
@@ -82,6 +90,52 @@ pub struct AgentCommand {
     /// The interface to answer ARP on; default: the one holding the node's InternalIP.
     #[arg(long, value_name = "IFACE")]
     pub l2_interface: Option<String>,
+    /// The BGP router to announce to (TCP port 179); without it, no BGP.
+    #[arg(long, value_name = "IP")]
+    pub bgp_peer: Option<Ipv4Addr>,
+    /// The router's AS number.
+    #[arg(long, default_value_t = 64512, value_name = "ASN")]
+    pub bgp_peer_asn: u32,
+    /// This node's AS number.
+    #[arg(long, default_value_t = 64513, value_name = "ASN")]
+    pub bgp_asn: u32,
+    /// The BGP hold time offered, in seconds (0, or 3 and up; the session uses the lower of
+    /// both sides'): how long a silent session stays up.
+    #[arg(long, default_value_t = 90, value_name = "SECONDS")]
+    pub bgp_hold_time: u16,
+}
+
+/// `--routing`, with the router `--bgp-peer` names for bgp.
+fn routing_mode(cmd: &AgentCommand) -> anyhow::Result<Mode> {
+    match (cmd.routing.as_str(), cmd.bgp_peer) {
+        ("bgp", Some(gateway)) => Ok(Mode::Bgp { gateway }),
+        ("bgp", None) => anyhow::bail!("--routing bgp needs --bgp-peer (the router)"),
+        (other, _) => other.parse().map_err(anyhow::Error::msg),
+    }
+}
+
+fn bgp(cmd: &AgentCommand, mode: Mode) -> anyhow::Result<Option<BgpSettings>> {
+    let Some(addr) = cmd.bgp_peer else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        !matches!(cmd.bgp_hold_time, 1 | 2),
+        "--bgp-hold-time: must be 0 or at least 3 seconds (RFC 4271)"
+    );
+    Ok(Some(BgpSettings {
+        speaker: podnet_agent_bgp::Settings {
+            local_asn: cmd.bgp_asn,
+            peer: Peer {
+                addr,
+                port: 179,
+                asn: cmd.bgp_peer_asn,
+            },
+            hold_time: cmd.bgp_hold_time,
+            connect_retry: Duration::from_secs(1),
+            netns: None,
+        },
+        announce_pod_cidr: matches!(mode, Mode::Bgp { .. }),
+    }))
 }
 
 /// `--nodeport-addresses`, or the mode's default (kube-proxy's).
@@ -125,16 +179,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
 
-fn parse_mode(s: &str) -> Result<Mode, String> {
-    s.parse()
-}
-
 pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
     anyhow::ensure!(cmd.resync > 0, "--resync: must be at least 1 second");
+    let mode = routing_mode(&cmd)?;
     let settings = Settings {
         routing: Config {
             node: cmd.node.clone(),
-            mode: cmd.routing,
+            mode,
             cluster_cidr: cmd.cluster_cidr.trunc(),
         },
         resync: Duration::from_secs(cmd.resync),
@@ -154,6 +205,7 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
                 netns: None,
                 timing: podnet_agent_app::announce::TIMING,
             }),
+        bgp: bgp(&cmd, mode)?,
     };
     podnet_agent_app::main(settings, cmd.kubeconfig.as_deref())
         .with_context(|| format!("agent of node {:?}", cmd.node))

@@ -12,6 +12,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use podnet_agent_routing::{Config, Kernel, Reconciler};
 use tracing::Instrument;
 
+use crate::bgp::{self, BgpSettings};
 use crate::error::Result;
 use crate::policy;
 use crate::proxy::{self, ProxySettings};
@@ -33,6 +34,8 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// L2 announcement of LoadBalancer addresses (None: off).
     pub announce: Option<podnet_agent_announce::Settings>,
+    /// The BGP speaker, when the node peers with a router.
+    pub bgp: Option<BgpSettings>,
 }
 
 /// The node agent: constructed with its client, started with [`Agent::run`].
@@ -57,8 +60,8 @@ impl Agent {
     }
 
     async fn run_in_span(self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        // Both loops stop on the same signal; a failure of either (the proxy refusing its
-        // mode at start) stops the agent.
+        // The loops stop on the same signal; a failure of one (the proxy refusing its mode
+        // at start) stops the agent.
         let shutdown = shutdown.shared();
         // NetworkPolicy's counters are served on the proxy's /metrics.
         let policy_metrics = policy::PolicyMetrics::default();
@@ -84,7 +87,17 @@ impl Agent {
             self.client.clone(),
             shutdown.clone(),
         );
-        tokio::try_join!(self.routing(shutdown), proxy, policy, announce).map(drop)
+        let bgp = {
+            let (settings, client) = (self.settings.bgp.clone(), self.client.clone());
+            let (node, shutdown) = (self.settings.routing.node.clone(), shutdown.clone());
+            async move {
+                match settings {
+                    Some(settings) => bgp::run(settings, client, node, shutdown).await,
+                    None => Ok(()),
+                }
+            }
+        };
+        tokio::try_join!(self.routing(shutdown), proxy, policy, announce, bgp).map(drop)
     }
 
     async fn routing(self, shutdown: impl Future<Output = ()>) -> Result<()> {
@@ -94,6 +107,7 @@ impl Agent {
             netns,
             proxy: _,
             announce: _,
+            bgp: _,
         } = self.settings;
         let kernel = Kernel::open(netns.as_deref())?;
         let mut reconciler = Reconciler::new(routing, kernel);

@@ -16,6 +16,8 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
     #[error(transparent)]
     Routing(#[from] podnet_agent_routing::Error),
+    #[error("bgp: {0}")]
+    Bgp(#[from] podnet_agent_bgp::Error),
     #[error("service proxy: {0}")]
     Proxy(#[from] podnet_agent_proxy::Error),
     #[error("l2 announcer: {0}")]

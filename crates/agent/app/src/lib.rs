@@ -1,7 +1,8 @@
 //! The node agent (`podnet agent`): watches the cluster's Nodes through kube-rs and keeps
 //! this node's cross-node routing and egress in step with them; and, side by side, the
 //! service proxy ([`proxy`]: Services and EndpointSlices → kube-proxy's rules, /healthz,
-//! /metrics, health-check node ports).
+//! /metrics, health-check node ports); and, when given a peer, the BGP speaker ([`bgp`]:
+//! LoadBalancer addresses and, in `routingMode: bgp`, the pod CIDR announced to a router).
 //!
 //! ```text
 //! watcher(Nodes) ──▶ NodeStore ──(complete list)──▶ Reconciler::reconcile ──▶ kernel
@@ -14,6 +15,7 @@
 //! remove the routes of the nodes not listed yet.
 
 mod agent;
+pub mod bgp;
 mod client;
 mod command;
 mod error;
@@ -22,6 +24,7 @@ pub mod proxy;
 mod store;
 
 pub use agent::{Agent, Settings};
+pub use bgp::BgpSettings;
 pub use client::client;
 pub use command::main;
 pub use error::{Error, Result};

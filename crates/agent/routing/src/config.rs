@@ -1,6 +1,7 @@
 //! What the operator chooses (mode, cluster CIDR) and the fixed names podnet owns.
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use ipnet::Ipv4Net;
@@ -30,6 +31,10 @@ pub enum Mode {
     /// Direct routes via the other nodes' IPs: no encapsulation, but every node must be on
     /// the same L2 segment.
     HostGw,
+    /// No encapsulation and no per-node routes: each node announces its pod CIDR to a BGP
+    /// router (the agent's speaker does) and sends the whole cluster CIDR to `gateway`, that
+    /// router, which alone knows which node holds which pod CIDR.
+    Bgp { gateway: Ipv4Addr },
 }
 
 /// The agent's routing configuration.
@@ -49,6 +54,7 @@ impl fmt::Display for Mode {
         f.write_str(match self {
             Mode::Vxlan => "vxlan",
             Mode::HostGw => "host-gw",
+            Mode::Bgp { .. } => "bgp",
         })
     }
 }
@@ -60,8 +66,10 @@ impl FromStr for Mode {
         match s {
             "vxlan" => Ok(Mode::Vxlan),
             "host-gw" => Ok(Mode::HostGw),
+            // The router's address comes with it: `Mode::Bgp { gateway }`.
+            "bgp" => Err("routing mode \"bgp\" needs the BGP router's address".to_owned()),
             other => Err(format!(
-                "unknown routing mode {other:?} (want \"vxlan\" or \"host-gw\")"
+                "unknown routing mode {other:?} (want \"vxlan\", \"host-gw\" or \"bgp\")"
             )),
         }
     }

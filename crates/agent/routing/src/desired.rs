@@ -109,6 +109,20 @@ pub fn desired(cfg: &Config, local: &LocalNode, nodes: &[NodeRoute]) -> Desired 
             node_ips: nodes.iter().filter_map(node_v4).collect::<BTreeSet<_>>(),
         },
     };
+    if let Mode::Bgp { gateway } = cfg.mode {
+        // One route for every other node's pods: the router learned each pod CIDR from its
+        // node. This node's own CIDR is more specific (on the pods' bridge).
+        out.routes.insert(
+            cfg.cluster_cidr,
+            Route {
+                via: gateway,
+                dev: local.underlay.clone(),
+                onlink: false,
+                node: "bgp router".to_owned(),
+            },
+        );
+        return out;
+    }
     for node in nodes.iter().filter(|n| n.name != cfg.node) {
         let Some(node_ip) = node_v4(node) else {
             continue;
@@ -130,6 +144,7 @@ pub fn desired(cfg: &Config, local: &LocalNode, nodes: &[NodeRoute]) -> Desired 
                         },
                     );
                 }
+                Mode::Bgp { .. } => unreachable!("bgp mode routes the cluster CIDR above"),
                 Mode::Vxlan => {
                     // The remote VTEP is the first address of the remote pod CIDR (the
                     // address that node gives its own device); it is reached onlink, since

@@ -84,6 +84,17 @@ fn host_gw_three_nodes() {
 }
 
 #[test]
+fn bgp_three_nodes_is_one_route_to_the_router() {
+    let router = Ipv4Addr::new(172, 18, 0, 254);
+    let d = desired(&cfg(Mode::Bgp { gateway: router }), &local(), &three());
+    golden("bgp-3-nodes.txt", &d.to_string());
+    assert!(d.vxlan.is_none() && d.neighbours.is_empty() && d.fdb.is_empty());
+    // Nodes coming and going change nothing here: the router learns them by BGP.
+    let two = desired(&cfg(Mode::Bgp { gateway: router }), &local(), &three()[..2]);
+    assert_eq!(two.routes, d.routes);
+}
+
+#[test]
 fn egress_ruleset() {
     let d = desired(&cfg(Mode::Vxlan), &local(), &three());
     golden(

@@ -64,6 +64,9 @@ pub struct Networking {
     /// `routingMode` (podnet's own key; kind's nodes share one L2 network and route
     /// directly): how pod traffic crosses between nodes.
     pub routing_mode: RoutingMode,
+    /// `bgp` (podnet's own key): a BGP router on the node network that the nodes' agents
+    /// peer with; present whenever `routingMode` is `bgp`.
+    pub bgp: Option<Bgp>,
     /// `dnsSearch`: None keeps the host's search list, as kind does.
     pub dns_search: Option<Vec<String>>,
     /// `loadBalancerPool` (podnet's own key): the lab's `default` LoadBalancerIPPool, ranges
@@ -84,6 +87,19 @@ pub enum RoutingMode {
     Vxlan,
     /// Direct routes via the node addresses, as flannel's host-gw backend.
     HostGw,
+    /// No overlay: each node announces its pod CIDR to the BGP router, which routes
+    /// between the nodes.
+    Bgp,
+}
+
+/// The lab's BGP router and the autonomous systems on each side of its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bgp {
+    /// `routerASN`: the router's AS (default 64512, the first private 2-octet AS).
+    pub router_asn: u32,
+    /// `nodeASN`: the AS every node's agent speaks from (default 64513): eBGP to the
+    /// router, as MetalLB's and Calico's common top-of-rack setups do.
+    pub node_asn: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +199,7 @@ impl Networking {
             disable_default_cni: false,
             kube_proxy_mode: KubeProxyMode::Nftables,
             routing_mode: RoutingMode::Vxlan,
+            bgp: None,
             dns_search: None,
             load_balancer_pool: vec!["172.18.255.200-172.18.255.250".to_owned()],
         }
@@ -247,12 +264,13 @@ impl fmt::Display for IpFamily {
 // === impl RoutingMode ===
 
 impl RoutingMode {
-    pub const VALUES: &[&str] = &["vxlan", "host-gw"];
+    pub const VALUES: &[&str] = &["vxlan", "host-gw", "bgp"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "vxlan" => Some(RoutingMode::Vxlan),
             "host-gw" => Some(RoutingMode::HostGw),
+            "bgp" => Some(RoutingMode::Bgp),
             _ => None,
         }
     }
@@ -263,7 +281,19 @@ impl fmt::Display for RoutingMode {
         f.write_str(match self {
             RoutingMode::Vxlan => "vxlan",
             RoutingMode::HostGw => "host-gw",
+            RoutingMode::Bgp => "bgp",
         })
+    }
+}
+
+// === impl Bgp ===
+
+impl Default for Bgp {
+    fn default() -> Self {
+        Bgp {
+            router_asn: 64512,
+            node_asn: 64513,
+        }
     }
 }
 

@@ -17,7 +17,8 @@ pub mod error;
 mod parse;
 
 pub use cluster::{
-    Cluster, IpFamily, KubeProxyMode, Networking, Node, PortMapping, Protocol, Role, RoutingMode,
+    Bgp, Cluster, IpFamily, KubeProxyMode, Networking, Node, PortMapping, Protocol, Role,
+    RoutingMode,
 };
 pub use error::{ConfigError, FieldError};
 pub use parse::{Note, Parsed, parse, validate_cluster_name};

@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use serde_yaml_ng::{Mapping, Value};
 
 use crate::cluster::{
-    Cluster, IpFamily, KubeProxyMode, Networking, Node, PortMapping, Protocol, Role, RoutingMode,
+    Bgp, Cluster, IpFamily, KubeProxyMode, Networking, Node, PortMapping, Protocol, Role,
+    RoutingMode,
 };
 use crate::decode::{Decoder, field, index};
 use crate::error::ConfigError;
@@ -64,9 +65,11 @@ const NETWORKING_KEYS: &[&str] = &[
     "disableDefaultCNI",
     "kubeProxyMode",
     "routingMode",
+    "bgp",
     "dnsSearch",
     "loadBalancerPool",
 ];
+const BGP_KEYS: &[&str] = &["routerASN", "nodeASN"];
 const PORT_MAPPING_KEYS: &[&str] = &["containerPort", "hostPort", "listenAddress", "protocol"];
 
 /// Keys kind uses to shape its node containers, with why the lab has no use for them.
@@ -366,6 +369,12 @@ impl Parser {
                 Err(why) => self.d.invalid(&p("loadBalancerPool"), v, &why),
             }
         }
+        if let Some(b) = get(map, "bgp") {
+            net.bgp = Some(self.bgp(b));
+        }
+        if net.routing_mode == RoutingMode::Bgp && net.bgp.is_none() {
+            net.bgp = Some(Bgp::default());
+        }
         if let Some(list) = get(map, "dnsSearch").and_then(|l| self.d.seq(&p("dnsSearch"), l)) {
             let search = list
                 .iter()
@@ -376,6 +385,37 @@ impl Parser {
             net.dns_search = Some(search);
         }
         net
+    }
+
+    /// `networking.bgp`: an empty mapping (`bgp: {}`) asks for the router with the default
+    /// autonomous systems.
+    fn bgp(&mut self, v: &Value) -> Bgp {
+        let mut bgp = Bgp::default();
+        let Some(map) = self.d.object("networking.bgp", v, BGP_KEYS) else {
+            return bgp;
+        };
+        let p = |k: &str| field("networking.bgp", k);
+        for (key, slot) in [
+            ("routerASN", &mut bgp.router_asn),
+            ("nodeASN", &mut bgp.node_asn),
+        ] {
+            let Some(raw) = get(map, key) else { continue };
+            match self.d.integer(&p(key), raw) {
+                Some(n @ 1..=4_294_967_295) => *slot = n as u32,
+                Some(_) => {
+                    self.d
+                        .invalid(&p(key), raw, "must be between 1 and 4294967295, inclusive")
+                }
+                None => {}
+            }
+        }
+        if bgp.router_asn == bgp.node_asn {
+            self.d.error(
+                &p("nodeASN"),
+                "must differ from routerASN: the nodes peer with the router over eBGP",
+            );
+        }
+        bgp
     }
 
     fn ip(&mut self, path: &str, v: &Value) -> Option<IpAddr> {

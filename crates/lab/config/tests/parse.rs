@@ -1,7 +1,9 @@
 //! kind's v1alpha4 cluster config as the lab reads it: defaults, every field, and errors that
 //! name the field's path.
 
-use podnet_lab_config::{ConfigError, IpFamily, KubeProxyMode, Protocol, Role, RoutingMode, parse};
+use podnet_lab_config::{
+    Bgp, ConfigError, IpFamily, KubeProxyMode, Protocol, Role, RoutingMode, parse,
+};
 
 const HEAD: &str = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n";
 
@@ -93,7 +95,57 @@ fn routing_mode_is_podnets_own_key_defaulting_to_vxlan() {
     assert_eq!(
         body_errors("networking:\n  routingMode: wireguard\n"),
         [
-            "networking.routingMode: Unsupported value: \"wireguard\": supported values: \"vxlan\", \"host-gw\""
+            "networking.routingMode: Unsupported value: \"wireguard\": supported values: \"vxlan\", \"host-gw\", \"bgp\""
+        ]
+    );
+}
+
+#[test]
+fn routing_mode_bgp_brings_the_router_with_default_autonomous_systems() {
+    let net = ok("networking:\n  routingMode: bgp\n").cluster.networking;
+    assert_eq!(net.routing_mode, RoutingMode::Bgp);
+    assert_eq!(
+        net.bgp,
+        Some(Bgp {
+            router_asn: 64512,
+            node_asn: 64513
+        })
+    );
+    assert_eq!(ok("").cluster.networking.bgp, None);
+}
+
+#[test]
+fn bgp_alone_asks_for_the_router_beside_any_routing_mode() {
+    let net = ok("networking:\n  bgp:\n    routerASN: 65000\n    nodeASN: 4200000000\n")
+        .cluster
+        .networking;
+    assert_eq!(net.routing_mode, RoutingMode::Vxlan);
+    assert_eq!(
+        net.bgp,
+        Some(Bgp {
+            router_asn: 65000,
+            node_asn: 4_200_000_000
+        })
+    );
+    assert_eq!(
+        ok("networking:\n  bgp: {}\n").cluster.networking.bgp,
+        Some(Bgp::default())
+    );
+}
+
+#[test]
+fn bgp_fields_are_checked_strictly() {
+    assert_eq!(
+        body_errors("networking:\n  bgp:\n    routerAsn: 1\n    nodeASN: 0\n"),
+        [
+            "networking.bgp.routerAsn: unknown field (did you mean \"routerASN\"?)",
+            "networking.bgp.nodeASN: Invalid value: 0: must be between 1 and 4294967295, inclusive",
+        ]
+    );
+    assert_eq!(
+        body_errors("networking:\n  bgp:\n    routerASN: 64513\n"),
+        [
+            "networking.bgp.nodeASN: must differ from routerASN: the nodes peer with the router over eBGP"
         ]
     );
 }

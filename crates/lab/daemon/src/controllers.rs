@@ -35,7 +35,10 @@ pub fn config(lab: &str, cluster: &Cluster) -> Result<(Config, Plan), DaemonErro
     config.pod_subnets = cluster.networking.pod_subnets.clone();
     config.service_subnets = cluster.networking.service_subnets.clone();
     let names: Vec<String> = config.nodes.iter().map(|n| n.name.clone()).collect();
-    let plan = Plan::new(lab, &names)?;
+    let mut plan = Plan::new(lab, &names)?;
+    if cluster.networking.bgp.is_some() {
+        plan = plan.with_router(crate::router::routed(cluster));
+    }
     for (node, placed) in config.nodes.iter_mut().zip(&plan.nodes) {
         node.internal_ip = Some(placed.ip.into());
     }

@@ -24,6 +24,7 @@ mod kubeconfig;
 mod nodes;
 pub mod pidfile;
 pub mod pki;
+pub mod router;
 mod run;
 pub mod state;
 mod supervise;

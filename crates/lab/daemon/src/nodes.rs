@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::error::DaemonError;
 use crate::external_dns;
+use crate::router;
 use crate::state::{Component, LabDir, write_atomic};
 use crate::supervise::{Spec, supervise};
 
@@ -39,7 +40,12 @@ pub async fn run(side: NodeSide, client: kube::Client, stop: CancellationToken) 
     for node in side.plan.nodes.clone() {
         tasks.spawn(run_node(side.clone(), node, client.clone(), stop.clone()));
     }
-    for spec in [external_http(&side), external_dns(&side)] {
+    let router = side.plan.router.as_ref();
+    let router = router.map(|r| router::spec(&side.lab, r));
+    for spec in [external_http(&side), external_dns(&side)]
+        .into_iter()
+        .chain(router)
+    {
         tasks.spawn(supervise(side.lab.clone(), spec, stop.clone()));
     }
     while tasks.join_next().await.is_some() {}
@@ -67,6 +73,7 @@ pub fn prepare(side: &NodeSide) -> Result<(), DaemonError> {
     // The nodes' resolver is the outside world's, as a real node's is its network's.
     let resolv = format!("nameserver {EXTERNAL_IP}\n");
     write_atomic(&side.lab.node_resolv_conf(), resolv.as_bytes())?;
+    router::prepare(&side.lab, &side.plan, &side.cluster)?;
     external_dns::prepare(&side.lab)
 }
 
@@ -130,7 +137,7 @@ fn write_conflist(side: &NodeSide, node: &NodePlan, pod_cidr: &str) -> Result<()
     let dir = side.lab.node_dir(&node.name);
     let mtu = match side.cluster.networking.routing_mode {
         RoutingMode::Vxlan => 1450,
-        RoutingMode::HostGw => 1500,
+        RoutingMode::HostGw | RoutingMode::Bgp => 1500,
     };
     let conflist = json!({
         "cniVersion": "1.0.0",
@@ -171,6 +178,13 @@ fn agent_args(side: &NodeSide, node: &NodePlan) -> Vec<OsString> {
     args.push(side.lab.in_lab_kubeconfig().into());
     args.extend(["--routing".into(), net.routing_mode.to_string().into()]);
     args.extend(["--cluster-cidr".into(), cluster_cidr.into()]);
+    if let (Some(bgp), Some(router)) = (&net.bgp, &side.plan.router) {
+        args.extend(["--bgp-peer".into(), router.ip.to_string().into()]);
+        args.extend(["--bgp-peer-asn".into(), bgp.router_asn.to_string().into()]);
+        args.extend(["--bgp-asn".into(), bgp.node_asn.to_string().into()]);
+        let hold = router::HOLD_TIME_SECS.to_string();
+        args.extend(["--bgp-hold-time".into(), hold.into()]);
+    }
     // kube-proxy's job, in the mode the kind config names (kubeProxyMode).
     args.extend([
         "--proxy-mode".into(),

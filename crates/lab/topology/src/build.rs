@@ -14,7 +14,7 @@ use podnet_netlink::{BridgeSpec, LinkChange, Netlink, RouteSpec, VethSpec};
 use crate::error::{Error, Result};
 use crate::plan::{
     EXTERNAL_GATEWAY, EXTERNAL_IP, FABRIC_BRIDGE, FABRIC_EXTERNAL_PORT, FABRIC_GATEWAY,
-    NODE_NETWORK, Plan, UPLINK,
+    NODE_NETWORK, Plan, RouterPlan, UPLINK,
 };
 
 /// Builds the whole world of `plan`. The namespaces must not exist yet ([`crate::teardown`]
@@ -52,7 +52,39 @@ pub async fn build(plan: &Plan) -> Result<()> {
         // A node forwards for its pods.
         sysctl(&path, &node.netns, "net/ipv4/ip_forward", "1")?;
     }
+    if let Some(router) = &plan.router {
+        build_router(&fabric, bridge.index, router).await?;
+    }
     tracing::info!(lab = %plan.lab, nodes = plan.nodes.len(), "lab network built");
+    Ok(())
+}
+
+/// The router's namespace on the node network, and the fabric's routes through it.
+async fn build_router(fabric: &Netlink, bridge: u32, router: &RouterPlan) -> Result<()> {
+    let path = create(&router.netns).await?;
+    // Node-to-node traffic leaves the router on the segment it came from: a redirect would
+    // teach the sending node to bypass the router, which alone knows the routes. `default`
+    // before the link exists, so that eth0 is created with it.
+    for key in [
+        "net/ipv4/conf/all/send_redirects",
+        "net/ipv4/conf/default/send_redirects",
+    ] {
+        sysctl(&path, &router.netns, key, "0")?;
+    }
+    attach(fabric, &router.fabric_port, &path, Some(bridge)).await?;
+    let addr = Ipv4Net::new(router.ip, NODE_NETWORK.prefix_len()).expect("prefix");
+    configure_host(&path, addr, FABRIC_GATEWAY).await?;
+    sysctl(&path, &router.netns, "net/ipv4/ip_forward", "1")?;
+    for prefix in &router.routed {
+        fabric
+            .add_route(&RouteSpec {
+                dst: Some(IpNet::V4(*prefix)),
+                gw: Some(router.ip.into()),
+                oif: Some(bridge),
+                ..Default::default()
+            })
+            .await?;
+    }
     Ok(())
 }
 

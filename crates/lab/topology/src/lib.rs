@@ -4,6 +4,7 @@
 //!            fabric (bridge br0 172.18.0.1/16, routes 203.0.113.0/24)
 //!           /     |      \                       \
 //!   node 0 .2   node 1 .3   node 2 .4  …     external 203.0.113.10
+//!                          router .254 (BGP labs: the pool and pod CIDRs are routed via it)
 //! ```
 //!
 //! [`Plan`] names every namespace, link and address from the lab's name and its nodes (pure);
@@ -21,6 +22,6 @@ pub use build::build;
 pub use error::{Error, Result};
 pub use plan::{
     API_PORT, EXTERNAL_GATEWAY, EXTERNAL_IP, FABRIC_BRIDGE, FABRIC_GATEWAY, NODE_NETWORK, NodePlan,
-    Plan,
+    Plan, ROUTER_IP, RouterPlan,
 };
 pub use teardown::teardown;

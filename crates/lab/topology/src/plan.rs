@@ -17,6 +17,9 @@ pub const API_PORT: u16 = 6443;
 pub const EXTERNAL_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 /// The fabric's address on the outside network.
 pub const EXTERNAL_GATEWAY: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+/// The BGP router's address on the node network (when the lab has one): above every node's
+/// (.2–.251), below the broadcast address.
+pub const ROUTER_IP: Ipv4Addr = Ipv4Addr::new(172, 18, 0, 254);
 /// The node network's bridge in the fabric namespace.
 pub const FABRIC_BRIDGE: &str = "br0";
 /// The fabric's end of the link to the external host.
@@ -38,6 +41,19 @@ pub struct Plan {
     pub fabric: String,
     pub external: String,
     pub nodes: Vec<NodePlan>,
+    /// The BGP router on the node network, in labs that ask for one.
+    pub router: Option<RouterPlan>,
+}
+
+/// The BGP router: a namespace on the fabric's bridge, and the prefixes the fabric (the
+/// outside world's gateway) routes through it rather than to the node network directly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterPlan {
+    pub netns: String,
+    pub ip: Ipv4Addr,
+    pub fabric_port: String,
+    /// LoadBalancer addresses and pod CIDRs: the router knows, from BGP, which node has them.
+    pub routed: Vec<Ipv4Net>,
 }
 
 /// One node: its namespace, its address, and its port on the fabric's bridge.
@@ -79,7 +95,20 @@ impl Plan {
             external: format!("{prefix}external"),
             prefix,
             nodes,
+            router: None,
         })
+    }
+
+    /// The same lab with a BGP router (namespace `<prefix>router`, [`ROUTER_IP`]) through
+    /// which the fabric routes `routed`.
+    pub fn with_router(mut self, routed: Vec<Ipv4Net>) -> Self {
+        self.router = Some(RouterPlan {
+            netns: format!("{}router", self.prefix),
+            ip: ROUTER_IP,
+            fabric_port: "router".to_owned(),
+            routed,
+        });
+        self
     }
 
     /// `podnet.<lab>.`: the prefix of every namespace of the lab, pods' included.
@@ -127,6 +156,20 @@ mod tests {
         for ns in [&plan.fabric, &plan.external, &plan.nodes[1].netns] {
             assert!(ns.starts_with(&plan.prefix));
         }
+    }
+
+    #[test]
+    fn the_router_sits_above_every_node_in_a_namespace_of_the_lab() {
+        let routed = vec!["172.18.255.0/24".parse().unwrap()];
+        let plan = Plan::new("kind", &names(MAX_NODES))
+            .unwrap()
+            .with_router(routed.clone());
+        let router = plan.router.as_ref().unwrap();
+        assert_eq!(router.netns, "podnet.kind.router");
+        assert!(NODE_NETWORK.contains(&router.ip));
+        assert!(plan.nodes.iter().all(|n| n.ip < router.ip));
+        assert_eq!(router.routed, routed);
+        assert!(Plan::new("kind", &names(1)).unwrap().router.is_none());
     }
 
     #[test]

@@ -100,3 +100,28 @@ async fn lab_build_after_teardown_of_a_crashed_run_succeeds() {
     build(&lab.0).await.unwrap();
     assert!(ping(&lab.0.nodes[0].netns, "203.0.113.10"));
 }
+
+#[tokio::test]
+async fn lab_router_is_on_the_node_network_and_the_fabric_routes_through_it() {
+    let mut lab = Lab::new("rtr", 2);
+    lab.0 = lab
+        .0
+        .clone()
+        .with_router(vec!["172.18.255.0/24".parse().unwrap()]);
+    build(&lab.0).await.unwrap();
+    let plan = &lab.0;
+    let router = plan.router.as_ref().unwrap();
+    assert!(ping(&router.netns, "172.18.0.2"), "router → node 0");
+    assert!(ping(&router.netns, "203.0.113.10"), "router → external");
+    let fabric = exec(
+        &plan.fabric,
+        &["ip", "-4", "route", "get", "172.18.255.200"],
+    );
+    let fabric = String::from_utf8_lossy(&fabric.stdout);
+    assert!(fabric.contains("via 172.18.0.254 dev br0"), "{fabric}");
+    let redirects = exec(
+        &router.netns,
+        &["sysctl", "-n", "net.ipv4.conf.eth0.send_redirects"],
+    );
+    assert_eq!(String::from_utf8_lossy(&redirects.stdout).trim(), "0");
+}
