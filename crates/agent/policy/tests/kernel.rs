@@ -281,3 +281,87 @@ fn kernel_egress_ip_block_with_except_and_removal() {
     let (_, denied) = lab.check(&mut e, &[]);
     assert_eq!(denied, 0, "the policy deleted, its rules are gone");
 }
+
+/// Kubernetes-scale state in the kernel: 1000 pods on this node in 10 namespaces, 1000
+/// policies (each isolating the pods of one `app` for ingress and allowing the next app's
+/// pods on TCP 80). Applied whole, then a new pod is set elements only, applied in place.
+/// Times are printed as an indication (debug build), never asserted.
+#[test]
+fn kernel_scale_1000_policies_and_1000_pods_update_incrementally() {
+    use podnet_nft::transaction::Op;
+    use podnet_nft::{Executor, diff};
+    use std::time::Instant;
+
+    let node = Netns::new("np-scale");
+    let mut c = Cluster::default();
+    for n in 0..10 {
+        let name = format!("ns{n}");
+        c.add_namespace(Namespace {
+            labels: fixture::labels(&[("team", &name)]),
+            name,
+        });
+    }
+    for i in 0..1000u32 {
+        let mut p = pod(
+            &format!("ns{}", i % 10),
+            &format!("p{i}"),
+            &format!("10.244.{}.{}", 1 + i / 250, 2 + i % 250),
+            NODE,
+        );
+        p.labels = fixture::labels(&[("app", &format!("app{}", i % 100))]);
+        c.add_pod(p);
+    }
+    for i in 0..1000u32 {
+        let app = format!("app{}", i % 100);
+        let next = format!("app{}", (i + 1) % 100);
+        c.add_policy(policy(
+            &format!("ns{}", i % 10),
+            &format!("np{i}"),
+            json!({"podSelector": {"matchLabels": {"app": app}},
+                   "ingress": [{"from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": next}}}],
+                                "ports": [{"port": 80}]}]}),
+        ));
+    }
+    let mut e = Enforcer::new(Nft::new(Some(node.path())), NODE);
+    let started = Instant::now();
+    let table = e.desired(&c);
+    let rendered = started.elapsed();
+    let report = e.sync(&c).expect("full apply");
+    let applied = started.elapsed();
+    assert!(
+        report.rules >= 1000 && report.elements >= 1000,
+        "{report:?}"
+    );
+    eprintln!(
+        "1000 policies × 1000 pods: {} rules, {} elements; render {:?}, render + apply {:?} (debug build)",
+        table.rule_count(),
+        table.element_count(),
+        rendered,
+        applied
+    );
+
+    let mut extra = pod("ns3", "new", "10.244.9.9", NODE);
+    extra.labels = fixture::labels(&[("app", "app7")]);
+    c.add_pod(extra);
+    let started = Instant::now();
+    let tx = diff(
+        e.executor().dump(&table.id).unwrap().as_ref(),
+        &e.desired(&c),
+    );
+    assert!(
+        tx.ops.iter().all(|op| matches!(op, Op::AddElements { .. })),
+        "a new pod is elements only, not rules: {:?}",
+        tx.ops
+            .iter()
+            .filter(|op| !matches!(op, Op::AddElements { .. }))
+            .collect::<Vec<_>>()
+    );
+    let report = e.sync(&c).expect("incremental apply");
+    assert!(report.ops > 0);
+    assert_eq!(e.sync(&c).expect("again").ops, 0, "nothing left to change");
+    eprintln!(
+        "one new pod: {} ops, diff + apply {:?} (debug build)",
+        report.ops,
+        started.elapsed()
+    );
+}
