@@ -69,7 +69,7 @@ impl Match {
     fn precedence(&self) -> (bool, usize, bool, usize, usize) {
         (
             self.path.is_exact(),
-            self.path.len(),
+            self.path.value_len(),
             self.method.is_some(),
             self.headers.len(),
             self.query.len(),

@@ -91,7 +91,7 @@ impl IngressTable {
             .filter(|e| e.host.matches(host) && e.path.matches(path))
             // max_by_key keeps the last of equals: reverse so the oldest Ingress wins.
             .rev()
-            .max_by_key(|e| (e.host.rank(), e.path.len(), e.path.is_exact()));
+            .max_by_key(|e| (e.host.rank(), e.path.value_len(), e.path.is_exact()));
         match best {
             Some(e) => Some(Routed {
                 route: &e.id,

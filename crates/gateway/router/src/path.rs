@@ -20,7 +20,7 @@ impl PathMatch {
     }
 
     /// The number of characters of the value, the length rules of both APIs compare.
-    pub fn len(&self) -> usize {
+    pub fn value_len(&self) -> usize {
         match self {
             PathMatch::Exact(v) | PathMatch::Prefix(v) => v.len(),
         }
