@@ -19,5 +19,6 @@ mod tls;
 pub use config::{Config, Settings};
 pub use error::{Error, Result};
 pub use metrics::Metrics;
+pub use rustls::sign::CertifiedKey;
 pub use server::{Listen, Proxy};
 pub use tls::{Certificates, certified_key};
