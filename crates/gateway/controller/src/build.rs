@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use podnet_gateway_proxy::{Certificates, CertifiedKey, Config, certified_key};
+use podnet_gateway_router::http_route::HttpRoutes;
 use podnet_gateway_router::ingress::IngressTable;
 use podnet_gateway_router::{Backend, Table};
 
@@ -16,9 +17,12 @@ pub struct Built {
     pub config: Config,
     /// The Ingresses of this gateway's classes.
     pub ingresses: Vec<Key>,
+    /// The status each Gateway API object of this gateway should have.
+    pub gateway_statuses: Vec<crate::gateway_api::StatusPatch>,
 }
 
-pub fn build(objects: &Objects, controller: &str) -> Built {
+/// `addresses`: the gateway Service's LoadBalancer addresses (for Gateways' status).
+pub fn build(objects: &Objects, controller: &str, addresses: &[String]) -> Built {
     let classes = Classes::of(objects.ingress_classes.values(), controller);
     let mut served: Vec<_> = objects
         .ingresses
@@ -34,7 +38,12 @@ pub fn build(objects: &Objects, controller: &str) -> Built {
     });
 
     let routes: Vec<_> = served.iter().map(|(_, ing)| ingress::route(ing)).collect();
-    let mut backends: Vec<&Backend> = routes.iter().flat_map(ingress::backends).collect();
+    let gateway_api = crate::gateway_api::build(objects, controller, addresses);
+    let mut backends: Vec<&Backend> = routes
+        .iter()
+        .flat_map(ingress::backends)
+        .chain(&gateway_api.backends)
+        .collect();
     backends.sort();
     backends.dedup();
     let endpoints: HashMap<Backend, _> = backends
@@ -58,17 +67,31 @@ pub fn build(objects: &Objects, controller: &str) -> Built {
         }
     }
 
+    for (host, namespace, name) in &gateway_api.certificates {
+        match secret_key(objects, namespace, name) {
+            Some(key) => certificates.add(host, key),
+            None => {
+                tracing::warn!(secret = %format!("{namespace}/{name}"), "listener certificate missing or invalid")
+            }
+        }
+    }
+
     Built {
         config: Config {
             table: Table {
                 ingresses: IngressTable::new(routes),
-                ..Table::default()
+                http_routes: gateway_api
+                    .http_routes
+                    .into_iter()
+                    .map(|(port, routes)| (port, HttpRoutes::new(routes)))
+                    .collect(),
             },
             endpoints,
             certificates,
             synced: true,
         },
         ingresses: served.into_iter().map(|(k, _)| k.clone()).collect(),
+        gateway_statuses: gateway_api.statuses,
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod build;
 mod endpoints;
 mod error;
+pub mod gateway_api;
 pub mod ingress;
 mod objects;
 mod status;

@@ -16,6 +16,11 @@ pub struct Objects {
     pub services: BTreeMap<Key, Service>,
     pub endpoint_slices: BTreeMap<Key, EndpointSlice>,
     pub secrets: BTreeMap<Key, Secret>,
+    /// Gateway API objects as JSON (served by CRDs), when installed.
+    pub gateway_classes: BTreeMap<Key, serde_json::Value>,
+    pub gateways: BTreeMap<Key, serde_json::Value>,
+    pub http_routes: BTreeMap<Key, serde_json::Value>,
+    pub reference_grants: BTreeMap<Key, serde_json::Value>,
 }
 
 /// The key of an object.

@@ -78,6 +78,9 @@ pub async fn run(
     spawn_watch::<Service>(&client, &shared, |o| &mut o.services);
     spawn_watch::<EndpointSlice>(&client, &shared, |o| &mut o.endpoint_slices);
     spawn_watch::<Secret>(&client, &shared, |o| &mut o.secrets);
+    for (kind, plural, map) in GATEWAY_API {
+        spawn_dynamic(&client, &shared, kind, plural, map);
+    }
 
     loop {
         if generation.changed().await.is_err() {
@@ -94,13 +97,80 @@ pub async fn run(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let built = crate::build(&objects, &options.controller);
+        let addresses = options
+            .publish_service
+            .as_ref()
+            .map(|s| crate::status::addresses(&objects, s))
+            .unwrap_or_default();
+        let built = crate::build(&objects, &options.controller, &addresses);
         tracing::debug!(ingresses = built.ingresses.len(), "configuration rebuilt");
         config.send_replace(Arc::new(built.config));
         if let Some(service) = &options.publish_service {
             crate::status::ingresses(&client, &objects, &built.ingresses, service).await;
         }
+        crate::status::gateway_api(&client, &objects, &built.gateway_statuses).await;
     }
+}
+
+type DynamicMap = fn(&mut Objects) -> &mut BTreeMap<Key, serde_json::Value>;
+
+/// Gateway API kinds: watched when their CRDs are installed, never waited for.
+const GATEWAY_API: [(&str, &str, DynamicMap); 4] = [
+    ("GatewayClass", "gatewayclasses", |o| &mut o.gateway_classes),
+    ("Gateway", "gateways", |o| &mut o.gateways),
+    ("HTTPRoute", "httproutes", |o| &mut o.http_routes),
+    ("ReferenceGrant", "referencegrants", |o| {
+        &mut o.reference_grants
+    }),
+];
+
+fn spawn_dynamic(
+    client: &kube::Client,
+    shared: &Arc<Shared>,
+    kind: &'static str,
+    plural: &'static str,
+    map: DynamicMap,
+) {
+    use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+    let gvk = GroupVersionKind::gvk(crate::gateway_api::GROUP, "v1", kind);
+    let api: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(&gvk, plural),
+    );
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let mut listing = BTreeMap::new();
+        // Without the CRDs the list fails; the backoff keeps retrying until they appear.
+        let mut events = watcher::watcher(api, watcher::Config::default())
+            .default_backoff()
+            .boxed();
+        while let Some(event) = events.next().await {
+            let event = match event {
+                Ok(e) => e,
+                Err(error) => {
+                    tracing::debug!(kind, %error, "watch failed; retrying");
+                    continue;
+                }
+            };
+            let as_json = |o: &DynamicObject| serde_json::to_value(o).unwrap_or_default();
+            let mut objects = shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+            match event {
+                Event::Init => listing.clear(),
+                Event::InitApply(obj) => {
+                    listing.insert(key_of(&obj.metadata), as_json(&obj));
+                }
+                Event::InitDone => *map(&mut objects) = std::mem::take(&mut listing),
+                Event::Apply(obj) => {
+                    map(&mut objects).insert(key_of(&obj.metadata), as_json(&obj));
+                }
+                Event::Delete(obj) => {
+                    map(&mut objects).remove(&key_of(&obj.metadata));
+                }
+            }
+            drop(objects);
+            shared.changed.send_modify(|g| *g += 1);
+        }
+    });
 }
 
 fn spawn_watch<K>(

@@ -128,7 +128,7 @@ fn routed(
 
 #[test]
 fn classes_decide_which_ingresses_are_served() {
-    let built = build(&objects(CLUSTER), CONTROLLER_NAME);
+    let built = build(&objects(CLUSTER), CONTROLLER_NAME, &[]);
     let names: Vec<_> = built.ingresses.iter().map(|(_, n)| n.as_str()).collect();
     assert_eq!(names, ["classless", "example-ingress"]);
     assert!(routed(&built, "hello-world.example", "/").is_some());
@@ -142,13 +142,13 @@ fn classes_decide_which_ingresses_are_served() {
         .unwrap()
         .metadata
         .annotations = None;
-    let built = build(&o, CONTROLLER_NAME);
+    let built = build(&o, CONTROLLER_NAME, &[]);
     assert!(routed(&built, "default-class.example", "/").is_none());
 }
 
 #[test]
 fn backends_by_number_and_name_resolve_to_ready_endpoints() {
-    let built = build(&objects(CLUSTER), CONTROLLER_NAME);
+    let built = build(&objects(CLUSTER), CONTROLLER_NAME, &[]);
     let by_number = routed(&built, "hello-world.example", "/x").unwrap();
     assert_eq!(by_number.port, ServicePort::Number(8080));
     let eps: Vec<String> = built.config.endpoints[&by_number]
