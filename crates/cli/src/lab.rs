@@ -11,6 +11,7 @@ mod client;
 mod container_logger;
 mod control;
 mod exec;
+mod gateway;
 mod get;
 mod info;
 mod kubelet;

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod cni;
 pub mod dns;
+pub mod gateway;
 pub mod lab;
 pub mod workload;
 
@@ -26,6 +27,7 @@ pub enum Command {
     Agent(agent::AgentCommand),
     Cni(cni::CniCommand),
     Dns(dns::DnsCommand),
+    Gateway(gateway::GatewayCommand),
     Lab(lab::LabCommand),
     Workload(workload::WorkloadCommand),
 }
@@ -35,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(cmd) => agent::run(cmd),
         Command::Cni(cmd) => cni::run(cmd),
         Command::Dns(cmd) => dns::run(cmd),
+        Command::Gateway(cmd) => gateway::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),
     }

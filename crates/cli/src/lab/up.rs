@@ -16,7 +16,7 @@ use podnet_lab_daemon::{DaemonProcess, LabDir, context_name};
 
 use super::client::{self, Catalog};
 use super::progress::Steps;
-use super::{Common, DEFAULT_NAME, addons, apply, manifest, pods, runtime};
+use super::{Common, DEFAULT_NAME, addons, apply, gateway, manifest, pods, runtime};
 
 /// Start a lab and wait until its nodes and pods are Ready (restarts a lab whose daemon died)
 #[derive(Debug, Args)]
@@ -113,6 +113,14 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
         steps.start("Installing the cluster DNS (kube-dns)");
         match addons::install(&lab, &client, &catalog).await {
             Ok(()) => steps.done("podnet dns behind Service kube-system/kube-dns"),
+            Err(e) => {
+                steps.fail();
+                return Err(e);
+            }
+        }
+        steps.start("Installing the gateway (IngressClass podnet)");
+        match gateway::install(&lab, &client, &catalog).await {
+            Ok(()) => steps.done("podnet gateway behind Service podnet-gateway/podnet-gateway"),
             Err(e) => {
                 steps.fail();
                 return Err(e);

@@ -36,6 +36,8 @@ pub enum Launch {
     },
     /// A program from the host's filesystem: `argv[0]` is looked up in PATH as a runtime would.
     Host { argv: Vec<String> },
+    /// podnet itself (its own images): run the podnet binary with `argv`.
+    Podnet { argv: Vec<String> },
 }
 
 /// Maps a container to what runs it. Errors name the container's image and what is wrong
@@ -49,6 +51,15 @@ pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
             Some((exe, rest)) if is_agnhost(exe) => builtin(rest.to_vec()),
             _ => Ok(Launch::Host { argv }),
         };
+    }
+    if emulation == Some(Emulation::PodnetGateway) {
+        let argv = effective_argv(spec, &["podnet", "gateway"], &[]);
+        return Ok(match argv.split_first() {
+            Some((exe, rest)) if exe == "podnet" => Launch::Podnet {
+                argv: rest.to_vec(),
+            },
+            _ => Launch::Host { argv },
+        });
     }
     if !spec.command.is_empty() || !spec.args.is_empty() {
         let mut argv = effective_argv(spec, &[], &[]);
@@ -88,7 +99,7 @@ pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
         Some(Emulation::Httpbin) => Workload::Httpbin(HttpbinArgs { port: 80 }),
         Some(Emulation::Shell) => return Ok(host(&["sh"])),
         Some(Emulation::Curl) => return Ok(host(&["curl"])),
-        Some(Emulation::Agnhost) | None => {
+        Some(Emulation::Agnhost | Emulation::PodnetGateway) | None => {
             return Err(Error::ImageNotEmulated {
                 image: spec.image.to_owned(),
             });
@@ -319,6 +330,29 @@ mod tests {
             };
             assert_eq!(workload.name(), argv[0], "{image}");
         }
+    }
+
+    #[test]
+    fn the_gateway_image_runs_podnet_gateway_with_its_args() {
+        let l = launch(
+            "ghcr.io/podnet/gateway:latest",
+            &[],
+            &["--http-port", "8080"],
+            &[],
+        );
+        assert_eq!(
+            l.unwrap(),
+            Launch::Podnet {
+                argv: strings(&["gateway", "--http-port", "8080"])
+            }
+        );
+        let l = launch("ghcr.io/podnet/gateway", &["/bin/sh"], &["-c", "true"], &[]);
+        assert_eq!(
+            l.unwrap(),
+            Launch::Host {
+                argv: strings(&["/bin/sh", "-c", "true"])
+            }
+        );
     }
 
     #[test]

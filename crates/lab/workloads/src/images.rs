@@ -27,6 +27,9 @@ pub enum Emulation {
     /// The machine's `curl` (the image's entrypoint runs `curl ARGS` when ARGS start with
     /// a flag).
     Curl,
+    /// podnet's own gateway image: ENTRYPOINT `podnet gateway`, the container's `args`
+    /// after it.
+    PodnetGateway,
 }
 
 /// One row of the table.
@@ -118,6 +121,10 @@ pub const IMAGES: &[EmulatedImage] = &[
     EmulatedImage {
         repositories: &["curlimages/curl"],
         emulation: Emulation::Curl,
+    },
+    EmulatedImage {
+        repositories: &["ghcr.io/podnet/gateway"],
+        emulation: Emulation::PodnetGateway,
     },
 ];
 

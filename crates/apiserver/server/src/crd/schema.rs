@@ -50,10 +50,12 @@ fn prune_object(schema: &Value, map: &mut Map<String, Value>, root: bool) {
     let values = additional(schema);
     let preserve = preserves_unknown(schema) || schema["additionalProperties"] == true;
     map.retain(|key, v| {
-        if let Some(s) = properties.and_then(|p| p.get(key)) {
-            prune(s, v, false);
+        // Checked first: schemas often declare `metadata: {type: object}` (Gateway API's
+        // do), which kube-apiserver ignores rather than pruning the object's metadata.
+        if keeps_meta && TYPE_AND_META.contains(&key.as_str()) {
             true
-        } else if keeps_meta && TYPE_AND_META.contains(&key.as_str()) {
+        } else if let Some(s) = properties.and_then(|p| p.get(key)) {
+            prune(s, v, false);
             true
         } else if let Some(s) = values {
             prune(s, v, false);
@@ -125,6 +127,23 @@ mod tests {
             }},
             "status": {"type": "object", "properties": {"ready": {"type": "boolean"}}}
         }})
+    }
+
+    #[test]
+    fn a_declared_metadata_object_does_not_prune_the_metadata() {
+        let schema = json!({"type": "object", "properties": {
+            "metadata": {"type": "object"},
+            "spec": {"type": "object", "properties": {"a": {"type": "string"}}},
+        }});
+        let mut v = json!({"apiVersion": "g/v1", "kind": "K",
+            "metadata": {"name": "n", "namespace": "ns", "annotations": {"x": "y"}},
+            "spec": {"a": "1", "b": "2"}});
+        prune(&schema, &mut v, true);
+        assert_eq!(
+            v["metadata"],
+            json!({"name": "n", "namespace": "ns", "annotations": {"x": "y"}})
+        );
+        assert_eq!(v["spec"], json!({"a": "1"}));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use super::{Column, human_duration};
 
+mod networking;
 mod workloads;
 
 type Cells = fn(&Value, jiff::Timestamp) -> Vec<Value>;
@@ -191,6 +192,26 @@ pub fn printer(kind: &str) -> (Vec<Column>, Cells) {
             service_account,
         ),
         "Event" => (crate::events::print::columns(), crate::events::print::cells),
+        "Ingress" => (
+            vec![
+                NAME,
+                col("Class", "string", 0),
+                col("Hosts", "string", 0),
+                col("Address", "string", 0),
+                col("Ports", "string", 0),
+                AGE,
+            ],
+            networking::ingress,
+        ),
+        "IngressClass" => (
+            vec![
+                NAME,
+                col("Controller", "string", 0),
+                col("Parameters", "string", 0),
+                AGE,
+            ],
+            networking::ingress_class,
+        ),
         _ => (vec![NAME, AGE], generic),
     }
 }

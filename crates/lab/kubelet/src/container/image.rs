@@ -28,7 +28,11 @@ pub(crate) fn image_use(c: &Container) -> ImageUse {
     match podnet_lab_workloads::images::emulated(image) {
         Some(row)
             if !has_command
-                || row.emulation == podnet_lab_workloads::images::Emulation::Agnhost =>
+                || matches!(
+                    row.emulation,
+                    podnet_lab_workloads::images::Emulation::Agnhost
+                        | podnet_lab_workloads::images::Emulation::PodnetGateway
+                ) =>
         {
             ImageUse::Emulated
         }
@@ -49,6 +53,7 @@ pub(crate) fn what_runs(argv: &[String], podnet_exe: &Path) -> String {
         [exe, workload, name, ..] if Path::new(exe) == podnet_exe && workload == "workload" => {
             format!("podnet workload {name}")
         }
+        [exe, command, ..] if Path::new(exe) == podnet_exe => format!("podnet {command}"),
         [exe, ..] => format!("{exe} from the machine"),
         [] => String::new(),
     }
@@ -93,6 +98,9 @@ pub(crate) fn argv(
             full
         }
         Launch::Host { argv } => argv,
+        Launch::Podnet { argv } => std::iter::once(podnet_exe.display().to_string())
+            .chain(argv)
+            .collect(),
     })
 }
 
