@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -19,8 +22,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::auth::{UserInfo, x509};
 
-/// How long a client may take over its handshake before it is dropped (it holds up the
-/// next accept meanwhile).
+/// How long a client may take over its handshake before it is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a certificate and key cannot be served.
@@ -42,9 +44,15 @@ pub enum Listener {
     Tls(TlsListener),
 }
 
+/// A connection whose handshake succeeded, and its peer.
+type Established = (TlsStream<TcpStream>, SocketAddr);
+
 pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
+    /// Handshakes under way: each connection's runs beside the others' and beside
+    /// accepting, so that a slow or silent client holds up no one else.
+    handshakes: FuturesUnordered<BoxFuture<'static, Option<Established>>>,
 }
 
 // === impl TlsListener ===
@@ -88,6 +96,7 @@ impl TlsListener {
         Ok(TlsListener {
             tcp,
             acceptor: TlsAcceptor::from(Arc::new(config)),
+            handshakes: FuturesUnordered::new(),
         })
     }
 }
@@ -98,30 +107,54 @@ impl axum::serve::Listener for TlsListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            let (mut stream, addr) = match self.tcp.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::warn!(%error, "accepting a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
+            tokio::select! {
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((mut stream, addr)) => {
+                        no_delay(&mut stream);
+                        let handshake = handshake(self.acceptor.clone(), stream, addr);
+                        self.handshakes.push(Box::pin(handshake));
+                    }
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::warn!(%error, "accepting a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(done) = self.handshakes.next(), if !self.handshakes.is_empty() => {
+                    if let Some(established) = done {
+                        return established;
+                    }
                 }
-            };
-            no_delay(&mut stream);
-            if speaks_plain_http(&stream).await {
-                tokio::spawn(refuse_plain_http(stream, addr));
-                continue;
-            }
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => return (tls, addr),
-                Ok(Err(error)) => tracing::debug!(%addr, %error, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.tcp.local_addr()
+    }
+}
+
+/// One connection's TLS handshake (None: it failed, timed out, or was plain HTTP, which
+/// gets Go's answer).
+async fn handshake(
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    addr: SocketAddr,
+) -> Option<Established> {
+    if speaks_plain_http(&stream).await {
+        refuse_plain_http(stream, addr).await;
+        return None;
+    }
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some((tls, addr)),
+        Ok(Err(error)) => {
+            tracing::debug!(%addr, %error, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%addr, "TLS handshake timed out");
+            None
+        }
     }
 }
 

@@ -117,16 +117,15 @@ async fn serve(
         ..Default::default()
     });
     let client = kubeconfig::client(&kubeconfigs.controllers).await?;
-    tokio::spawn(identities::grant(
-        kubeconfig::client(&kubeconfigs.admin).await?,
-        stop.clone(),
-    ));
-    let controllers = tokio::spawn(controllers::run(
-        client.clone(),
-        controller_config,
-        cluster.clone(),
-        stop.clone(),
-    ));
+    let admin = kubeconfig::client(&kubeconfigs.admin).await?;
+    // The controllers start once their rights exist (they stop at their first 403).
+    let controllers = tokio::spawn({
+        let (client, cluster, stop) = (client.clone(), cluster.clone(), stop.clone());
+        async move {
+            identities::grant(admin, stop.clone()).await;
+            controllers::run(client, controller_config, cluster, stop).await;
+        }
+    });
     // The node side stops its processes before the API server goes, so that kubelets and
     // agents end cleanly rather than on a refused connection.
     let node_stop = CancellationToken::new();
