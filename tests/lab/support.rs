@@ -117,10 +117,18 @@ impl Lab {
             .to_string()
     }
 
-    /// A kube client for the lab (inside a tokio runtime).
+    /// A kube client for the lab (inside a tokio runtime), from the admin's kubeconfig the
+    /// daemon writes (HTTPS, a client certificate).
     pub fn client(&self) -> kube::Client {
-        let url = format!("http://{}", self.address()).parse().unwrap();
-        kube::Client::try_from(kube::Config::new(url)).unwrap()
+        use kube::config::{KubeConfigOptions, Kubeconfig};
+        let file = Kubeconfig::read_from(self.dir().join("kubeconfig")).unwrap();
+        // Nothing in a certificate kubeconfig awaits the runtime (no exec plugin).
+        let config = futures::executor::block_on(kube::Config::from_custom_kubeconfig(
+            file,
+            &KubeConfigOptions::default(),
+        ))
+        .unwrap();
+        kube::Client::try_from(config).unwrap()
     }
 }
 

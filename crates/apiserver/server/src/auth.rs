@@ -4,6 +4,7 @@
 //! - [`token`]: the tokens' claims, issued and verified (pure).
 //! - [`token_request`]: `serviceaccounts/NAME/token` (authentication.k8s.io/v1 TokenRequest).
 //! - [`authn`]: bearer tokens (static ones and service-account JWTs) → [`UserInfo`].
+//! - [`x509`]: a verified client certificate → [`UserInfo`] (CN user, O groups).
 //! - [`impersonate`]: `Impersonate-*` headers, allowed by the `impersonate` verb.
 //! - [`user`]: the user and the well-known groups.
 
@@ -13,6 +14,7 @@ pub mod signing;
 pub mod token;
 pub mod token_request;
 pub mod user;
+pub mod x509;
 
 pub use signing::{KeyError, SigningKey};
 pub use user::UserInfo;

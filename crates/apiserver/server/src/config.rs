@@ -21,9 +21,9 @@ pub struct Config {
     pub service_account_key_file: Option<PathBuf>,
     /// Bearer tokens of fixed users (kube-apiserver's `--token-auth-file`): the admin's.
     pub static_tokens: Vec<crate::auth::StaticToken>,
-    /// Requests without credentials act with full rights, as before the lab had
-    /// authentication (its node processes still send none). Issue 19 turns this off: then
-    /// `system:anonymous` gets what RBAC grants it, as upstream.
+    /// Requests without credentials act with full rights: for tests that embed the server
+    /// on plain HTTP without credentials. The lab turns it off, as every TLS test server
+    /// can: then `system:anonymous` gets what RBAC grants it (the public info), as upstream.
     pub anonymous_is_admin: bool,
     /// How long an Event lives after its last write (kube-apiserver's `--event-ttl`).
     pub event_ttl: Duration,

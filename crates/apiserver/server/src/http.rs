@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -11,6 +11,7 @@ use crate::auth::UserInfo;
 use crate::error::ApiError;
 use crate::negotiate::{self, Encoding};
 use crate::resources::ResourceType;
+use crate::tls::ClientCert;
 use crate::{App, auth, binding, connect, crud, discovery, namespaces, openapi, rbac, watch};
 
 /// A handler's answer before encoding.
@@ -145,7 +146,11 @@ pub async fn handle(State(app): State<App>, req: Request) -> Response {
             .and_then(|v| v.to_str().ok())
             .unwrap_or(""),
     );
-    let user = match auth::authn::authenticate(&app, &parts.headers)
+    let cert = parts
+        .extensions
+        .get::<ConnectInfo<ClientCert>>()
+        .and_then(|ConnectInfo(ClientCert(user))| user.as_ref());
+    let user = match auth::authn::authenticate(&app, cert, &parts.headers)
         .and_then(|sender| auth::impersonate::apply(&app, sender, &parts.headers))
     {
         Ok(user) => user,

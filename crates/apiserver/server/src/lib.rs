@@ -187,10 +187,13 @@ pub async fn serve_on(
                 .with_graceful_shutdown(stopped)
                 .into_future()
                 .boxed(),
-            tls::Listener::Tls(l) => axum::serve(l, router)
-                .with_graceful_shutdown(stopped)
-                .into_future()
-                .boxed(),
+            tls::Listener::Tls(l) => axum::serve(
+                l,
+                router.into_make_service_with_connect_info::<tls::ClientCert>(),
+            )
+            .with_graceful_shutdown(stopped)
+            .into_future()
+            .boxed(),
         }
     });
     futures::future::try_join_all(servers).await?;

@@ -96,13 +96,13 @@ async fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut s = server.connect().await;
     let head = request_head(method, path, headers, body.len());
     s.write_all(&[head.as_bytes(), body].concat())
         .await
         .unwrap();
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
+    support::read_to_close(&mut s, &mut raw).await;
     parse(&raw).expect("an HTTP response")
 }
 
@@ -313,7 +313,7 @@ async fn unknown_content_types_are_415_unsupported_media_type() {
 async fn watch_streams_length_prefixed_watch_events() {
     let server = TestServer::start().await;
     let path = "/api/v1/namespaces/default/configmaps";
-    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut s = server.connect().await;
     let head = request_head(
         "GET",
         &format!("{path}?watch=1"),

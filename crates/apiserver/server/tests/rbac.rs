@@ -50,7 +50,7 @@ async fn token(server: &TestServer, ns: &str, name: &str) -> String {
 }
 
 fn client_with_token(server: &TestServer, token: &str) -> Client {
-    let mut config = kube::Config::new(server.url().parse().unwrap());
+    let mut config = server.config();
     config.auth_info.token = Some(token.to_string().into());
     Client::try_from(config).unwrap()
 }
@@ -227,7 +227,7 @@ async fn the_admin_impersonates_and_a_service_account_may_not() {
     let ssar = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
     let whoami = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
     let as_default = {
-        let mut config = kube::Config::new(server.url().parse().unwrap());
+        let mut config = server.config();
         config.auth_info.token = Some(ADMIN_TOKEN.to_string().into());
         config.auth_info.impersonate = Some("system:serviceaccount:default:default".into());
         Client::try_from(config).unwrap()
@@ -250,7 +250,7 @@ async fn the_admin_impersonates_and_a_service_account_may_not() {
         false
     );
 
-    let mut config = kube::Config::new(server.url().parse().unwrap());
+    let mut config = server.config();
     config.auth_info.token = Some(sa.into());
     config.auth_info.impersonate = Some("kubernetes-admin".into());
     config.auth_info.impersonate_groups = Some(vec!["system:masters".into()]);

@@ -36,7 +36,7 @@ fn token_of(request: TokenRequest) -> String {
 }
 
 fn client_with_token(server: &TestServer, token: &str) -> Client {
-    let mut config = kube::Config::new(server.url().parse().unwrap());
+    let mut config = server.config();
     config.auth_info.token = Some(token.to_string().into());
     Client::try_from(config).unwrap()
 }

@@ -51,7 +51,7 @@ pub struct DeleteArgs {
 
 pub async fn apply(lab: &LabDir, args: ApplyArgs) -> anyhow::Result<()> {
     let objects = manifest::read_all(&args.files)?;
-    let client = client::connect(lab)?;
+    let client = client::connect(lab).await?;
     let catalog = Catalog::discover(&client).await?;
     apply_objects(&client, &catalog, &objects, &args.namespace, true).await
 }
@@ -122,7 +122,7 @@ fn same_content(before: &DynamicObject, after: &DynamicObject) -> bool {
 }
 
 pub async fn delete(lab: &LabDir, args: DeleteArgs) -> anyhow::Result<()> {
-    let client = client::connect(lab)?;
+    let client = client::connect(lab).await?;
     let catalog = Catalog::discover(&client).await?;
     let mut targets: Vec<(&Resource, String, String)> = Vec::new();
     let objects;

@@ -27,7 +27,7 @@ pub struct Resource {
 pub struct Catalog(Vec<Resource>);
 
 /// A client for the running lab `lab`.
-pub fn connect(lab: &LabDir) -> anyhow::Result<kube::Client> {
+pub async fn connect(lab: &LabDir) -> anyhow::Result<kube::Client> {
     if DaemonProcess::find(lab)?.is_none() {
         bail!(
             "lab {:?} is not running (`podnet lab up --name {}` restarts it with its objects)",
@@ -35,13 +35,15 @@ pub fn connect(lab: &LabDir) -> anyhow::Result<kube::Client> {
             lab.name
         );
     }
-    let addr = lab
-        .address()?
-        .ok_or_else(|| anyhow!("lab {:?} has no API address yet", lab.name))?;
-    let url = format!("http://{addr}")
-        .parse()
-        .expect("a socket address is a valid URI");
-    kube::Client::try_from(kube::Config::new(url)).context("building the API client")
+    // The admin's kubeconfig the daemon writes (HTTPS, its client certificate), read as
+    // every podnet component reads its own.
+    let kubeconfig = lab.kubeconfig();
+    if !kubeconfig.is_file() {
+        bail!("lab {:?} has no kubeconfig yet", lab.name);
+    }
+    podnet_agent_app::client(Some(&kubeconfig))
+        .await
+        .context("building the API client")
 }
 
 /// A Kubernetes API error as kubectl prints it: `Error from server (Invalid): …`.

@@ -65,7 +65,7 @@ pub struct ExternalExecArgs {
 }
 
 pub async fn exec(lab: &LabDir, args: ExecArgs) -> anyhow::Result<ExitStatus> {
-    let client = client::connect(lab)?;
+    let client = client::connect(lab).await?;
     let pods: kube::Api<Pod> = kube::Api::namespaced(client, &args.namespace);
     let pod = pods
         .get_opt(&args.pod)

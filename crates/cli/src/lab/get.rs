@@ -46,7 +46,7 @@ enum Output {
 }
 
 pub async fn get(lab: &LabDir, args: GetArgs) -> anyhow::Result<()> {
-    let client = client::connect(lab)?;
+    let client = client::connect(lab).await?;
     let catalog = Catalog::discover(&client).await?;
     let kinds: Vec<&str> = args.kind.split(',').filter(|k| !k.is_empty()).collect();
     let types = kinds

@@ -90,7 +90,7 @@ pub fn list(common: &Common) -> anyhow::Result<()> {
         let daemon = DaemonProcess::find(&lab)?;
         let addr = lab
             .address()?
-            .map(|a| format!("http://{a}"))
+            .map(|a| format!("https://{a}"))
             .unwrap_or_else(|| "-".into());
         let (state, pid) = match daemon {
             Some(d) => ("running", d.pid.to_string()),
@@ -113,14 +113,14 @@ pub async fn status(lab: &LabDir) -> anyhow::Result<()> {
         ),
     }
     if let Some(addr) = lab.address()? {
-        println!("API server:  http://{addr}");
+        println!("API server:  https://{addr}");
     }
     println!("Kubeconfig:  {}", lab.kubeconfig().display());
     println!("Log:         {}", lab.log_file().display());
     if daemon.is_none() {
         return Ok(());
     }
-    let client = client::connect(lab)?;
+    let client = client::connect(lab).await?;
     let catalog = Catalog::discover(&client).await?;
     let mut counts = Vec::new();
     for rt in catalog.all().iter().filter(|rt| rt.listable) {

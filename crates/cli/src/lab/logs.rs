@@ -100,7 +100,7 @@ async fn print_container_log(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<()
 }
 
 async fn container_log_dir(lab: &LabDir, args: &LogsArgs) -> anyhow::Result<(PathBuf, String)> {
-    let client = client::connect(lab)?;
+    let client = client::connect(lab).await?;
     let pods: kube::Api<Pod> = kube::Api::namespaced(client, &args.namespace);
     let pod = pods
         .get_opt(&args.target)

@@ -99,7 +99,7 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
         }
     };
     rt.block_on(async {
-        let client = client::connect(&lab)?;
+        let client = client::connect(&lab).await?;
         steps.start("Waiting for the nodes");
         let nodes = match wait_nodes(&client, parsed_nodes(&lab)?, args.wait, &steps).await {
             Ok(nodes) => nodes,
@@ -211,8 +211,9 @@ async fn wait_ready(
         let ours = DaemonProcess::find(lab)?.is_some_and(|d| d.pid == child.id() as i32);
         if ours {
             steps.update("API server starting");
-            let client = client::connect(lab)?;
-            if client::get_text(&client, "/readyz", "*/*").await.is_ok() {
+            if let Ok(client) = client::connect(lab).await
+                && client::get_text(&client, "/readyz", "*/*").await.is_ok()
+            {
                 return Ok(());
             }
         }
@@ -279,7 +280,7 @@ fn summary(lab: &LabDir, pid: i32, nodes: &[Node]) -> anyhow::Result<()> {
     let addr = lab.address()?.ok_or_else(|| anyhow!("no API address"))?;
     let kubeconfig = lab.kubeconfig();
     println!("Lab {:?} is up (daemon pid {pid}).", lab.name);
-    println!("  API server  http://{addr}");
+    println!("  API server  https://{addr}");
     println!("  Nodes       {}", nodes.len());
     for node in nodes {
         let name = node.metadata.name.as_deref().unwrap_or_default();

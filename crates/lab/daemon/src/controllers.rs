@@ -66,17 +66,6 @@ pub fn lab_plan(lab: &LabDir) -> Result<Plan, DaemonError> {
     Ok(config(&lab.name, &cluster)?.1)
 }
 
-/// The controllers' (and the node side's) client of the daemon's own API server, on
-/// loopback, as the admin (`token`).
-pub fn client(addr: SocketAddr, token: &str) -> Result<kube::Client, DaemonError> {
-    let url = format!("http://{addr}")
-        .parse()
-        .expect("a socket address is a URI");
-    let mut config = kube::Config::new(url);
-    config.auth_info.token = Some(token.to_string().into());
-    kube::Client::try_from(config).map_err(|e| DaemonError::Client(e.to_string()))
-}
-
 /// Runs every controller until `stop`; restarts them if they fail (a failing controller
 /// stops the others), so the lab degrades for a second rather than for good.
 pub async fn run(client: kube::Client, config: Config, cluster: Cluster, stop: CancellationToken) {

@@ -175,7 +175,7 @@ fn agent_args(side: &NodeSide, node: &NodePlan) -> Vec<OsString> {
         .map_or_else(|| "10.244.0.0/16".to_owned(), ToString::to_string);
     let mut args: Vec<OsString> = vec!["agent".into(), "--node".into(), node.name.clone().into()];
     args.push("--kubeconfig".into());
-    args.push(side.lab.in_lab_kubeconfig().into());
+    args.push(side.lab.component_kubeconfig("agent").into());
     args.extend(["--routing".into(), net.routing_mode.to_string().into()]);
     args.extend(["--cluster-cidr".into(), cluster_cidr.into()]);
     if let (Some(bgp), Some(router)) = (&net.bgp, &side.plan.router) {
@@ -202,7 +202,12 @@ fn kubelet_args(side: &NodeSide, node: &NodePlan) -> Vec<OsString> {
     };
     flag("node", node.name.clone().into());
     flag("node-ip", node.ip.to_string().into());
-    flag("kubeconfig", side.lab.in_lab_kubeconfig().into());
+    flag(
+        "kubeconfig",
+        side.lab
+            .component_kubeconfig(&format!("kubelet-{}", node.name))
+            .into(),
+    );
     flag("root-dir", dir.join("kubelet").into());
     flag("cni-conf-dir", dir.join("cni").into());
     flag("cni-bin-dir", side.lab.cni_bin_dir().into());

@@ -16,10 +16,11 @@ use podnet_lab_topology::{API_PORT, FABRIC_GATEWAY, Plan};
 
 use crate::controllers;
 use crate::error::DaemonError;
+use crate::identities::{self, Identity};
 use crate::kubeconfig;
 use crate::nodes::{self, NodeSide};
 use crate::pidfile::{DaemonProcess, PidFile};
-use crate::pki::Pki;
+use crate::pki::{Pki, write_private};
 use crate::state::{LabDir, write_atomic};
 use podnet_apiserver::connect::Dialer;
 use podnet_apiserver::tls::{Listener, TlsListener};
@@ -77,25 +78,18 @@ async fn serve(
     controller_config: podnet_lab_controllers::Config,
 ) -> Result<(), DaemonError> {
     let pki = Pki::load_or_create(&lab.pki_dir())?;
-    let listener = bind(lab, &cluster.networking).await?;
-    let addr = listener.local_addr().map_err(DaemonError::io(&lab.path))?;
-    // Inside the lab the API server speaks TLS, as at a real cluster's in-cluster address.
-    let fabric = TlsListener::new(
-        bind_in_fabric(&side.plan)?,
-        &pki.server_cert_pem,
-        &pki.server_key_pem,
-    )
-    .map_err(|e| DaemonError::Pki(e.to_string()))?;
+    let tls = |tcp| {
+        TlsListener::new(tcp, &pki.server_cert_pem, &pki.server_key_pem, &pki.ca_pem)
+            .map_err(|e| DaemonError::Pki(e.to_string()))
+    };
+    // Every listener speaks TLS and asks for client certificates, as kube-apiserver's.
+    let host = bind(lab, &cluster.networking).await?;
+    let addr = host.local_addr().map_err(DaemonError::io(&lab.path))?;
+    let host = tls(host)?;
+    let fabric = tls(bind_in_fabric(&side.plan)?)?;
     write_atomic(&lab.address_file(), format!("{addr}\n").as_bytes())?;
-    write_atomic(
-        &lab.kubeconfig(),
-        kubeconfig::render(&lab.name, addr, None, &pki.admin_token).as_bytes(),
-    )?;
     let in_lab = SocketAddr::from((FABRIC_GATEWAY, API_PORT));
-    write_atomic(
-        &lab.in_lab_kubeconfig(),
-        kubeconfig::render(&lab.name, in_lab, Some(&pki.ca_pem), &pki.admin_token).as_bytes(),
-    )?;
+    let kubeconfigs = write_kubeconfigs(lab, &pki, addr, in_lab, &side.plan)?;
     let mut controller_config = controller_config;
     controller_config.root_ca = Some(pki.ca_pem.clone());
     PidFile::current()?.write(&lab.pid_file())?;
@@ -122,13 +116,16 @@ async fn serve(
         kubelet_dialer: dial_in_fabric(&side.plan),
         ..Default::default()
     });
-    let client = controllers::client(addr, &pki.admin_token)?;
-    let controllers = tokio::spawn(controllers::run(
-        client.clone(),
-        controller_config,
-        cluster.clone(),
-        stop.clone(),
-    ));
+    let client = kubeconfig::client(&kubeconfigs.controllers).await?;
+    let admin = kubeconfig::client(&kubeconfigs.admin).await?;
+    // The controllers start once their rights exist (they stop at their first 403).
+    let controllers = tokio::spawn({
+        let (client, cluster, stop) = (client.clone(), cluster.clone(), stop.clone());
+        async move {
+            identities::grant(admin, stop.clone()).await;
+            controllers::run(client, controller_config, cluster, stop).await;
+        }
+    });
     // The node side stops its processes before the API server goes, so that kubelets and
     // agents end cleanly rather than on a refused connection.
     let node_stop = CancellationToken::new();
@@ -139,7 +136,7 @@ async fn serve(
         let api_config = api_config.clone();
         async move {
             podnet_apiserver::serve_on(
-                vec![listener.into(), Listener::Tls(fabric)],
+                vec![Listener::Tls(host), Listener::Tls(fabric)],
                 &store,
                 &api_config,
                 async move {
@@ -158,6 +155,48 @@ async fn serve(
         Ok(served) => served.map_err(DaemonError::from),
         Err(join) => Err(DaemonError::io(&lab.path)(std::io::Error::other(join))),
     }
+}
+
+/// The kubeconfigs the daemon itself uses (YAML).
+struct OwnKubeconfigs {
+    admin: String,
+    controllers: String,
+}
+
+/// The admin's kubeconfigs (the host's on loopback, the in-lab one at 172.18.0.1:6443) and
+/// one per component with its own certificate (see [`identities`]), issued afresh at every
+/// start from the lab's CA.
+fn write_kubeconfigs(
+    lab: &LabDir,
+    pki: &Pki,
+    addr: SocketAddr,
+    in_lab: SocketAddr,
+    plan: &Plan,
+) -> Result<OwnKubeconfigs, DaemonError> {
+    let admin = pki.issue(&Identity::admin())?;
+    let on_host = kubeconfig::render(&lab.name, addr, &pki.ca_pem, &admin);
+    write_private(&lab.kubeconfig(), &on_host)?;
+    let inside = kubeconfig::render(&lab.name, in_lab, &pki.ca_pem, &admin);
+    write_private(&lab.in_lab_kubeconfig(), &inside)?;
+    let mut components = vec![
+        ("agent".to_string(), Identity::agent()),
+        ("coredns".to_string(), Identity::dns()),
+    ];
+    for node in &plan.nodes {
+        components.push((
+            format!("kubelet-{}", node.name),
+            Identity::kubelet(&node.name),
+        ));
+    }
+    for (name, identity) in components {
+        let text = kubeconfig::render(&lab.name, in_lab, &pki.ca_pem, &pki.issue(&identity)?);
+        write_private(&lab.component_kubeconfig(&name), &text)?;
+    }
+    let controllers = pki.issue(&Identity::controller_manager())?;
+    Ok(OwnKubeconfigs {
+        admin: on_host,
+        controllers: kubeconfig::render(&lab.name, addr, &pki.ca_pem, &controllers),
+    })
 }
 
 /// The API server's listener inside the fabric, at 172.18.0.1:6443: a socket made on a

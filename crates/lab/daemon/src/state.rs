@@ -56,7 +56,8 @@ impl LabDir {
         self.path.join("store")
     }
 
-    /// The lab's CA, API server certificate, signing key and admin token (see `pki`).
+    /// The lab's CA, API server certificate, signing key and components' kubeconfigs (see
+    /// `pki`).
     pub fn pki_dir(&self) -> PathBuf {
         self.path.join("pki")
     }
@@ -73,6 +74,12 @@ impl LabDir {
     /// server at its fabric address, 172.18.0.1:6443, the one they can reach.
     pub fn in_lab_kubeconfig(&self) -> PathBuf {
         self.path.join("kubeconfig.in-lab")
+    }
+
+    /// The kubeconfig of one of the lab's components (`kubelet-NODE`, `agent`, `coredns`):
+    /// its own client certificate, the in-lab address (0600, beside the CA).
+    pub fn component_kubeconfig(&self, component: &str) -> PathBuf {
+        self.pki_dir().join(format!("{component}.kubeconfig"))
     }
 
     /// Per node: its CNI config, IPAM state and kubelet root.

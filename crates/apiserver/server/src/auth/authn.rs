@@ -1,5 +1,6 @@
 //! Authentication: a request's credentials → its user, as kube-apiserver's union of
-//! authenticators (static tokens, service-account tokens, then anonymous).
+//! authenticators (client certificates, static tokens, service-account tokens, then
+//! anonymous).
 
 use axum::http::{HeaderMap, header};
 
@@ -10,9 +11,17 @@ use crate::App;
 use crate::error::ApiError;
 use crate::resources::ResourceType;
 
-/// The user behind `headers`: a bearer token must be valid (else 401, as upstream: a bad
+/// The user behind a request: its connection's verified client certificate (`cert`) first,
+/// then a bearer token in `headers`, which must be valid (else 401, as upstream: a bad
 /// credential is never downgraded to anonymous); no credentials is `system:anonymous`.
-pub fn authenticate(app: &App, headers: &HeaderMap) -> Result<UserInfo, ApiError> {
+pub fn authenticate(
+    app: &App,
+    cert: Option<&UserInfo>,
+    headers: &HeaderMap,
+) -> Result<UserInfo, ApiError> {
+    if let Some(user) = cert {
+        return Ok(user.clone());
+    }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(UserInfo::anonymous());
     };

@@ -66,6 +66,13 @@ pub fn of_request(
         ("", Some(&"pods"), "exec" | "attach" | "portforward") => "create",
         _ => verb,
     };
+    // A list or watch of one object by `fieldSelector=metadata.name=NAME` is about that
+    // name, so that rules with resourceNames cover it (upstream's RequestInfoFactory).
+    let selected = matches!(verb, "list" | "watch")
+        .then(|| query.get("fieldSelector"))
+        .flatten()
+        .and_then(|selector| exact_name(selector));
+    let name = selected.unwrap_or(name);
     Attributes {
         user: user.clone(),
         verb: verb.into(),
@@ -77,6 +84,16 @@ pub fn of_request(
         name: name.into(),
         path: path.into(),
     }
+}
+
+/// The name a field selector requires exactly (`metadata.name=NAME` or `==`), if only one.
+fn exact_name(selector: &str) -> Option<&str> {
+    selector.split(',').find_map(|term| {
+        let value = term
+            .strip_prefix("metadata.name==")
+            .or_else(|| term.strip_prefix("metadata.name="))?;
+        (!value.is_empty()).then_some(value)
+    })
 }
 
 /// kube-apiserver's message for a denial.
@@ -155,6 +172,14 @@ mod tests {
             (
                 parse(g.clone(), "/api/v1/namespaces/default/pods/web/log", &[]),
                 ["get", "default", "", "pods", "log", "web"],
+            ),
+            (
+                parse(
+                    g.clone(),
+                    "/api/v1/namespaces/kube-system/configmaps",
+                    &[("watch", "1"), ("fieldSelector", "metadata.name=coredns")],
+                ),
+                ["watch", "kube-system", "", "configmaps", "", "coredns"],
             ),
             // A WebSocket exec is a GET; connecting to a pod is `create` all the same.
             (

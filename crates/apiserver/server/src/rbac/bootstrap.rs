@@ -278,6 +278,7 @@ pub fn cluster_roles() -> Vec<Value> {
                 &["get"],
             )],
         ),
+        super::node::cluster_role(),
     ]
 }
 

@@ -29,13 +29,23 @@ pub struct Kubectl {
 }
 
 impl Kubectl {
+    /// kubectl against `server_url` as the test servers' admin (see `support::pki`).
     pub fn new(server_url: &str) -> Self {
+        use base64::Engine as _;
+        let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let pki = crate::support::pki();
         let home = tempfile::tempdir().unwrap();
         let config = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: lab\n  cluster:\n    server: {}\n\
+             \x20   certificate-authority-data: {}\n\
              contexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\n\
-             current-context: lab\nusers:\n- name: lab\n  user: {{}}\n",
-            server_url
+             current-context: lab\nusers:\n- name: lab\n  user:\n\
+             \x20   client-certificate-data: {}\n\
+             \x20   client-key-data: {}\n",
+            server_url,
+            b64(&pki.ca_pem),
+            b64(&pki.admin.cert_pem),
+            b64(&pki.admin.key_pem),
         );
         std::fs::create_dir_all(home.path().join(".kube")).unwrap();
         std::fs::write(home.path().join(".kube/config"), config).unwrap();
