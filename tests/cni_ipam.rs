@@ -7,6 +7,8 @@
 mod crash;
 #[path = "cni_ipam/host_local.rs"]
 mod host_local;
+#[path = "cni_ipam/kill.rs"]
+mod kill;
 #[path = "cni_ipam/support.rs"]
 mod support;
 
