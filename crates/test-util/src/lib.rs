@@ -8,11 +8,13 @@
 mod cmd;
 pub mod dns_garbage;
 mod golden;
+mod kubectl;
 mod netns;
 pub mod proxy_topology;
 mod rng;
 
 pub use cmd::{run, run_in_netns, run_ok};
 pub use golden::golden;
+pub use kubectl::Kubectl;
 pub use netns::{Netns, TEST_PREFIX, sweep_leftovers, unique_name};
 pub use rng::Rng;

@@ -3,8 +3,6 @@
 //! starting a Job without waiting a real minute — the test moves the CronJob's
 //! `lastScheduleTime` into the past, so a scheduled time is already due.
 
-#[path = "../../../apiserver/server/tests/support/kubectl.rs"]
-mod kubectl;
 #[path = "support/lab.rs"]
 mod support;
 
@@ -13,7 +11,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
-use kubectl::Kubectl;
+use podnet_test_util::Kubectl;
 use serde_json::json;
 use support::{Lab, eventually};
 
@@ -38,7 +36,7 @@ async fn events_of(lab: &Lab, cron_job: &str) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_creates_lists_and_validates_cron_jobs() {
     let lab = Lab::start(false).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let out = k
         .run(&[
             "create",
@@ -136,7 +134,7 @@ async fn kubectl_creates_lists_and_validates_cron_jobs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_due_time_starts_a_job_that_is_tracked_to_completion() {
     let lab = Lab::start(true).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let manifest = k.write("hello.yaml", HELLO);
     let out = k.run(&["apply", "-f", &manifest]).await;
     assert!(out.contains("cronjob.batch/hello created"), "{out}");

@@ -1,8 +1,6 @@
 //! DaemonSets through kubectl against the real API server, controllers and scheduler: the
 //! Kubernetes documentation's fluentd-elasticsearch manifest, applied unchanged.
 
-#[path = "../../../apiserver/server/tests/support/kubectl.rs"]
-mod kubectl;
 #[path = "support/lab.rs"]
 mod support;
 
@@ -11,7 +9,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
-use kubectl::Kubectl;
+use podnet_test_util::Kubectl;
 use support::{Lab, eventually};
 
 const MANIFEST: &str = include_str!("../../../../examples/manifests/daemonset.yaml");
@@ -56,7 +54,7 @@ async fn rolled_out(k: &Kubectl) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documentation_daemon_set_runs_on_every_node_and_rolls_out_new_images() {
     let lab = Lab::start(true).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let manifest = k.write("daemonset.yaml", MANIFEST);
     let out = k.run(&["apply", "-f", &manifest]).await;
     assert!(

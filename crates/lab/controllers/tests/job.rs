@@ -2,15 +2,13 @@
 //! documentation's `pi` Job, applied unchanged. No kubelet runs pods to completion here:
 //! the test writes each pod's end into its status, as a kubelet would.
 
-#[path = "../../../apiserver/server/tests/support/kubectl.rs"]
-mod kubectl;
 #[path = "support/lab.rs"]
 mod support;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
-use kubectl::Kubectl;
+use podnet_test_util::Kubectl;
 use serde_json::json;
 use support::{Lab, eventually};
 
@@ -45,7 +43,7 @@ async fn finish_pod(lab: &Lab, job: &str, phase: &str) -> Pod {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documentation_job_completes_and_kubectl_wait_sees_it() {
     let lab = Lab::start(true).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let manifest = k.write("pi.yaml", PI);
     let out = k.run(&["apply", "-f", &manifest]).await;
     assert!(out.contains("job.batch/pi created"), "{out}");
@@ -87,7 +85,7 @@ async fn the_documentation_job_completes_and_kubectl_wait_sees_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_past_its_backoff_limit_fails_and_a_restart_policy_always_is_refused() {
     let lab = Lab::start(true).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let manifest = k.write(
         "fail.yaml",
         &PI.replace("name: pi", "name: fail")

@@ -1,15 +1,13 @@
 //! `kubectl rollout` and friends against the real API server and controllers: Deployments
 //! rolled through ReplicaSets as on kind (the test kubelet stand-in makes bound pods Ready).
 
-#[path = "../../../apiserver/server/tests/support/kubectl.rs"]
-mod kubectl;
 #[path = "support/lab.rs"]
 mod support;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use kubectl::Kubectl;
+use podnet_test_util::Kubectl;
 use support::{Lab, eventually};
 
 const WEB: &str = "\
@@ -72,7 +70,7 @@ async fn rolled_out(k: &Kubectl) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_rolls_out_sets_images_undoes_pauses_resumes_restarts_and_scales() {
     let lab = Lab::start(true).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let manifest = k.write("web.yaml", WEB);
     k.run(&["apply", "-f", &manifest]).await;
     rolled_out(&k).await;
@@ -155,7 +153,7 @@ async fn kubectl_rolls_out_sets_images_undoes_pauses_resumes_restarts_and_scales
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_set_whose_selector_misses_its_template_is_refused_naming_the_field() {
     let lab = Lab::start(false).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let manifest = k.write(
         "rs.yaml",
         "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: frontend}\nspec:\n  \

@@ -2,8 +2,6 @@
 //! Kubernetes documentation's `web` StatefulSet and headless Service `nginx`, applied
 //! unchanged (its volumeClaimTemplates are stored; the lab makes no claims).
 
-#[path = "../../../apiserver/server/tests/support/kubectl.rs"]
-mod kubectl;
 #[path = "support/lab.rs"]
 mod support;
 
@@ -11,7 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
-use kubectl::Kubectl;
+use podnet_test_util::Kubectl;
 use support::{Lab, eventually};
 
 const MANIFEST: &str = include_str!("../../../../examples/manifests/statefulset.yaml");
@@ -56,7 +54,7 @@ async fn rolled_out(k: &Kubectl, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documentation_stateful_set_gets_ordinal_pods_with_stable_dns_names() {
     let lab = Lab::start(true).await;
-    let k = Kubectl::new(&format!("http://{}", lab.config.api_server));
+    let k = Kubectl::anonymous(&format!("http://{}", lab.config.api_server));
     let manifest = k.write("web.yaml", MANIFEST);
     let out = k.run(&["apply", "-f", &manifest]).await;
     assert!(out.contains("statefulset.apps/web created"), "{out}");

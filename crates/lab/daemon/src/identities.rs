@@ -99,12 +99,12 @@ fn controllers_role() -> Value {
 
 /// What `podnet agent` reads and writes: kube-proxy's `system:node-proxier` rules (Services,
 /// EndpointSlices, Endpoints, Nodes, Events), and for the policy and load-balancer parts
-/// NetworkPolicies and Leases.
+/// NetworkPolicies, the Pods and Namespaces they select, and Leases.
 fn agent_role() -> Value {
     const READ: &[&str] = &["get", "list", "watch"];
     json!({"metadata": {"name": AGENT_ROLE},
     "rules": [
-        rule(&[""], &["endpoints", "services", "nodes"], READ),
+        rule(&[""], &["endpoints", "services", "nodes", "pods", "namespaces"], READ),
         rule(&["discovery.k8s.io"], &["endpointslices"], READ),
         rule(&["", "events.k8s.io"], &["events"], &["create", "patch", "update"]),
         rule(&["networking.k8s.io"], &["networkpolicies"], READ),
