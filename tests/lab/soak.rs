@@ -245,10 +245,20 @@ impl Soak<'_> {
                     }
                     continue;
                 }
-                let seen = self.answers(&node, &ip);
+                // The proxy follows the EndpointSlices within its --min-sync-period: a check
+                // that fails is retried for a while, and only a state that does not converge
+                // is a violation.
                 let wanted: BTreeSet<String> = ready.iter().cloned().collect();
-                let got: BTreeSet<String> = seen.iter().cloned().collect();
-                if seen.len() != TRIES || got != wanted {
+                let converged = poll(Duration::from_secs(30), || {
+                    let seen = self.answers(&node, &ip);
+                    let got: BTreeSet<String> = seen.iter().cloned().collect();
+                    if seen.len() == TRIES && got == wanted {
+                        Ok(())
+                    } else {
+                        Err((seen, got))
+                    }
+                });
+                if let Err((seen, got)) = converged {
                     self.report.violations.push(format!(
                         "round {round}: {name} ({ip}) from {node}: {} of {TRIES} answered, from \
                          {got:?}; ready endpoints {wanted:?}",
