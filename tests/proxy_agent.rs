@@ -251,6 +251,29 @@ async fn scenario(ns: &Netns, dir: &Path) {
     .await;
     assert!(agent.stop().success(), "{}", agent.log());
 
+    // A restarted agent in the same mode keeps the rules while it cannot reach the API
+    // server: nothing is removed before its first sync.
+    let _ = stop_tx.send(());
+    server.await.unwrap();
+    let mut agent = Agent::start(ns, dir, "iptables");
+    eventually("the new agent's proxy to start", &agent, || {
+        agent.log().contains("service proxy started")
+    })
+    .await;
+    let (_, nat, _) = ns.try_exec(&["iptables", "-t", "nat", "-S"]);
+    for want in [
+        "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
+        "-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
+        "default/web:http",
+    ] {
+        assert!(
+            nat.contains(want),
+            "{want}: the rules outlive the restart:\n{nat}\n{}",
+            agent.log()
+        );
+    }
+    assert!(agent.stop().success(), "{}", agent.log());
+
     // ipvs is refused at start, naming what the kernel lacks.
     let mut agent = Agent::start(ns, dir, "ipvs");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -270,7 +293,4 @@ async fn scenario(ns: &Netns, dir: &Path) {
         log.to_lowercase().contains("ipvs") && log.contains("ip_vs"),
         "{log}"
     );
-
-    let _ = stop_tx.send(());
-    server.await.unwrap();
 }

@@ -438,6 +438,9 @@ async fn tls_by_sni_and_a_config_swap_keeps_open_connections() {
         endpoints,
         ..Config::default()
     }));
+    // hyper's client may still be finishing the first exchange; wait until the same
+    // connection can take the next request (an error here would mean the proxy closed it).
+    kept.ready().await.unwrap();
     assert_eq!(
         collect(kept.send_request(req()).await.unwrap())
             .await

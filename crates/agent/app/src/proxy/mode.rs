@@ -80,10 +80,15 @@ pub fn start_backend(
                 podnet_agent_proxy_iptables::cleanup_iptables(netns).map_err(|e| e.to_string()),
             );
         }
-        warn_cleanup(
-            "ipvs",
-            podnet_agent_proxy_iptables::cleanup_ipvs(netns).map_err(|e| e.to_string()),
-        );
+        // The ipvs mode shares KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING and
+        // KUBE-MARK-MASQ with the iptables mode: clearing it there would cut every Service
+        // until the first sync. As kube-proxy, leave it alone while staying iptables-based.
+        if keep != ProxyMode::Iptables {
+            warn_cleanup(
+                "ipvs",
+                podnet_agent_proxy_iptables::cleanup_ipvs(netns).map_err(|e| e.to_string()),
+            );
+        }
     };
     others(mode);
     Ok(match mode {
