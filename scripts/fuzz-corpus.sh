@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Seeds fuzz/corpus/<target>/ from the inputs the test suite and the examples already use:
-# raw-string literals in the tests (kind configs, Corefiles, CNI configs, API objects and
-# patches), the example manifests, and a few DNS queries. Generated, not checked in
-# (fuzz/corpus is ignored); the fuzzers add what they find beside these. Idempotent.
+# Regenerates the checked-in seeds, fuzz/seeds/<target>/ (or the directory given), from the
+# inputs the test suite and the examples already use: raw-string literals in the tests (kind
+# configs, Corefiles, CNI configs, API objects and patches), the example manifests, and a few
+# DNS queries. The inputs fuzzers once broke something with (crash-*) sit beside these and are
+# kept. Idempotent.
 #
-#   scripts/fuzz-corpus.sh && cd fuzz && cargo +nightly fuzz run kind_config
+#   scripts/fuzz-corpus.sh && git status fuzz/seeds
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=fuzz/corpus
+out=${1:-fuzz/seeds}
 mkdir -p "$out"/{dns_message,corefile,cni_config,ipam_state,api_body,api_patch,kind_config}
 
 python3 - "$out" <<'PY'

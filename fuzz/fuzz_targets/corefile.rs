@@ -3,25 +3,4 @@
 //! and the directive at fault, and what parses builds a server.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use podnet_dns_server::{Corefile, Dns, Error};
-
-fuzz_target!(|text: &str| {
-    match Corefile::parse(text, 53) {
-        Ok(cf) => {
-            let _ = cf.listeners();
-            let _ = cf.dns_addrs();
-            drop(Dns::new(cf));
-        }
-        Err(Error::Corefile { line, directive, reason }) => {
-            let lines = text.lines().count().max(1);
-            assert!(
-                (1..=lines + 1).contains(&line),
-                "line {line} of a {lines}-line Corefile ({directive}: {reason})"
-            );
-            assert!(!directive.is_empty(), "the refusal names a directive: {reason}");
-            assert!(!reason.is_empty(), "the refusal says why ({directive})");
-        }
-        Err(other) => panic!("parsing a Corefile can only fail on its text: {other}"),
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| podnet_fuzz_checks::corefile(data));

@@ -2,22 +2,4 @@
 //! least one field error and every error says what is wrong, and parsing is deterministic.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use podnet_lab_config::{ConfigError, parse};
-
-fuzz_target!(|text: &str| {
-    match parse(text) {
-        Ok(parsed) => {
-            assert!(!parsed.cluster.nodes.is_empty(), "a cluster has a node");
-            let again = parse(text).expect("the same text parses again");
-            assert_eq!(again, parsed, "parsing is deterministic");
-        }
-        Err(ConfigError::Invalid(errors)) => {
-            assert!(!errors.is_empty(), "an invalid config names what is wrong");
-            for e in &errors {
-                assert!(!e.message.is_empty(), "the error at {:?} says why", e.path);
-            }
-        }
-        Err(ConfigError::Yaml(_)) => {}
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| podnet_fuzz_checks::kind_config(data));

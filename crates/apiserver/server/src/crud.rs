@@ -440,6 +440,16 @@ fn apply(app: &App, t: &Target, req: &Req) -> Result<Reply, ApiError> {
         )));
     }
     let warnings = check_shape(t.rt, &config, req)?;
+    if let Some(duplicate) = patch::duplicate_entries(&config) {
+        return Err(ApiError::BadRequest(format!(
+            "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {duplicate}",
+            t.namespace.as_deref().unwrap_or(""),
+            t.name.as_deref().unwrap_or(""),
+            t.rt.group,
+            t.rt.version,
+            t.rt.kind
+        )));
+    }
     let api_version = t.rt.api_version();
     let conflict = |conflicts: Vec<patch::apply::Conflict>| {
         let causes: Vec<Cause> = conflicts

@@ -1,11 +1,13 @@
 //! The patch formats a PATCH request may carry, chosen by its Content-Type.
 
 pub mod apply;
+mod duplicates;
 mod json;
 mod merge;
 mod strategic;
 
 pub use apply::apply;
+pub use duplicates::duplicate_entries;
 pub use json::json_patch;
 pub use merge::merge_patch;
 pub use strategic::{ListMerge, list_map_keys, list_merge, strategic_merge_patch};

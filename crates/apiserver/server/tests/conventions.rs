@@ -164,3 +164,28 @@ async fn server_side_apply_twice_keeps_both_protocols_and_the_resource_version()
     kubectl.run(&["apply", "-f", &file]).await;
     assert_eq!(rv().await, after);
 }
+
+/// Upstream's typed conversion refuses an apply configuration that names one element of an
+/// associative list twice (merging it would not give the same object twice in a row).
+#[tokio::test]
+async fn server_side_apply_refuses_a_list_element_named_twice() {
+    let server = TestServer::start().await;
+    let kubectl = Kubectl::new(&server.url());
+    let twice = DNS.replace(
+        "        ports:\n",
+        "        env:\n        - {name: A, value: \"1\"}\n        - {name: A, value: \"2\"}\n        ports:\n",
+    );
+    let file = kubectl.write("twice.yaml", &twice);
+    let (ok, _, err) = kubectl
+        .try_run(&["apply", "--server-side", "-f", &file])
+        .await;
+    assert!(!ok, "refused");
+    assert!(
+        err.contains(
+            r#"failed to create typed patch object (default/dns; apps/v1, Kind=Deployment): .spec.template.spec.containers[name="dns"].env: duplicate entries for key [name="A"]"#
+        ),
+        "{err}"
+    );
+    let (found, _, _) = kubectl.try_run(&["get", "deployment", "dns"]).await;
+    assert!(!found, "nothing was created");
+}

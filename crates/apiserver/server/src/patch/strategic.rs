@@ -180,11 +180,10 @@ fn merge_list(
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
     if strategy == ListMerge::Replace || replace_all || !target.is_array() {
-        let kept = items
-            .iter()
-            .filter(|i| i.get("$patch").is_none())
-            .map(|i| strip_directives(i.clone()))
-            .collect();
+        let mut kept = Vec::new();
+        for item in items.iter().filter(|i| i.get("$patch").is_none()) {
+            kept.push(fresh_element(item, path, rule)?);
+        }
         *target = Value::Array(kept);
         return Ok(());
     }
@@ -208,13 +207,22 @@ fn merge_list(
                     }
                     (None, true) => {}
                     (Some(at), false) => merge_value(&mut list[at], item, path, rule)?,
-                    (None, false) => list.push(strip_directives(item.clone())),
+                    (None, false) => list.push(fresh_element(item, path, rule)?),
                 }
             }
         }
         ListMerge::Replace => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// A list element the target did not have: the patch's element merged into nothing, so
+/// its nulls delete nothing and are not kept (merging the same patch again, into the element
+/// now there, drops them: keeping them would make a second merge change the object).
+fn fresh_element(item: &Value, path: &mut Vec<String>, rule: ListRule) -> Result<Value, String> {
+    let mut fresh = Value::Null;
+    merge_value(&mut fresh, item, path, rule)?;
+    Ok(fresh)
 }
 
 /// Orders merged elements as `$setElementOrder` lists them; unlisted ones keep their place
@@ -230,20 +238,6 @@ fn reorder(list: &mut [Value], keys: &[&str], order: &Value) {
         let id = element_key(item, keys);
         order.iter().position(|o| *o == id).unwrap_or(usize::MAX)
     });
-}
-
-fn strip_directives(mut v: Value) -> Value {
-    if let Value::Object(map) = &mut v {
-        map.retain(|k, _| !k.starts_with('$'));
-        for child in map.values_mut() {
-            *child = strip_directives(child.take());
-        }
-    } else if let Value::Array(list) = &mut v {
-        for child in list.iter_mut() {
-            *child = strip_directives(child.take());
-        }
-    }
-    v
 }
 
 #[cfg(test)]
@@ -295,6 +289,13 @@ mod tests {
                 json!({"metadata": {"labels": {"app": null, "tier": "front"}}}),
                 "/metadata/labels",
                 json!({"tier": "front"}),
+            ),
+            // A new element's nulls are not kept (a second merge of the patch drops them).
+            (
+                json!({"spec": {"template": {"spec": {"containers": [
+                    {"name": "web", "env": [{"name": "B", "value": "2", "valueFrom": null}]}]}}}}),
+                "/spec/template/spec/containers/0/env/1",
+                json!({"name": "B", "value": "2"}),
             ),
             // finalizers merge as a set; $deleteFromPrimitiveList removes.
             (
