@@ -8,9 +8,10 @@ set -euo pipefail
 # compares against it); dnsperf drives that benchmark. wget, netcat-openbsd and tcpdump:
 # the tools people run in the lab's shell images (docs/images.md), from the machine.
 # iputils-arping: the ARP responder's kernel tests and the L2 drills ask with it.
+# wrk: the gateway's drills load it from the lab's external host.
 packages=(nftables iptables ipset iproute2 conntrack containernetworking-plugins
           dnsutils iputils-ping iperf3 curl util-linux knot dnsperf
-          wget netcat-openbsd tcpdump iputils-arping bird2)
+          wget netcat-openbsd tcpdump iputils-arping bird2 wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,13 +1,20 @@
 //! `podnet gateway` in a lab, from the external host (203.0.113.10): the Kubernetes
 //! documentation's Ingress tutorial ("Set up Ingress on Minikube with the NGINX Ingress
 //! Controller", hello-app v1 and v2 on one host; only the class differs), and TLS with a
-//! Secret. The gateway's LoadBalancer address is not announced on the node network yet (no
+//! Secret; the gateway's own ServiceAccount and its rights; the drill "100 route changes while
+//! wrk runs: zero failed requests". The gateway's LoadBalancer address is not announced on the node network yet (no
 //! ARP), so the external host reaches the gateway Service through its NodePort on a node.
 
 #[path = "lab/support.rs"]
 mod support;
 
+#[path = "lab/l2.rs"]
+mod l2;
+
 use support::{Lab, eventually, manifest};
+
+/// Route changes made while wrk runs.
+const CHURN: usize = 100;
 
 /// The tutorial's Ingress, with `ingressClassName: podnet`, after its second step (/v2).
 const EXAMPLE_INGRESS: &str = "\
@@ -108,6 +115,38 @@ fn lab_gateway_ingress_tutorial_and_tls() {
         "deployment/podnet-gateway",
         "--timeout=120s",
     ]);
+    // It runs as its own ServiceAccount (in-cluster credentials, no admin kubeconfig) with
+    // exactly what it uses: list/watch of its inputs, status patches of what it reports.
+    let args = lab.kubectl_ok(&[
+        "get",
+        "deployment",
+        "-n",
+        "podnet-gateway",
+        "podnet-gateway",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].args}",
+    ]);
+    assert!(!args.contains("kubeconfig"), "{args}");
+    let gateway = "--as=system:serviceaccount:podnet-gateway:podnet-gateway";
+    for (verb, resource, subresource, want) in [
+        ("watch", "secrets", "", "yes"),
+        ("patch", "ingresses.networking.k8s.io", "status", "yes"),
+        (
+            "patch",
+            "httproutes.gateway.networking.k8s.io",
+            "status",
+            "yes",
+        ),
+        ("update", "ingresses.networking.k8s.io", "status", "no"),
+        ("get", "secrets", "", "no"),
+        ("patch", "ingresses.networking.k8s.io", "", "no"),
+        ("create", "deployments.apps", "", "no"),
+    ] {
+        let sub = format!("--subresource={subresource}");
+        let out = lab.kubectl(&["auth", "can-i", verb, resource, &sub, "-A", gateway]);
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert_eq!(said, want, "can the gateway {verb} {resource} {sub}?");
+    }
 
     // The tutorial: two deployments of hello-app, exposed, and the Ingress.
     lab.kubectl_ok(&[
@@ -273,5 +312,63 @@ fn lab_gateway_ingress_tutorial_and_tls() {
             "route=\"Ingress/default/example-ingress\",backend=\"default/web2:8080\",code=\"200\""
         ),
         "{metrics}"
+    );
+    route_churn_under_load_fails_no_request(&lab, &gateway);
+}
+
+/// The drill: wrk from the external host keeps 8 connections busy on `/` while the
+/// Ingress's other path is changed 100 times; every change swaps the gateway's routes, and
+/// not one request may fail (wrk's non-2xx/3xx count and socket errors both absent).
+fn route_churn_under_load_fails_no_request(lab: &Lab, gateway: &str) {
+    let url = format!("http://{gateway}/");
+    // Ended by SIGINT once the changes are made, which makes wrk print its summary.
+    let wrk = l2::Background::start(
+        lab,
+        "external",
+        &[
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            "8",
+            "-d",
+            "600s",
+            "--timeout",
+            "5s",
+            "-H",
+            "Host: hello-world.example",
+            &url,
+        ],
+    );
+    for n in 0..CHURN {
+        let patch = format!(
+            r#"[{{"op":"replace","path":"/spec/rules/0/http/paths/1/path","value":"/v2-{n}"}}]"#
+        );
+        lab.kubectl_ok(&[
+            "patch",
+            "ingress",
+            "example-ingress",
+            "--type=json",
+            "-p",
+            &patch,
+        ]);
+    }
+    // The last change is served: the gateway followed all of them.
+    let last = format!("/v2-{}", CHURN - 1);
+    eventually(60, "the last route change to be served", || {
+        let (ok, body) = curl_external(lab, gateway, "http", "hello-world.example", &last, &[]);
+        (ok && body.contains("Version: 2.0.0")).then_some(())
+    });
+    let summary = wrk.interrupt();
+    println!("wrk during {CHURN} route changes:\n{summary}");
+    let requests: u64 = summary
+        .lines()
+        .find(|l| l.contains(" requests in "))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk's summary:\n{summary}"));
+    assert!(requests > 0, "{summary}");
+    assert!(
+        !summary.contains("Non-2xx or 3xx responses") && !summary.contains("Socket errors"),
+        "requests failed while routes changed:\n{summary}"
     );
 }

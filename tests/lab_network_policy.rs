@@ -211,7 +211,7 @@ fn should_support_a_default_deny_ingress_policy(m: &Model) {
                 "-s",
                 "-m",
                 "3",
-                "localhost:10256/metrics",
+                "localhost:10249/metrics",
             ]);
             String::from_utf8_lossy(&out.stdout)
                 .lines()

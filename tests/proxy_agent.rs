@@ -1,7 +1,7 @@
 //! `podnet agent` as the service proxy, end to end: the real binary inside a node namespace,
 //! watching an API server (in-process, on the node's loopback) through kube-rs; Services
-//! and EndpointSlices created and deleted, the kernel, /healthz, /metrics and the
-//! healthCheckNodePort checked to follow; mode switches and the ipvs refusal.
+//! and EndpointSlices created and deleted, the kernel, /healthz, /metrics (and where each
+//! listens) and the healthCheckNodePort checked to follow; mode switches and the ipvs refusal.
 
 #[path = "agent/support.rs"]
 mod support;
@@ -108,8 +108,19 @@ async fn scenario(ns: &Netns, dir: &Path) {
         code == 200 && body.contains("\"lastUpdated\":\"20")
     })
     .await;
-    let (code, metrics) = get(ns, "http://127.0.0.1:10256/metrics");
+    let (code, metrics) = get(ns, "http://127.0.0.1:10249/metrics");
     assert_eq!(code, 200);
+    // kube-proxy's split: /healthz on every address (load balancers probe nodes there),
+    // /metrics on loopback only (a pod reaches the node's address, never its loopback).
+    let (ok, address, _) = ns.try_exec(&["ip", "addr", "add", "198.51.100.2/32", "dev", "lo"]);
+    assert!(ok, "{address}");
+    assert_eq!(get(ns, "http://198.51.100.2:10256/healthz").0, 200);
+    assert_eq!(
+        get(ns, "http://198.51.100.2:10249/metrics").0,
+        0,
+        "metrics refused on the node's address"
+    );
+    assert_eq!(get(ns, "http://127.0.0.1:10256/metrics").0, 404);
     for want in [
         "kubeproxy_sync_proxy_rules_duration_seconds_count",
         "kubeproxy_sync_proxy_rules_last_timestamp_seconds 1",

@@ -1,5 +1,5 @@
-//! Helpers of the L2 LoadBalancer suites: ARP from the fabric, the per-address Lease, the
-//! external host's requests.
+//! Helpers of the L2 LoadBalancer suites (and the gateway's drills): ARP from the fabric, the
+//! per-address Lease, the external host's requests, processes in the lab's namespaces.
 
 #![allow(dead_code)]
 
@@ -125,10 +125,19 @@ impl Background {
         Background(child)
     }
 
+    /// SIGINT (a tool that reports when interrupted: wrk), then what it printed.
+    pub fn interrupt(self) -> String {
+        self.signalled("-INT")
+    }
+
     /// SIGTERM, then what it printed.
-    pub fn finish(mut self) -> String {
+    pub fn finish(self) -> String {
+        self.signalled("-TERM")
+    }
+
+    fn signalled(mut self, signal: &str) -> String {
         let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = Command::new("kill").args([signal, &pid]).status();
         let child = std::mem::replace(&mut self.0, Command::new("true").spawn().unwrap());
         let out = child.wait_with_output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()

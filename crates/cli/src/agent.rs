@@ -26,15 +26,19 @@ use podnet_agent_routing::{Config, Mode};
         It is also the node's service proxy, doing kube-proxy's job with kube-proxy's names: it \
         watches Services and EndpointSlices and programs ClusterIPs, NodePorts, externalIPs and \
         LoadBalancer IPs (--proxy-mode nftables: `nft list table ip kube-proxy`; iptables: \
-        `iptables -t nat -L KUBE-SERVICES`). It serves /healthz, /livez and /metrics on \
-        --healthz-bind-address, and each externalTrafficPolicy=Local Service's \
+        `iptables -t nat -L KUBE-SERVICES`). It serves /healthz and /livez on \
+        --healthz-bind-address (every address, as kube-proxy: load balancers probe nodes \
+        there), /metrics on --metrics-bind-address (loopback, as kube-proxy: only the node \
+        itself reads them), and each externalTrafficPolicy=Local Service's \
         healthCheckNodePort. Starting in one mode removes the rules of the others.\n\n\
         It announces LoadBalancer addresses on the node network (MetalLB's L2 mode): for \
         each address one node, elected by the Lease kube-system/podnet-l2-<address>, answers \
         ARP for it and sends gratuitous ARP when it takes over; it falls silent 0.7 s after \
         its last successful renewal was sent, before any rival may take over (1 s), so two \
         nodes never answer at once. externalTrafficPolicy=Local addresses are announced only \
-        from nodes with a ready endpoint.\n\n\
+        from nodes with a ready endpoint. A node labelled \
+        node.kubernetes.io/exclude-from-external-load-balancers announces no LoadBalancer \
+        address, by ARP or BGP.\n\n\
         With --bgp-peer it speaks BGP to that router (eBGP from --bgp-asn to --bgp-peer-asn): \
         it announces each LoadBalancer address as a /32 (with externalTrafficPolicy=Local only \
         while a ready endpoint runs on this node) and, with --routing bgp, this node's pod \
@@ -47,7 +51,7 @@ use podnet_agent_routing::{Config, Mode};
         podnet agent --node node-1 --proxy-mode none        # another proxy runs here\n  \
         podnet agent --node node-1 --l2-announce=false      # MetalLB announces instead\n  \
         podnet agent --node node-1 --routing bgp --bgp-peer 172.18.0.254 --bgp-peer-asn 64512 --bgp-asn 64513\n  \
-        curl -s localhost:10256/healthz; curl -s localhost:10256/metrics\n\n\
+        curl -s localhost:10256/healthz; curl -s localhost:10249/metrics\n\n\
         Logs go to stderr; set RUST_LOG=info to see every change it makes."
 )]
 pub struct AgentCommand {
@@ -80,9 +84,12 @@ pub struct AgentCommand {
     /// address; the iptables default).
     #[arg(long, value_name = "primary|CIDR,…")]
     pub nodeport_addresses: Option<String>,
-    /// Where /healthz (kube-proxy's semantics), /livez and /metrics are served.
+    /// Where /healthz (kube-proxy's semantics) and /livez are served.
     #[arg(long, default_value = "0.0.0.0:10256", value_name = "ADDR:PORT")]
     pub healthz_bind_address: SocketAddr,
+    /// Where /metrics is served (kube-proxy's default: loopback only).
+    #[arg(long, default_value = "127.0.0.1:10249", value_name = "ADDR:PORT")]
+    pub metrics_bind_address: SocketAddr,
     /// Announce LoadBalancer addresses on the node network by ARP (one node per address,
     /// elected by a Lease per address); false when another component (MetalLB) does.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
@@ -194,6 +201,7 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             mode: cmd.proxy_mode,
             node_ports: node_ports(cmd.proxy_mode, cmd.nodeport_addresses.as_deref())?,
             healthz: cmd.healthz_bind_address,
+            metrics: cmd.metrics_bind_address,
             resync: Duration::from_secs(cmd.resync),
             min_sync: cmd.min_sync_period,
         },

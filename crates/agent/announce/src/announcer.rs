@@ -1,5 +1,7 @@
 //! The announcer's loop: Services and EndpointSlices watched into [`wanted`], one Lease
-//! candidate per wanted address, the ARP responder told until when each is held.
+//! candidate per wanted address, the ARP responder told until when each is held. A node
+//! labelled `node.kubernetes.io/exclude-from-external-load-balancers` stands for nothing
+//! (releasing what it held), as MetalLB's speakers.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -54,9 +56,12 @@ pub struct Settings {
     pub timing: Timing,
 }
 
+/// What every per-address Lease's name starts with.
+pub const LEASE_PREFIX: &str = "podnet-l2-";
+
 /// `podnet-l2-172-18-255-200`.
 pub fn lease_name(ip: Ipv4Addr) -> String {
-    format!("podnet-l2-{}", ip.to_string().replace('.', "-"))
+    format!("{LEASE_PREFIX}{}", ip.to_string().replace('.', "-"))
 }
 
 /// One address this node stands for.
@@ -89,11 +94,16 @@ pub async fn run(
     .default_backoff()
     .boxed();
     let mut slices = watcher(
-        Api::<EndpointSlice>::all(client),
+        Api::<EndpointSlice>::all(client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
     .boxed();
+    // Its own Node only: the exclude-from-external-load-balancers label silences it.
+    let own = watcher::Config::default().fields(&format!("metadata.name={}", settings.node));
+    let mut nodes = watcher(Api::<Node>::all(client), own)
+        .default_backoff()
+        .boxed();
     let mut store = Store::default();
     let mut standing: BTreeMap<Ipv4Addr, Standing> = BTreeMap::new();
     tracing::info!(interface = responder.interface(), mac = %responder.mac(), "l2 announcer started");
@@ -102,15 +112,25 @@ pub async fn run(
             () = &mut shutdown => break,
             Some(event) = services.next() => store.services.apply(event),
             Some(event) = slices.next() => store.slices.apply(event),
+            Some(event) = nodes.next() => store.nodes.apply(event),
         }
-        if !(store.services.listed && store.slices.listed) {
+        if !(store.services.listed && store.slices.listed && store.nodes.listed) {
             continue;
         }
-        let want = wanted(
-            &settings.node,
-            store.services.objects.values(),
-            store.slices.objects.values(),
-        );
+        let excluded = store
+            .nodes
+            .objects
+            .values()
+            .any(podnet_k8s_model::excluded_from_external_load_balancers);
+        let want = if excluded {
+            BTreeMap::new()
+        } else {
+            wanted(
+                &settings.node,
+                store.services.objects.values(),
+                store.slices.objects.values(),
+            )
+        };
         standing.retain(|ip, s| {
             let keep = want.contains_key(ip) && !s.task.is_finished();
             if !keep {
@@ -242,11 +262,12 @@ fn internal_ipv4(node: &Node) -> Option<Ipv4Addr> {
         .find_map(|a| a.address.parse().ok())
 }
 
-/// The Services and EndpointSlices as listed and watched.
+/// The Services, EndpointSlices and this node as listed and watched.
 #[derive(Default)]
 struct Store {
     services: Objects<Service>,
     slices: Objects<EndpointSlice>,
+    nodes: Objects<Node>,
 }
 
 /// Objects of one kind by `namespace/name`; `listed` once the first list is complete.

@@ -13,10 +13,14 @@
 //!   identity; the responder answers for an address only until the holder's fence (renew
 //!   deadline after its last successful write was sent, on its own monotonic clock), so a
 //!   holder cut off from the API server falls silent before any rival may take over; a
-//!   new holder sends gratuitous ARP; an address no longer wanted is released at once.
+//!   new holder sends gratuitous ARP; an address no longer wanted is released at once; a
+//!   node labelled `node.kubernetes.io/exclude-from-external-load-balancers` stands for none.
+//! - [`stale`]: the Leases of addresses no Service has any more, deleted by the allocator's
+//!   leader once nobody holds them.
 
 pub mod announcer;
 mod error;
+pub mod stale;
 pub mod wanted;
 
 pub use announcer::{Settings, TIMING, lease_name, run};

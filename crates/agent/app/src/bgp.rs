@@ -101,17 +101,24 @@ async fn follow(
                 }
                 changed
             }
-            Some(e) = nodes.next() => node_store.apply(e, pod_cidr),
+            Some(e) = nodes.next() => node_store.apply(e, node_facts),
         };
         if !(changed && svc_store.synced && slice_store.synced && node_store.synced) {
             continue;
         }
-        let cidr = announce_pod_cidr
-            .then(|| node_store.items.values().next().copied())
-            .flatten();
+        let facts = node_store
+            .items
+            .values()
+            .next()
+            .copied()
+            .unwrap_or_default();
+        let cidr = announce_pod_cidr.then_some(facts.pod_cidr).flatten();
         let services: Vec<Service> = svc_store.items.values().cloned().collect();
         let slices: Vec<EndpointSliceInfo> = slice_store.items.values().cloned().collect();
-        let want = announcements(&node, cidr, &services, &slices);
+        let mut want = announcements(&node, cidr, &services, &slices);
+        if facts.excluded_from_load_balancers {
+            want = want.pod_cidr_only();
+        }
         let prefixes = want.prefixes();
         tx.send_if_modified(|have| {
             if *have == prefixes {
@@ -200,6 +207,22 @@ fn normalise_service(svc: &KubeService) -> Option<Service> {
 
 fn normalise_slice(slice: &EndpointSlice) -> Option<EndpointSliceInfo> {
     EndpointSliceInfo::from_slice(slice).ok().flatten()
+}
+
+/// What the speaker reads of its own Node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct NodeFacts {
+    pod_cidr: Option<Ipv4Net>,
+    /// `node.kubernetes.io/exclude-from-external-load-balancers`: no LoadBalancer /32s from
+    /// here (MetalLB's BGP speakers honour it too); the pod CIDR is routing, and stays.
+    excluded_from_load_balancers: bool,
+}
+
+fn node_facts(node: &Node) -> Option<NodeFacts> {
+    Some(NodeFacts {
+        pod_cidr: pod_cidr(node),
+        excluded_from_load_balancers: podnet_k8s_model::excluded_from_external_load_balancers(node),
+    })
 }
 
 /// The node's IPv4 pod CIDR, once the node IPAM controller gave it one.

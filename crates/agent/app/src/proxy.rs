@@ -45,8 +45,10 @@ const RETRY: Duration = Duration::from_secs(1);
 pub struct ProxySettings {
     pub mode: ProxyMode,
     pub node_ports: NodePortAddressConfig,
-    /// /healthz, /livez and /metrics (kube-proxy: 0.0.0.0:10256).
+    /// /healthz and /livez (kube-proxy: 0.0.0.0:10256, where load balancers probe nodes).
     pub healthz: SocketAddr,
+    /// /metrics (kube-proxy: 127.0.0.1:10249, so that only the node itself can read them).
+    pub metrics: SocketAddr,
     /// Full resync period (kube-proxy's `--sync-period`).
     pub resync: Duration,
     /// kube-proxy's `--min-sync-period`: syncs come at most this often; changes arriving
@@ -124,20 +126,27 @@ async fn run_in_span(
     ));
     shared.lock().expect("metrics").queued();
 
-    let listener = tokio::net::TcpListener::bind(settings.healthz)
-        .await
-        .map_err(|source| Error::Bind {
-            addr: settings.healthz,
-            source,
-        })?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let bind = |addr: SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })
+    };
+    let (healthz_listener, metrics_listener) =
+        (bind(settings.healthz).await?, bind(settings.metrics).await?);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    let stopped = move |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        let _ = rx.changed().await;
+    };
     let healthz = tokio::spawn(http::serve_healthz(
-        listener,
+        healthz_listener,
         shared.clone(),
         settings.resync * 2,
-        async move {
-            let _ = stop_rx.await;
-        },
+        stopped(stop_rx.clone()),
+    ));
+    let metrics = tokio::spawn(http::serve_metrics(
+        metrics_listener,
+        shared.clone(),
+        stopped(stop_rx),
     ));
 
     let mut services = watcher(
@@ -164,7 +173,7 @@ async fn run_in_span(
     let (mut dirty, mut full) = (false, false);
     let mut retry_at: Option<tokio::time::Instant> = None;
     let mut last_sync: Option<tokio::time::Instant> = None;
-    tracing::info!(healthz = %settings.healthz, "service proxy started");
+    tracing::info!(healthz = %settings.healthz, metrics = %settings.metrics, "service proxy started");
     loop {
         let retry = async {
             match retry_at {
@@ -245,6 +254,7 @@ async fn run_in_span(
     tracing::info!("service proxy stopping; its rules stay for the next start");
     let _ = stop_tx.send(());
     let _ = healthz.await;
+    let _ = metrics.await;
     Ok(())
 }
 

@@ -88,6 +88,14 @@ impl Announcements {
     pub fn prefixes(&self) -> BTreeSet<Ipv4Net> {
         self.routes.keys().copied().collect()
     }
+
+    /// What a node excluded from external load balancers announces
+    /// (`node.kubernetes.io/exclude-from-external-load-balancers`): its pod CIDR, which is
+    /// routing, and no LoadBalancer address.
+    pub fn pod_cidr_only(mut self) -> Self {
+        self.routes.retain(|_, origin| *origin == Origin::PodCidr);
+        self
+    }
 }
 
 /// The debug view: one prefix a line, with why.

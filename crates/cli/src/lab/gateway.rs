@@ -1,9 +1,7 @@
 //! The lab's HTTP front door: Gateway API's standard-channel CRDs (v1.6.1, vendored
 //! unchanged), and `podnet gateway` as the Deployment podnet-gateway/podnet-gateway behind a
 //! LoadBalancer Service (80, 443) with the default IngressClass `podnet`, from the same
-//! manifest a real cluster uses, with the lab's in-lab kubeconfig filled in.
-
-use podnet_lab_daemon::LabDir;
+//! manifest a real cluster uses; it reaches the API server as its own ServiceAccount.
 
 use super::client::Catalog;
 use super::{apply, manifest};
@@ -40,7 +38,7 @@ const GATEWAY_API_CRDS: [(&str, &str); 10] = [
 
 /// Applies the gateway when the lab is new (a restarted lab keeps its objects and a user's
 /// changes to them).
-pub async fn install(lab: &LabDir, client: &kube::Client, catalog: &Catalog) -> anyhow::Result<()> {
+pub async fn install(client: &kube::Client, catalog: &Catalog) -> anyhow::Result<()> {
     let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
         kube::Api::namespaced(client.clone(), "podnet-gateway");
     if deployments
@@ -56,7 +54,6 @@ pub async fn install(lab: &LabDir, client: &kube::Client, catalog: &Catalog) -> 
         crds.extend(manifest::parse(file, text)?);
     }
     apply::apply_objects(client, catalog, &crds, "default", false).await?;
-    let text = GATEWAY.replace("{{KUBECONFIG}}", &lab.in_lab_kubeconfig().to_string_lossy());
-    let objects: Vec<manifest::Object> = manifest::parse("gateway.yaml", &text)?;
+    let objects: Vec<manifest::Object> = manifest::parse("gateway.yaml", GATEWAY)?;
     apply::apply_objects(client, catalog, &objects, "podnet-gateway", false).await
 }

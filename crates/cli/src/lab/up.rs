@@ -119,7 +119,7 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
             }
         }
         steps.start("Installing the gateway (IngressClass podnet)");
-        match gateway::install(&lab, &client, &catalog).await {
+        match gateway::install(&client, &catalog).await {
             Ok(()) => steps.done("podnet gateway behind Service podnet-gateway/podnet-gateway"),
             Err(e) => {
                 steps.fail();

@@ -43,6 +43,16 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client> {
                 .await
                 .map_err(|e| bad(e.into()))?
         }
+        // In a pod, its ServiceAccount (controller-runtime's order: $KUBECONFIG, then
+        // in-cluster, and only then ~/.kube/config, which kube-rs's infer() would try first).
+        None if std::env::var_os("KUBECONFIG").is_none()
+            && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() =>
+        {
+            kube::Config::incluster().map_err(|e| Error::Kubeconfig {
+                path: "(in-cluster)".into(),
+                source: e.into(),
+            })?
+        }
         None => kube::Config::infer().await.map_err(|e| Error::Kubeconfig {
             path: "(inferred)".into(),
             source: e.into(),

@@ -20,7 +20,9 @@ pub use endpoints::{
     endpoints_for_port,
 };
 pub use error::{Error, Result};
-pub use node::{NodeIp, NodeRoute};
+pub use node::{
+    EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS, NodeIp, NodeRoute, excluded_from_external_load_balancers,
+};
 pub use service::{
     DEFAULT_AFFINITY_TIMEOUT_SECS, Protocol, Service, ServiceName, ServicePort, ServicePortName,
     ServiceType, SessionAffinity, TargetPort, TrafficDistribution, TrafficPolicy,

@@ -24,6 +24,21 @@ pub struct NodeRoute {
     pub pod_cidrs: Vec<IpNet>,
 }
 
+/// Upstream's well-known label: a node carrying it, whatever its value, takes no
+/// LoadBalancer traffic. The service controller leaves it out of cloud load balancers'
+/// backends and MetalLB does not announce from it; podnet's L2 announcer and BGP speaker
+/// neither.
+pub const EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS: &str =
+    "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/// Whether `node` is excluded from external load balancers (the label is present).
+pub fn excluded_from_external_load_balancers(node: &Node) -> bool {
+    node.metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS))
+}
+
 // === impl NodeIp ===
 
 impl fmt::Display for NodeIp {
@@ -116,6 +131,21 @@ mod tests {
 
     fn node(v: serde_json::Value) -> Node {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_exclude_label_excludes_whatever_its_value() {
+        let with = |labels: serde_json::Value| {
+            excluded_from_external_load_balancers(&node(
+                json!({"metadata": {"name": "n", "labels": labels}}),
+            ))
+        };
+        assert!(with(json!({EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS: ""})));
+        assert!(with(json!({EXCLUDE_FROM_EXTERNAL_LOAD_BALANCERS: "false"})));
+        assert!(!with(json!({"node.kubernetes.io/other": "true"})));
+        assert!(!excluded_from_external_load_balancers(&node(
+            json!({"metadata": {"name": "n"}})
+        )));
     }
 
     #[test]

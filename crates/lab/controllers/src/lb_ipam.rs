@@ -9,7 +9,9 @@
 //! controllers never hand out one address. Each leadership term watches Services and pools
 //! afresh: once both are listed it replays the Services that already show an address first
 //! (a restart keeps them), deletions release, a change of pools replays everything, and
-//! Services that failed are retried whenever an address is freed.
+//! Services that failed are retried whenever an address is freed. Every [`SWEEP`] the leader
+//! also deletes the L2 announcers' per-address Leases of addresses no Service has any more
+//! (`podnet_agent_announce::stale`).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -32,6 +34,9 @@ mod leader;
 pub mod pools;
 
 use leader::Fence;
+
+/// How often the leader deletes the per-address Leases of addresses no Service has.
+pub const SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The Service condition telling whether its address request is satisfied.
 pub const CONDITION: &str = "lbipam.podnet.io/RequestSatisfied";
@@ -157,6 +162,8 @@ async fn term(client: Client, fence: Fence, shutdown: &CancellationToken) -> Res
         .boxed();
     let mut store = Store::default();
     let mut fence_changes = fence.clone();
+    let mut sweep = tokio::time::interval(SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
         if !leader::leads(&fence) {
             break Ok(());
@@ -175,6 +182,15 @@ async fn term(client: Client, fence: Fence, shutdown: &CancellationToken) -> Res
                 Err(error) => tracing::warn!(%error,
                     "lb-ipam watch of LoadBalancerIPPools (is the definition installed?)"),
             },
+            _ = sweep.tick(), if store.services_listed => {
+                let in_use = store.services.values().flat_map(status_ips).filter_map(|ip| match ip {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(_) => None,
+                }).collect();
+                if let Err(error) = podnet_agent_announce::stale::sweep(&ipam.client, &in_use).await {
+                    tracing::warn!(%error, "deleting stale L2 announcement Leases");
+                }
+            }
         }
     };
     events_task.abort();

@@ -44,6 +44,10 @@ pub enum Workload {
     /// bootcamp! | Running on: HOSTNAME | v=VERSION` on every path, on port 8080
     #[command(after_help = "Example:\n  podnet workload kubernetes-bootcamp --version 2")]
     KubernetesBootcamp(BootcampArgs),
+    /// The `gcr.io/google-samples/node-hello` image of the "Exposing an External IP Address"
+    /// tutorial: `Hello Kubernetes!` on every path, on port 8080
+    #[command(after_help = "Example:\n  podnet workload node-hello --port 8080")]
+    NodeHello(NodeHelloArgs),
     /// The `nginx` image: its welcome page (or the files under --root) on port 80, with
     /// nginx's headers and error pages
     #[command(after_help = "Example:\n  podnet workload nginx --port 8080")]
@@ -74,6 +78,13 @@ pub struct BootcampArgs {
     /// The version it reports (`v=1`: the image tag's number)
     #[arg(long, default_value = "1")]
     pub version: String,
+    /// Port to listen on
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct NodeHelloArgs {
     /// Port to listen on
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
@@ -281,6 +292,7 @@ impl Workload {
             Self::Ports(_) => "ports",
             Self::HelloApp(_) => "hello-app",
             Self::KubernetesBootcamp(_) => "kubernetes-bootcamp",
+            Self::NodeHello(_) => "node-hello",
             Self::Nginx(_) => "nginx",
             Self::Httpd(_) => "httpd",
             Self::Httpbin(_) => "httpbin",

@@ -11,7 +11,7 @@
 //! curlimages/curl, whose entrypoint runs `curl ARGS` when the first arg is a flag.
 
 use crate::args::{
-    BootcampArgs, HelloAppArgs, HttpbinArgs, PauseArgs, PortSpec, ServeHostnameArgs,
+    BootcampArgs, HelloAppArgs, HttpbinArgs, NodeHelloArgs, PauseArgs, PortSpec, ServeHostnameArgs,
     StaticSiteArgs, Workload,
 };
 use crate::images::{Emulation, emulated, tag_of};
@@ -88,6 +88,7 @@ pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
             version: crate::hello_app::bootcamp_version_of_tag(tag_of(spec.image)),
             port: 8080,
         }),
+        Some(Emulation::NodeHello) => Workload::NodeHello(NodeHelloArgs { port: 8080 }),
         Some(Emulation::Nginx) => Workload::Nginx(StaticSiteArgs {
             port: 80,
             root: None,
@@ -324,6 +325,7 @@ mod tests {
             "httpd",
             "kong/httpbin",
             "gcr.io/google-samples/hello-app:1.0",
+            "gcr.io/google-samples/node-hello:1.0",
         ] {
             let Launch::Builtin { workload, argv } = launch(image, &[], &[], &[]).unwrap() else {
                 panic!("{image}")

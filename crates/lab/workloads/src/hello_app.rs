@@ -6,11 +6,14 @@
 //!   image's Go program does.
 //! - `kubernetes-bootcamp` (the Kubernetes basics tutorial): `Hello Kubernetes bootcamp! |
 //!   Running on: HOSTNAME | v=N` on 8080.
+//! - `gcr.io/google-samples/node-hello` (the "Exposing an External IP Address" tutorial):
+//!   `Hello Kubernetes!` (no newline) on 8080; logs `Received request for URL: PATH` as the
+//!   image's Node.js server does.
 
 use hyper::StatusCode;
 use tokio::sync::mpsc;
 
-use crate::args::{BootcampArgs, HelloAppArgs};
+use crate::args::{BootcampArgs, HelloAppArgs, NodeHelloArgs};
 use crate::http;
 use crate::{Result, sys};
 
@@ -50,6 +53,18 @@ pub async fn run_bootcamp(args: BootcampArgs) -> Result<i32> {
         jiff::Zoned::now(),
         sys::hostname()
     );
+    let (_stops, stop_rx) = mpsc::unbounded_channel();
+    http::serve(vec![listener], handler, stop_rx).await
+}
+
+pub async fn run_node_hello(args: NodeHelloArgs) -> Result<i32> {
+    let listener = sys::listen_tcp_any("node-hello", args.port).await?;
+    let handler = http::handler(move |_peer, req| async move {
+        println!("Received request for URL: {}", req.uri());
+        // writeHead(200) then end(text): no Content-Type, as the image's server sends it.
+        let body = http::Body::new(hyper::body::Bytes::from_static(b"Hello Kubernetes!"));
+        Ok(hyper::Response::new(body))
+    });
     let (_stops, stop_rx) = mpsc::unbounded_channel();
     http::serve(vec![listener], handler, stop_rx).await
 }

@@ -16,6 +16,8 @@ pub enum Emulation {
     HelloApp,
     /// `podnet workload kubernetes-bootcamp` on 8080, the tag's version.
     Bootcamp,
+    /// `podnet workload node-hello` on 8080.
+    NodeHello,
     /// `podnet workload nginx` on 80.
     Nginx,
     /// `podnet workload httpd` on 80.
@@ -82,6 +84,10 @@ pub const IMAGES: &[EmulatedImage] = &[
             "jocatalin/kubernetes-bootcamp",
         ],
         emulation: Emulation::Bootcamp,
+    },
+    EmulatedImage {
+        repositories: &["gcr.io/google-samples/node-hello"],
+        emulation: Emulation::NodeHello,
     },
     EmulatedImage {
         repositories: &[

@@ -32,7 +32,8 @@ mod sys;
 
 pub use args::{
     AGNHOST_SUBCOMMANDS, BootcampArgs, ConnectArgs, HelloAppArgs, HttpbinArgs, NetexecArgs,
-    PauseArgs, PortSpec, PortsArgs, Protocol, ServeHostnameArgs, StaticSiteArgs, Workload,
+    NodeHelloArgs, PauseArgs, PortSpec, PortsArgs, Protocol, ServeHostnameArgs, StaticSiteArgs,
+    Workload,
 };
 pub use container::{ContainerSpec, Launch, launch_for};
 pub use duration::parse_go_duration;
@@ -53,6 +54,7 @@ pub fn run(workload: Workload) -> Result<i32> {
         Workload::Pause(args) => Box::pin(pause::run(args)),
         Workload::HelloApp(args) => Box::pin(hello_app::run(args)),
         Workload::KubernetesBootcamp(args) => Box::pin(hello_app::run_bootcamp(args)),
+        Workload::NodeHello(args) => Box::pin(hello_app::run_node_hello(args)),
         Workload::Nginx(args) => Box::pin(static_site::run(static_site::Flavor::Nginx, args)),
         Workload::Httpd(args) => Box::pin(static_site::run(static_site::Flavor::Httpd, args)),
         Workload::Httpbin(args) => Box::pin(httpbin::run(args)),

@@ -1,6 +1,8 @@
-//! The proxy's HTTP side: /healthz, /livez and /metrics on the healthz address (kube-proxy's
-//! port 10256), and one health-check server per ETP Local Service on its
-//! healthCheckNodePort, answering as kube-proxy does (200 with local endpoints, else 503).
+//! The proxy's HTTP side: /healthz and /livez on the healthz address (kube-proxy's port
+//! 10256, on every address: load balancers probe it), /metrics on the metrics address
+//! (kube-proxy's 127.0.0.1:10249: only the node reads them), and one health-check server per
+//! ETP Local Service on its healthCheckNodePort, answering as kube-proxy does (200 with local
+//! endpoints, else 503).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,7 +23,7 @@ use super::metrics::Metrics;
 /// What the HTTP handlers read, updated by the sync loop.
 pub type Shared = Arc<Mutex<Metrics>>;
 
-/// Serves /healthz, /livez and /metrics on `listener` until `shutdown` completes.
+/// Serves /healthz and /livez on `listener` until `shutdown` completes.
 pub async fn serve_healthz(
     listener: TcpListener,
     shared: Shared,
@@ -31,8 +33,21 @@ pub async fn serve_healthz(
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/livez", get(healthz))
-        .route("/metrics", get(metrics))
         .with_state((shared, health_timeout));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves /metrics on `listener` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    shared: Shared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(shared);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -75,7 +90,7 @@ pub fn healthy(
     }
 }
 
-async fn metrics(State((shared, _)): State<HealthState>) -> Response {
+async fn metrics(State(shared): State<Shared>) -> Response {
     let text = shared.lock().expect("metrics lock").render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

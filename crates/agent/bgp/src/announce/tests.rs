@@ -115,3 +115,17 @@ fn a_service_without_an_address_yet_announces_nothing() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_node_excluded_from_load_balancers_keeps_only_its_pod_cidr() {
+    let a = announcements(
+        NODE,
+        Some("10.244.1.0/24".parse().unwrap()),
+        &[lb("web", &["172.18.255.204"], "Cluster")],
+        &[],
+    );
+    assert_eq!(
+        shown(&a.pod_cidr_only()),
+        ["announce 10.244.1.0/24  # pod CIDR"]
+    );
+}
