@@ -140,3 +140,26 @@ pub fn unready(objects: &mut Objects, slice: &str) {
         }
     }
 }
+
+/// The fixture cluster plus `n` more Services `svc-i` (10.96.100.0 + i, port 80), each with
+/// one ready endpoint: a cluster of thousands for timing the walk.
+pub fn with_services(n: u32) -> Objects {
+    let mut o = cluster();
+    for i in 0..n {
+        let ip = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 96, 100, 0)) + i);
+        let name = format!("svc-{i}");
+        o.services.push(parse(json!({
+            "metadata": {"namespace": "default", "name": name},
+            "spec": {"type": "ClusterIP", "clusterIP": ip.to_string(), "clusterIPs": [ip.to_string()],
+                "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}
+        })));
+        o.slices.push(parse(json!({
+            "metadata": {"namespace": "default", "name": format!("{name}-x"),
+                "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4",
+            "ports": [{"name": "", "port": 8080, "protocol": "TCP"}],
+            "endpoints": [endpoint("10.244.1.5", "node-1", "web-1", true)]
+        })));
+    }
+    o
+}

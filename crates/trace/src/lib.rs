@@ -28,7 +28,7 @@ pub use objects::Objects;
 pub use report::{Layer, LayerName, Report, Verdict};
 pub use walk::{Options, trace};
 
-#[cfg(test)]
-mod fixture;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fixture;
 #[cfg(test)]
 mod tests;

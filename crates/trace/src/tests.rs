@@ -114,6 +114,10 @@ fn selector_mismatch_names_the_pod_that_almost_matches() {
         "{r}"
     );
     assert!(ev.contains("pod web-1 has app=Web (almost)"), "{r}");
+    assert!(
+        !ev.contains("pod client"),
+        "app=client is not almost app=web:\n{r}"
+    );
 }
 
 #[test]

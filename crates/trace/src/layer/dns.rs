@@ -76,8 +76,16 @@ pub fn candidates(name: &str, search: &[String], ndots: usize) -> Vec<String> {
     }
 }
 
-/// The records the cluster DNS would serve from `objects`.
-pub fn catalog(objects: &Objects, domain: &str) -> Catalog {
+/// The records the cluster DNS would serve from `objects` for `names`: every namespace,
+/// and the Services (and their slices) one of the names' labels names — a record of any
+/// other Service cannot answer them, and building thousands costs more than the rest of
+/// the walk.
+pub fn catalog(objects: &Objects, domain: &str, names: &[String]) -> Catalog {
+    let labels: std::collections::BTreeSet<&str> =
+        names.iter().flat_map(|n| n.split('.')).collect();
+    let named = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        meta.name.as_deref().is_some_and(|n| labels.contains(n))
+    };
     let config = if domain == "cluster.local" {
         ZoneConfig::default()
     } else {
@@ -92,16 +100,24 @@ pub fn catalog(objects: &Objects, domain: &str) -> Catalog {
             cat.upsert_namespace(&n);
         }
     }
-    for s in &objects.services {
+    for s in objects.services.iter().filter(|s| named(&s.metadata)) {
         if let Ok(s) = DnsService::from_service(s) {
             cat.upsert_service(s);
         }
     }
-    for s in &objects.slices {
+    let of_named = |s: &&k8s_openapi::api::discovery::v1::EndpointSlice| {
+        s.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(podnet_k8s_model::SERVICE_NAME_LABEL))
+            .is_some_and(|n| labels.contains(n.as_str()))
+    };
+    for s in objects.slices.iter().filter(of_named) {
         if let Ok(s) = DnsEndpointSlice::from_slice(s) {
             cat.upsert_slice(s);
         }
     }
+    // Pods are few beside Services, and `pods verified` answers from any of them.
     for p in &objects.pods {
         if let Ok(p) = DnsPod::from_pod(p) {
             cat.upsert_pod(p);
@@ -283,8 +299,9 @@ pub fn resolve<'a>(walk: &Walk<'a>, name: &str) -> (Layer, Option<Answer<'a>>) {
     if src.pod.is_some() {
         evidence.push(format!("search {} (ndots {ndots})", search.join(" ")));
     }
-    let snapshot = catalog(objects, domain).publish();
-    for candidate in candidates(name, &search, ndots) {
+    let tried = candidates(name, &search, ndots);
+    let snapshot = catalog(objects, domain, &tried).publish();
+    for candidate in tried {
         match ask(&snapshot, &candidate) {
             Reply::Answered { rcode, addrs } if rcode == RCODE_NOERROR && !addrs.is_empty() => {
                 evidence.push(format!(

@@ -389,10 +389,18 @@ fn almost(objects: &Objects, ns: &str, selector: &BTreeMap<String, String>) -> V
         let [(k, v)] = missed.as_slice() else {
             continue;
         };
+        // A label one typo away: the key or value in another case, or a value within two
+        // edits; with several keys, any other value of the one key that differs.
         let near = have
             .iter()
             .find(|(hk, hv)| hk.eq_ignore_ascii_case(k) && hv.eq_ignore_ascii_case(v))
-            .or_else(|| have.get_key_value(*k));
+            .or_else(|| {
+                have.get_key_value(*k)
+                    .filter(|(_, hv)| selector.len() > 1 || edits(hv, v) <= 2)
+            });
+        if near.is_none() && selector.len() == 1 {
+            continue;
+        }
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         out.push(match near {
             Some((hk, hv)) => format!("pod {name} has {hk}={hv} (almost)"),
@@ -425,4 +433,21 @@ fn almost(objects: &Objects, ns: &str, selector: &BTreeMap<String, String>) -> V
         });
     }
     out
+}
+
+/// The Levenshtein distance between `a` and `b`, case-insensitive.
+fn edits(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
