@@ -6,6 +6,7 @@ pub mod cni;
 pub mod dns;
 pub mod gateway;
 pub mod lab;
+pub mod trace;
 pub mod workload;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,7 @@ pub enum Command {
     Dns(dns::DnsCommand),
     Gateway(gateway::GatewayCommand),
     Lab(lab::LabCommand),
+    Trace(trace::TraceCommand),
     Workload(workload::WorkloadCommand),
 }
 
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dns(cmd) => dns::run(cmd),
         Command::Gateway(cmd) => gateway::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
+        Command::Trace(cmd) => trace::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),
     }
 }
