@@ -1,7 +1,8 @@
 //! NetworkPolicy in the agent: NetworkPolicies, Pods and Namespaces watched through kube-rs
 //! into the policy [`Cluster`](podnet_agent_policy::Cluster); once all three lists are
-//! complete, this node's `table inet podnet-policy` is rendered, diffed against the kernel
-//! and the difference applied, on every change and every resync period.
+//! complete, this node's `table inet podnet-policy` is rendered, diffed against what the last
+//! sync applied and the difference applied, on every change; every resync period the diff is
+//! against the kernel's table read back (repairing changes made behind the agent's back).
 //!
 //! ```text
 //! watcher(NetworkPolicies) ─┐
@@ -90,6 +91,8 @@ async fn run_in_span(
     let mut counters = tokio::time::interval(COUNTERS_EVERY);
     counters.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
+    // The next sync reads the kernel back (the periodic resync).
+    let mut full = false;
     let mut retry_at: Option<tokio::time::Instant> = None;
     tracing::info!("network policy started");
     loop {
@@ -119,7 +122,7 @@ async fn run_in_span(
                     dirty |= store.namespace_event(e);
                 }
             }
-            _ = tick.tick() => dirty = true,
+            _ = tick.tick() => (dirty, full) = (true, true),
             () = retry => dirty = true,
             _ = counters.tick() => {
                 read_counters(&enforcer, &metrics).await;
@@ -129,12 +132,18 @@ async fn run_in_span(
         if !(dirty && store.synced()) {
             continue;
         }
+        let resync = std::mem::take(&mut full);
         dirty = false;
         retry_at = None;
         let (cluster, enforcer) = (store.cluster.clone(), enforcer.clone());
         let result = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let r = enforcer.lock().expect("enforcer").sync(&cluster);
+            let mut enforcer = enforcer.lock().expect("enforcer");
+            let r = if resync {
+                enforcer.resync(&cluster)
+            } else {
+                enforcer.sync(&cluster)
+            };
             (r, started.elapsed())
         })
         .await
@@ -144,6 +153,7 @@ async fn run_in_span(
                 ops = report.ops,
                 rules = report.rules,
                 elements = report.elements,
+                read_back = report.read_back,
                 ms = took.as_millis() as u64,
                 "policy rules synced"
             ),

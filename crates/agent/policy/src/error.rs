@@ -11,6 +11,9 @@ pub enum Error {
         name: String,
         reason: String,
     },
+    /// A ClusterNetworkPolicy its CRD's validation would have refused.
+    #[error("clusternetworkpolicy {name}: {reason}")]
+    InvalidClusterPolicy { name: String, reason: String },
     #[error("nftables: {0}")]
     Nft(#[from] podnet_nft::Error),
 }

@@ -2,13 +2,16 @@
 //! The same answer the rendered rules give in the kernel (the tests walk packets through
 //! both), and what `podnet trace` explains a drop with.
 //!
-//! Tiers are evaluated in order — Admin, then NetworkPolicy, then Baseline — so the
-//! cluster-wide policies slot in around NetworkPolicy; today only NetworkPolicy has rules.
+//! Tiers are evaluated in order, per direction: the Admin tier's ClusterNetworkPolicies by
+//! priority (the first matching rule's Accept or Deny is final, a Pass skips the rest of the
+//! tier), then NetworkPolicy (final for the pods it isolates), then the Baseline tier's
+//! ClusterNetworkPolicies (a Pass there, like no match at all, leaves the traffic allowed).
 
 use std::fmt::{self, Display, Formatter};
 use std::net::IpAddr;
 
 use crate::cluster::Cluster;
+use crate::cluster_policy::{Action, ClusterRule, ClusterTier};
 use crate::model::{Direction, NetworkPolicy, ObjectRef, Peer, Pod, Protocol, Rule};
 
 /// A connection's first packet, after Service DNAT (addresses as the pods see them).
@@ -34,6 +37,7 @@ pub enum Tier {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleRef {
     pub tier: Tier,
+    /// A ClusterNetworkPolicy's has an empty namespace.
     pub policy: ObjectRef,
     pub direction: Direction,
     /// Index in the policy's rules of that direction.
@@ -53,6 +57,8 @@ pub enum Verdict {
     Denied {
         isolated_by: Vec<ObjectRef>,
     },
+    /// A ClusterNetworkPolicy rule's Deny.
+    DeniedBy(RuleRef),
 }
 
 /// Both directions: a connection passes only if the source may send it (egress) and the
@@ -101,16 +107,20 @@ fn direction(
         Direction::Ingress => Some(subject),
         Direction::Egress => peer,
     };
+    let end = End {
+        flow,
+        peer_ip,
+        peer,
+        dst_pod,
+    };
+    if let Some(v) = cluster_tier(cluster, subject, direction, ClusterTier::Admin, &end) {
+        return v;
+    }
     let mut isolated_by = Vec::new();
     for policy in cluster.isolating(subject, direction) {
         let rules = policy.rules(direction).unwrap_or_default();
         let hit = rules.iter().position(|rule| {
-            rule_peers_match(cluster, policy, rule, peer_ip, peer)
-                && (rule.ports.is_empty()
-                    || rule
-                        .ports
-                        .iter()
-                        .any(|p| p.matches(flow.protocol, flow.port, dst_pod)))
+            rule_peers_match(cluster, policy, rule, peer_ip, peer) && ports_match(&rule.ports, &end)
         });
         if let Some(rule) = hit {
             return Verdict::Allowed(RuleRef {
@@ -122,11 +132,71 @@ fn direction(
         }
         isolated_by.push(policy.id.clone());
     }
-    if isolated_by.is_empty() {
-        Verdict::NotIsolated
-    } else {
-        Verdict::Denied { isolated_by }
+    if !isolated_by.is_empty() {
+        return Verdict::Denied { isolated_by };
     }
+    cluster_tier(cluster, subject, direction, ClusterTier::Baseline, &end)
+        .unwrap_or(Verdict::NotIsolated)
+}
+
+/// The other end of the connection, as a rule matches it.
+struct End<'a> {
+    flow: &'a Flow,
+    peer_ip: IpAddr,
+    peer: Option<&'a Pod>,
+    /// Where named ports resolve.
+    dst_pod: Option<&'a Pod>,
+}
+
+/// The tier's final verdict on the connection, if it makes one (`None`: no rule matched, or
+/// a Pass skipped the rest of the tier).
+fn cluster_tier(
+    cluster: &Cluster,
+    subject: &Pod,
+    direction: Direction,
+    tier: ClusterTier,
+    end: &End<'_>,
+) -> Option<Verdict> {
+    for policy in cluster.cluster_tier(subject, direction, tier) {
+        let rules = policy.rules(direction);
+        let Some(i) = rules
+            .iter()
+            .position(|r| cluster_rule_matches(cluster, r, end))
+        else {
+            continue;
+        };
+        let rule = RuleRef {
+            tier: match tier {
+                ClusterTier::Admin => Tier::Admin,
+                ClusterTier::Baseline => Tier::Baseline,
+            },
+            policy: ObjectRef::new("", &policy.name),
+            direction,
+            rule: i,
+        };
+        return match rules[i].action {
+            Action::Accept => Some(Verdict::Allowed(rule)),
+            Action::Deny => Some(Verdict::DeniedBy(rule)),
+            Action::Pass => None,
+        };
+    }
+    None
+}
+
+fn cluster_rule_matches(cluster: &Cluster, rule: &ClusterRule, end: &End<'_>) -> bool {
+    (rule.peers.is_empty()
+        || rule
+            .peers
+            .iter()
+            .any(|p| cluster.cluster_peer_selects(p, end.peer_ip, end.peer)))
+        && ports_match(&rule.ports, end)
+}
+
+fn ports_match(ports: &[crate::model::Port], end: &End<'_>) -> bool {
+    ports.is_empty()
+        || ports
+            .iter()
+            .any(|p| p.matches(end.flow.protocol, end.flow.port, end.dst_pod))
 }
 
 fn rule_peers_match(
@@ -149,8 +219,15 @@ fn rule_peers_match(
 
 impl Decision {
     pub fn allowed(&self) -> bool {
-        !matches!(self.egress, Verdict::Denied { .. })
-            && !matches!(self.ingress, Verdict::Denied { .. })
+        !self.egress.denied() && !self.ingress.denied()
+    }
+}
+
+// === impl Verdict ===
+
+impl Verdict {
+    pub fn denied(&self) -> bool {
+        matches!(self, Verdict::Denied { .. } | Verdict::DeniedBy(_))
     }
 }
 
@@ -159,11 +236,8 @@ impl Display for Verdict {
         match self {
             Verdict::NotIsolated => f.write_str("not isolated"),
             Verdict::OwnNode => f.write_str("allowed: from the pod's own node"),
-            Verdict::Allowed(r) => write!(
-                f,
-                "allowed by {:?} {} {} rule {}",
-                r.tier, r.policy, r.direction, r.rule
-            ),
+            Verdict::Allowed(r) => write!(f, "allowed by {r}"),
+            Verdict::DeniedBy(r) => write!(f, "denied by {r}"),
             Verdict::Denied { isolated_by } => {
                 let names: Vec<String> = isolated_by.iter().map(ToString::to_string).collect();
                 write!(
@@ -173,6 +247,16 @@ impl Display for Verdict {
                 )
             }
         }
+    }
+}
+
+impl Display for RuleRef {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.tier {
+            Tier::NetworkPolicy => write!(f, "NetworkPolicy {}", self.policy)?,
+            tier => write!(f, "{tier:?} ClusterNetworkPolicy {}", self.policy.name)?,
+        }
+        write!(f, " {} rule {}", self.direction, self.rule)
     }
 }
 

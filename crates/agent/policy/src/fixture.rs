@@ -175,3 +175,66 @@ impl Reachability {
         out
     }
 }
+
+/// network-policy-api's conformance model (conformance/base/manifests.yaml): the houses'
+/// namespaces `network-policy-conformance-<house>` labelled `conformance-house=<house>`
+/// (and `kubernetes.io/metadata.name`), two pods `<student>-0`/`-1` in each labelled the
+/// same, serving TCP 80 (`web`), 8080, UDP 53 (`dns`), 5353 and SCTP 9003, 9005. Pods
+/// alternate between the two nodes; the nodes are labelled `kubernetes.io/hostname`.
+pub fn houses() -> Cluster {
+    let mut c = Cluster::default();
+    for (i, node) in NODES.iter().enumerate() {
+        c.nodes.insert((*node).to_owned(), vec![node_ip(i + 1)]);
+        c.node_labels.insert(
+            (*node).to_owned(),
+            labels(&[("kubernetes.io/hostname", node)]),
+        );
+    }
+    for (h, (house, student)) in HOUSES.iter().enumerate() {
+        let ns = house_namespace(house);
+        c.add_namespace(Namespace {
+            labels: labels(&[
+                ("conformance-house", house),
+                ("kubernetes.io/metadata.name", &ns),
+            ]),
+            name: ns.clone(),
+        });
+        for n in 0..2 {
+            let index = 2 * h + n;
+            let node = index % 2;
+            c.add_pod(Pod {
+                id: ObjectRef::new(&ns, &format!("{student}-{n}")),
+                labels: labels(&[("conformance-house", house)]),
+                ip: Some(IpAddr::from([10, 244, node as u8 + 1, 20 + index as u8])),
+                node: Some(NODES[node].to_owned()),
+                host_network: false,
+                ports: vec![
+                    ContainerPort {
+                        name: "web".into(),
+                        protocol: Protocol::Tcp,
+                        port: 80,
+                    },
+                    ContainerPort {
+                        name: "dns".into(),
+                        protocol: Protocol::Udp,
+                        port: 53,
+                    },
+                ],
+            });
+        }
+    }
+    c
+}
+
+/// The houses and one student of each (conformance/base/manifests.yaml).
+pub const HOUSES: [(&str, &str); 4] = [
+    ("gryffindor", "harry-potter"),
+    ("slytherin", "draco-malfoy"),
+    ("hufflepuff", "cedric-diggory"),
+    ("ravenclaw", "luna-lovegood"),
+];
+
+/// `network-policy-conformance-<house>`.
+pub fn house_namespace(house: &str) -> String {
+    format!("network-policy-conformance-{house}")
+}

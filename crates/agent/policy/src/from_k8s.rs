@@ -123,7 +123,7 @@ pub fn namespace(ns: &core::Namespace) -> Namespace {
     }
 }
 
-fn selector(s: Option<&meta::LabelSelector>) -> Result<LabelSelector, String> {
+pub(crate) fn selector(s: Option<&meta::LabelSelector>) -> Result<LabelSelector, String> {
     let Some(s) = s else {
         return Ok(LabelSelector::default());
     };

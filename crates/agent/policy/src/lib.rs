@@ -1,13 +1,14 @@
-//! NetworkPolicy enforcement for `podnet agent`: the normalised policy model, a pure
-//! evaluator that explains each verdict, and rendering onto podnet-nft.
+//! NetworkPolicy and ClusterNetworkPolicy enforcement for `podnet agent`: the normalised
+//! policy model, a pure evaluator that explains each verdict, and rendering onto podnet-nft.
 //!
 //! ```text
-//! NetworkPolicy, Pod, Namespace ──from_k8s──▶ Cluster ──evaluate──▶ Decision (which rule, or none)
+//! NetworkPolicy, ClusterNetworkPolicy, Pod, Namespace, Node ──from_k8s──▶ Cluster ──evaluate──▶ Decision (which rule, or none)
 //!                                                    └──render(node)──▶ table inet podnet-policy
 //! ```
 
 mod cidr;
 pub mod cluster;
+pub mod cluster_policy;
 mod counters;
 mod enforce;
 mod error;
@@ -20,6 +21,7 @@ pub mod render;
 pub mod selector;
 
 pub use cluster::Cluster;
+pub use cluster_policy::{Action, ClusterNetworkPolicy, ClusterTier};
 pub use counters::Counters;
 pub use enforce::{Enforcer, SyncReport};
 pub use error::{Error, Result};

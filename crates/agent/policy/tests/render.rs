@@ -8,16 +8,15 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use podnet_agent_policy::fixture::{NODES, PORTS, PROTOCOLS, upstream_model};
-use podnet_agent_policy::model::{ObjectRef, Pod};
+use podnet_agent_policy::model::ObjectRef;
 use podnet_agent_policy::render::{TABLE, render};
 use podnet_agent_policy::{Cluster, Flow, NetworkPolicy, evaluate};
-use podnet_nft::object::{Hook, Table, TableId};
-use podnet_nft::trace::{Fate, Packet, trace};
+use podnet_nft::object::{Table, TableId};
 use podnet_nft::transaction::Op;
 use podnet_nft::types::Family;
 use podnet_nft::{Executor, Fake, diff};
 use serde_json::json;
-use support::policy;
+use support::{policy, through_fake, traced};
 
 /// An address outside the cluster (the lab's external host).
 const EXTERNAL: [u8; 4] = [203, 0, 113, 10];
@@ -94,14 +93,6 @@ fn with(policies: Vec<NetworkPolicy>) -> Cluster {
     c
 }
 
-/// Applies `table` to a fresh validating fake and returns what it holds.
-fn through_fake(table: &Table) -> Table {
-    let mut fake = Fake::new();
-    fake.execute(&diff(None, table))
-        .expect("the fake accepts the rendering");
-    fake.table(&table.id).expect("applied")
-}
-
 #[test]
 fn every_shape_table_on_node_1() {
     let c = with(every_shape());
@@ -117,29 +108,6 @@ fn no_policy_is_an_empty_skeleton() {
     assert_eq!(t.id, TableId::new(Family::Inet, TABLE));
     assert!(t.sets.values().all(|s| s.elements.is_empty()));
     assert_eq!(t.chains.len(), 2, "the two base chains only");
-}
-
-/// Does the kernel (as the tracer reads the rendered tables) let `flow`'s first packet pass?
-fn traced(tables: &[(String, Table)], c: &Cluster, flow: &Flow) -> bool {
-    let node_of = |ip: IpAddr| -> Option<&str> {
-        c.pods
-            .values()
-            .find(|p: &&Pod| p.policy_ip() == Some(ip))
-            .and_then(|p| p.node.as_deref())
-    };
-    let mut path: Vec<&str> = Vec::new();
-    for n in [node_of(flow.src), node_of(flow.dst)].into_iter().flatten() {
-        if !path.contains(&n) {
-            path.push(n);
-        }
-    }
-    let packet = Packet::new(flow.protocol.number(), flow.src, 40000, flow.dst, flow.port);
-    path.iter().all(|node| {
-        let t = &tables.iter().find(|(n, _)| n == node).unwrap().1;
-        trace(&[t], Hook::Forward, &packet)
-            .iter()
-            .all(|o| o.fate == Fate::Accept)
-    })
 }
 
 fn agree(c: &Cluster) {

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Display, Formatter};
 
-use crate::object::{BaseChain, ElemExtra, SetDecl, TableId};
+use crate::object::{BaseChain, ElemExtra, SetDecl, Table, TableId};
+use crate::render::RuleText;
 use crate::types::Key;
 
 /// A rule as the executor holds it: its handle (to delete it) and its text.
@@ -37,6 +38,46 @@ pub struct TableDump {
 // === impl TableDump ===
 
 impl TableDump {
+    /// What an executor holds once `table` is applied, without reading it back: a caller that
+    /// keeps this after each successful apply can diff its next desired table against it
+    /// instead of dumping the kernel. Rule handles are 0 (diffs never need them).
+    pub fn of(table: &Table) -> Self {
+        let family = table.id.family;
+        Self {
+            id: table.id.clone(),
+            chains: table
+                .chains
+                .iter()
+                .map(|(name, c)| {
+                    let rules = c
+                        .rules
+                        .iter()
+                        .map(|r| RuleDump {
+                            handle: 0,
+                            text: RuleText(family, r).to_string(),
+                        })
+                        .collect();
+                    let chain = ChainDump {
+                        base: c.decl.base,
+                        rules,
+                    };
+                    (name.clone(), chain)
+                })
+                .collect(),
+            sets: table
+                .sets
+                .iter()
+                .map(|(name, s)| {
+                    let set = SetDump {
+                        decl: s.decl.clone(),
+                        elements: s.elements.clone(),
+                    };
+                    (name.clone(), set)
+                })
+                .collect(),
+        }
+    }
+
     /// The same state with every rule handle zeroed: two executors number rules differently
     /// (the kernel also spends handles on anonymous sets), the order is what must agree.
     pub fn without_handles(&self) -> Self {

@@ -18,11 +18,27 @@ pub fn pod_chain(pod: &ObjectRef, direction: Direction) -> String {
 
 /// `np/NS/NAME/DIR/RULE/KIND`: a set of one rule (`pods`, `cidrs`, `named`).
 pub fn rule_set(policy: &ObjectRef, direction: Direction, rule: usize, kind: &str) -> String {
-    format!("{}/{rule}/{kind}", policy_chain(policy, direction))
+    chain_set(&policy_chain(policy, direction), rule, kind)
 }
 
-/// `KIND/NS/NAME`, or for names too long a prefix of it and a hash of the whole.
-fn base(kind: &str, obj: &ObjectRef) -> String {
+/// `CHAIN/RULE/KIND`: a set of rule `rule` of the policy chain `chain`.
+pub fn chain_set(chain: &str, rule: usize, kind: &str) -> String {
+    format!("{chain}/{rule}/{kind}")
+}
+
+/// `cnp/NAME/DIR`: one ClusterNetworkPolicy's rules of one direction.
+pub fn cluster_policy_chain(name: &str, direction: Direction) -> String {
+    format!("{}/{direction}", base("cnp", name))
+}
+
+/// `pod/NS/NAME/DIR/np`: a pod's tiers after Admin (where an Admin Pass goes).
+pub fn pod_after_admin_chain(pod: &ObjectRef, direction: Direction) -> String {
+    format!("{}/np", pod_chain(pod, direction))
+}
+
+/// `KIND/NAME` (a NAME of `NS/NAME` for namespaced objects), or for names too long a prefix
+/// of it and a hash of the whole.
+fn base(kind: &str, obj: impl std::fmt::Display) -> String {
     let full = format!("{kind}/{obj}");
     if full.len() <= BASE_MAX {
         return full;

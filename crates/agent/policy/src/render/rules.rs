@@ -1,18 +1,17 @@
 //! One policy's chain for one direction: per rule, every (peer kind × port) combination as
-//! one `counter accept` rule; peers and named ports as sets keyed by address.
+//! one `counter accept` rule; peers and named ports as sets keyed by address. The sets'
+//! making is shared with ClusterNetworkPolicy's chains ([`RuleSets`]).
 
 use std::net::IpAddr;
 
-use podnet_nft::expr::{Expr, IpField, MetaKey, PortField, Selector, Transport, Verdict};
+use podnet_nft::expr::{Expr, IpField, Match, MetaKey, PortField, Selector, Transport, Verdict};
 use podnet_nft::object::{ChainDecl, Element, Rule, SetDecl, SetFlags, Table};
 use podnet_nft::types::{Atom, DataType, Key, Value};
 
-use super::names::{policy_chain as chain_name, rule_set};
+use super::names::{chain_set, policy_chain as chain_name};
 use crate::cidr;
 use crate::cluster::Cluster;
-use crate::model::{
-    Direction, NetworkPolicy, Peer, Pod, Port, PortMatch, Protocol, Rule as PolicyRule,
-};
+use crate::model::{Direction, IpBlock, NetworkPolicy, Peer, Pod, Port, PortMatch, Protocol};
 
 /// Declares `np/NS/NAME/DIR` with its sets in `t`.
 pub fn policy_chain(
@@ -23,6 +22,8 @@ pub fn policy_chain(
     node: &str,
 ) {
     let name = chain_name(&policy.id, direction);
+    let ns = policy.id.namespace.as_str();
+    let destinations = destinations(cluster, direction, node, |p| cluster.selects(policy, p));
     let mut out = Vec::new();
     for (i, rule) in policy
         .rules(direction)
@@ -30,15 +31,44 @@ pub fn policy_chain(
         .iter()
         .enumerate()
     {
-        let comment = format!("{} {direction} rule {i}", policy.id);
-        let peers = peer_matches(t, cluster, policy, direction, i, rule);
-        let ports = port_matches(t, cluster, policy, direction, i, rule, node);
+        let sets = RuleSets {
+            chain: &name,
+            rule: i,
+            describe: format!("{} {direction} rule {i}", policy.id),
+            direction,
+        };
+        let peers = if rule.peers.is_empty() {
+            vec![None]
+        } else {
+            let pod_peers: Vec<&Peer> = rule
+                .peers
+                .iter()
+                .filter(|p| matches!(p, Peer::Pods { .. }))
+                .collect();
+            let addresses = (!pod_peers.is_empty()).then(|| {
+                pod_peers
+                    .iter()
+                    .flat_map(|peer| cluster.peer_pods(ns, peer))
+                    .filter_map(Pod::policy_ip)
+                    .collect()
+            });
+            let blocks: Vec<&IpBlock> = rule
+                .peers
+                .iter()
+                .filter_map(|p| match p {
+                    Peer::IpBlock(b) => Some(b),
+                    Peer::Pods { .. } => None,
+                })
+                .collect();
+            sets.peers(t, addresses, &blocks)
+        };
+        let ports = sets.ports(t, &rule.ports, &destinations);
         for peer in &peers {
             for port in &ports {
                 let mut exprs: Vec<Expr> = peer.iter().chain(port).cloned().collect();
                 exprs.push(Expr::Counter);
                 exprs.push(Expr::Verdict(Verdict::Accept));
-                out.push(Rule::new(exprs).with_comment(&comment));
+                out.push(Rule::new(exprs).with_comment(&sets.describe));
             }
         }
     }
@@ -48,167 +78,148 @@ pub fn policy_chain(
     }
 }
 
-/// The other end's address: the source of what comes in, the destination of what goes out.
-fn peer_selector(direction: Direction) -> Selector {
-    match direction {
-        Direction::Ingress => Selector::Ip(IpField::Saddr),
-        Direction::Egress => Selector::Ip(IpField::Daddr),
-    }
-}
-
-/// The alternatives a rule's peers allow: `None` for every peer; nothing at all when its
-/// peers can match no IPv4 address.
-fn peer_matches(
-    t: &mut Table,
-    cluster: &Cluster,
-    policy: &NetworkPolicy,
+/// The pods whose named ports a rule's ports resolve on: coming in, this node's pods that
+/// `subject` selects; going out, any pod.
+pub fn destinations<'a>(
+    cluster: &'a Cluster,
     direction: Direction,
-    i: usize,
-    rule: &PolicyRule,
-) -> Vec<Option<Expr>> {
-    if rule.peers.is_empty() {
-        return vec![None];
-    }
-    let ns = policy.id.namespace.as_str();
-    let mut alts = Vec::new();
-    let pod_peers: Vec<&Peer> = rule
-        .peers
-        .iter()
-        .filter(|p| matches!(p, Peer::Pods { .. }))
-        .collect();
-    if !pod_peers.is_empty() {
-        let name = rule_set(&policy.id, direction, i, "pods");
-        let set = t.set(
-            SetDecl::set(&name, vec![DataType::Ipv4Addr])
-                .with_comment(&format!("{} {direction} rule {i}: pods", policy.id)),
-        );
-        for peer in pod_peers {
-            for pod in cluster.peer_pods(ns, peer) {
-                if let Some(ip @ IpAddr::V4(_)) = pod.policy_ip() {
-                    set.element(Element::key(Value::ip(ip)));
-                }
-            }
-        }
-        alts.push(Some(podnet_nft::expr::Match::in_set(
-            vec![peer_selector(direction)],
-            &name,
-        )));
-    }
-    let blocks: Vec<_> = rule
-        .peers
-        .iter()
-        .filter_map(|p| match p {
-            Peer::IpBlock(b) => Some(b),
-            Peer::Pods { .. } => None,
-        })
-        .collect();
-    let nets = cidr::prefixes(&blocks);
-    if !nets.is_empty() {
-        let name = rule_set(&policy.id, direction, i, "cidrs");
-        let set = t.set(
-            SetDecl::set(&name, vec![DataType::Ipv4Addr])
-                .with_flags(SetFlags {
-                    interval: true,
-                    ..SetFlags::default()
-                })
-                .with_comment(&format!("{} {direction} rule {i}: ipBlocks", policy.id)),
-        );
-        for net in nets {
-            set.element(Element::key(Atom::net(
-                IpAddr::V4(net.network()),
-                net.prefix_len(),
-            )));
-        }
-        alts.push(Some(podnet_nft::expr::Match::in_set(
-            vec![peer_selector(direction)],
-            &name,
-        )));
-    }
-    alts
-}
-
-/// The alternatives a rule's ports allow: `None` for every port; named ports as one set of
-/// (destination pod, protocol, number), resolved on each destination pod.
-fn port_matches(
-    t: &mut Table,
-    cluster: &Cluster,
-    policy: &NetworkPolicy,
-    direction: Direction,
-    i: usize,
-    rule: &PolicyRule,
     node: &str,
-) -> Vec<Option<Expr>> {
-    if rule.ports.is_empty() {
-        return vec![None];
-    }
-    let mut alts = Vec::new();
-    let mut named: Vec<(&str, Protocol)> = Vec::new();
-    for Port { protocol, port } in &rule.ports {
-        match port {
-            PortMatch::Any => alts.push(Some(podnet_nft::expr::Match::eq(
-                Selector::Meta(MetaKey::L4proto),
-                Value::Proto(protocol.number()),
-            ))),
-            PortMatch::Range(lo, hi) => {
-                let key: Key = if lo == hi {
-                    Value::Port(*lo).into()
-                } else {
-                    Atom::Range(Value::Port(*lo), Value::Port(*hi)).into()
-                };
-                alts.push(Some(podnet_nft::expr::Match::eq(
-                    Selector::Port(transport(*protocol), PortField::Dport),
-                    key,
+    subject: impl Fn(&Pod) -> bool,
+) -> Vec<&'a Pod> {
+    cluster
+        .pods
+        .values()
+        .filter(|p| match direction {
+            Direction::Ingress => p.node.as_deref() == Some(node) && subject(p),
+            Direction::Egress => true,
+        })
+        .collect()
+}
+
+/// Where one rule's sets are declared, and how they are named and described.
+pub struct RuleSets<'a> {
+    /// The policy chain the rule is in (the sets are named after it).
+    pub chain: &'a str,
+    pub rule: usize,
+    /// `… DIR rule I`: the rules' comments, and the sets' after a colon.
+    pub describe: String,
+    pub direction: Direction,
+}
+
+impl RuleSets<'_> {
+    /// The alternatives a rule's peers allow, as matches on the other end's address: a set of
+    /// `addresses` (when the rule has peers of that kind, even if they select none) and an
+    /// interval set of `blocks`. Nothing at all when neither can match an IPv4 address.
+    pub fn peers(
+        &self,
+        t: &mut Table,
+        addresses: Option<Vec<IpAddr>>,
+        blocks: &[&IpBlock],
+    ) -> Vec<Option<Expr>> {
+        let other_end = match self.direction {
+            Direction::Ingress => Selector::Ip(IpField::Saddr),
+            Direction::Egress => Selector::Ip(IpField::Daddr),
+        };
+        let mut alts = Vec::new();
+        if let Some(addresses) = addresses {
+            let name = chain_set(self.chain, self.rule, "pods");
+            let set = t.set(
+                SetDecl::set(&name, vec![DataType::Ipv4Addr])
+                    .with_comment(&format!("{}: pods", self.describe)),
+            );
+            for ip in addresses.into_iter().filter(IpAddr::is_ipv4) {
+                set.element(Element::key(Value::ip(ip)));
+            }
+            alts.push(Some(Match::in_set(vec![other_end], &name)));
+        }
+        let nets = cidr::prefixes(blocks);
+        if !nets.is_empty() {
+            let name = chain_set(self.chain, self.rule, "cidrs");
+            let set = t.set(
+                SetDecl::set(&name, vec![DataType::Ipv4Addr])
+                    .with_flags(SetFlags {
+                        interval: true,
+                        ..SetFlags::default()
+                    })
+                    .with_comment(&format!("{}: ipBlocks", self.describe)),
+            );
+            for net in nets {
+                set.element(Element::key(Atom::net(
+                    IpAddr::V4(net.network()),
+                    net.prefix_len(),
                 )));
             }
-            PortMatch::Named(name) => named.push((name, *protocol)),
+            alts.push(Some(Match::in_set(vec![other_end], &name)));
         }
+        alts
     }
-    if !named.is_empty() {
-        let name = rule_set(&policy.id, direction, i, "named");
-        let set = t.set(
-            SetDecl::set(
-                &name,
-                vec![
-                    DataType::Ipv4Addr,
-                    DataType::InetProto,
-                    DataType::InetService,
-                ],
-            )
-            .with_comment(&format!("{} {direction} rule {i}: named ports", policy.id)),
-        );
-        // The destination: this node's subjects coming in, any pod going out.
-        let destinations: Vec<&Pod> = cluster
-            .pods
-            .values()
-            .filter(|p| match direction {
-                Direction::Ingress => p.node.as_deref() == Some(node) && cluster.selects(policy, p),
-                Direction::Egress => true,
-            })
-            .collect();
-        for pod in destinations {
-            let Some(ip @ IpAddr::V4(_)) = pod.policy_ip() else {
-                continue;
-            };
-            for (port_name, protocol) in &named {
-                if let Some(n) = pod.named_port(port_name, *protocol) {
-                    set.element(Element::key([
-                        Value::ip(ip),
-                        Value::Proto(protocol.number()),
-                        Value::Port(n),
-                    ]));
+
+    /// The alternatives a rule's ports allow: `None` for every port; named ports as one set
+    /// of (destination pod, protocol, number), resolved on each of `destinations`.
+    pub fn ports(&self, t: &mut Table, ports: &[Port], destinations: &[&Pod]) -> Vec<Option<Expr>> {
+        if ports.is_empty() {
+            return vec![None];
+        }
+        let mut alts = Vec::new();
+        let mut named: Vec<(&str, Protocol)> = Vec::new();
+        for Port { protocol, port } in ports {
+            match port {
+                PortMatch::Any => alts.push(Some(Match::eq(
+                    Selector::Meta(MetaKey::L4proto),
+                    Value::Proto(protocol.number()),
+                ))),
+                PortMatch::Range(lo, hi) => {
+                    let key: Key = if lo == hi {
+                        Value::Port(*lo).into()
+                    } else {
+                        Atom::Range(Value::Port(*lo), Value::Port(*hi)).into()
+                    };
+                    alts.push(Some(Match::eq(
+                        Selector::Port(transport(*protocol), PortField::Dport),
+                        key,
+                    )));
                 }
+                PortMatch::Named(name) => named.push((name, *protocol)),
             }
         }
-        alts.push(Some(podnet_nft::expr::Match::in_set(
-            vec![
-                Selector::Ip(IpField::Daddr),
-                Selector::Meta(MetaKey::L4proto),
-                Selector::Port(Transport::Th, PortField::Dport),
-            ],
-            &name,
-        )));
+        if !named.is_empty() {
+            let name = chain_set(self.chain, self.rule, "named");
+            let set = t.set(
+                SetDecl::set(
+                    &name,
+                    vec![
+                        DataType::Ipv4Addr,
+                        DataType::InetProto,
+                        DataType::InetService,
+                    ],
+                )
+                .with_comment(&format!("{}: named ports", self.describe)),
+            );
+            for pod in destinations {
+                let Some(ip @ IpAddr::V4(_)) = pod.policy_ip() else {
+                    continue;
+                };
+                for (port_name, protocol) in &named {
+                    if let Some(n) = pod.named_port(port_name, *protocol) {
+                        set.element(Element::key([
+                            Value::ip(ip),
+                            Value::Proto(protocol.number()),
+                            Value::Port(n),
+                        ]));
+                    }
+                }
+            }
+            alts.push(Some(Match::in_set(
+                vec![
+                    Selector::Ip(IpField::Daddr),
+                    Selector::Meta(MetaKey::L4proto),
+                    Selector::Port(Transport::Th, PortField::Dport),
+                ],
+                &name,
+            )));
+        }
+        alts
     }
-    alts
 }
 
 fn transport(p: Protocol) -> Transport {

@@ -2,8 +2,14 @@
 
 #![allow(dead_code)]
 
+use std::net::IpAddr;
+
 use podnet_agent_policy::fixture::{Reachability, ip_of};
+use podnet_agent_policy::model::Pod;
 use podnet_agent_policy::{Cluster, Flow, NetworkPolicy, Protocol, evaluate, from_k8s};
+use podnet_nft::object::{Hook, Table};
+use podnet_nft::trace::{Fate, Packet, trace};
+use podnet_nft::{Executor, Fake, diff};
 use serde_json::Value;
 
 /// A NetworkPolicy `name` in `ns` with `spec`, normalised.
@@ -48,4 +54,36 @@ pub fn in_ns(ns: &'static str) -> impl Fn(&str) -> bool {
 
 pub fn any(_: &str) -> bool {
     true
+}
+
+/// Applies `table` to a fresh validating fake and returns what it holds.
+pub fn through_fake(table: &Table) -> Table {
+    let mut fake = Fake::new();
+    fake.execute(&diff(None, table))
+        .expect("the fake accepts the rendering");
+    fake.table(&table.id).expect("applied")
+}
+
+/// Does the kernel (as the tracer reads each node's rendered table) let `flow`'s first
+/// packet pass on every node on its path (the source's, then the destination's)?
+pub fn traced(tables: &[(String, Table)], c: &Cluster, flow: &Flow) -> bool {
+    let node_of = |ip: IpAddr| -> Option<&str> {
+        c.pods
+            .values()
+            .find(|p: &&Pod| p.policy_ip() == Some(ip))
+            .and_then(|p| p.node.as_deref())
+    };
+    let mut path: Vec<&str> = Vec::new();
+    for n in [node_of(flow.src), node_of(flow.dst)].into_iter().flatten() {
+        if !path.contains(&n) {
+            path.push(n);
+        }
+    }
+    let packet = Packet::new(flow.protocol.number(), flow.src, 40000, flow.dst, flow.port);
+    path.iter().all(|node| {
+        let t = &tables.iter().find(|(n, _)| n == node).unwrap().1;
+        trace(&[t], Hook::Forward, &packet)
+            .iter()
+            .all(|o| o.fate == Fate::Accept)
+    })
 }
