@@ -2,7 +2,8 @@
 //! documentation's Ingress tutorial ("Set up Ingress on Minikube with the NGINX Ingress
 //! Controller", hello-app v1 and v2 on one host; only the class differs), and TLS with a
 //! Secret; the gateway's own ServiceAccount and its rights; the drill "100 route changes while
-//! wrk runs: zero failed requests". The gateway's LoadBalancer address is not announced on the node network yet (no
+//! wrk runs: zero failed requests" and an endpoint killed under load (only requests in flight
+//! fail). The gateway's LoadBalancer address is not announced on the node network yet (no
 //! ARP), so the external host reaches the gateway Service through its NodePort on a node.
 
 #[path = "lab/support.rs"]
@@ -314,6 +315,101 @@ fn lab_gateway_ingress_tutorial_and_tls() {
         "{metrics}"
     );
     route_churn_under_load_fails_no_request(&lab, &gateway);
+    endpoint_killed_under_load_fails_only_requests_in_flight(&lab, &gateway);
+}
+
+/// The drill: `/` spread over two web pods, one pod's container killed (SIGKILL, by its
+/// pid) while wrk runs. Connects refused by the dead endpoint are retried on the other one,
+/// so no more requests fail than were in flight on it: at most one per wrk connection.
+fn endpoint_killed_under_load_fails_only_requests_in_flight(lab: &Lab, gateway: &str) {
+    lab.kubectl_ok(&["scale", "deployment", "web", "--replicas=2"]);
+    lab.kubectl_ok(&["rollout", "status", "deployment/web", "--timeout=120s"]);
+    eventually(60, "both web pods to serve through the gateway", || {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..6 {
+            let (ok, body) = curl_external(lab, gateway, "http", "hello-world.example", "/", &[]);
+            let host = body.lines().find_map(|l| l.strip_prefix("Hostname: "));
+            if let (true, Some(host)) = (ok, host) {
+                seen.insert(host.to_owned());
+            }
+        }
+        (seen.len() == 2).then_some(())
+    });
+    let victim = lab
+        .kubectl_ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .trim()
+        .to_owned();
+    let container = |field: &str| {
+        lab.kubectl_ok(&[
+            "get",
+            "pod",
+            &victim,
+            "-o",
+            &format!("jsonpath={{.status.containerStatuses[0].{field}}}"),
+        ])
+        .trim()
+        .to_owned()
+    };
+    let pid = container("containerID").replace("podnet://", "");
+    let url = format!("http://{gateway}/");
+    let wrk = l2::Background::start(
+        lab,
+        "external",
+        &[
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            "8",
+            "-d",
+            "600s",
+            "--timeout",
+            "5s",
+            "-H",
+            "Host: hello-world.example",
+            &url,
+        ],
+    );
+    // Load is flowing before the kill: the external host is served alongside wrk.
+    eventually(60, "requests to flow under load", || {
+        curl_external(lab, gateway, "http", "hello-world.example", "/", &[])
+            .0
+            .then_some(())
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -KILL {pid}");
+    // The kubelet restarts the container; load runs on until it serves again.
+    eventually(120, "the killed container to be restarted", || {
+        (container("restartCount").parse::<u32>().unwrap_or(0) >= 1).then_some(())
+    });
+    lab.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        &format!("pod/{victim}"),
+        "--timeout=120s",
+    ]);
+    let summary = wrk.interrupt();
+    println!("wrk while an endpoint was killed:\n{summary}");
+    assert!(!summary.contains("Socket errors"), "{summary}");
+    let failed: u64 = summary
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap_or(0);
+    assert!(
+        failed <= 8,
+        "{failed} failed requests, more than the 8 that can be in flight:\n{summary}"
+    );
 }
 
 /// The drill: wrk from the external host keeps 8 connections busy on `/` while the
