@@ -1,32 +1,36 @@
 #!/usr/bin/env bash
-# A short run of every fuzz target (default 25 s each, FUZZ_SECONDS to change): seeds the
-# corpora from the tests, builds the targets with nightly's libFuzzer instrumentation
-# (fuzz/target), then runs each from its corpus. A crash fails the script and leaves its
-# input under fuzz/artifacts/<target>/ (`cargo +nightly fuzz run TARGET ARTIFACT` replays it).
-# The long runs are the same command without the time limit:
-#   cd fuzz && cargo +nightly fuzz run -s none TARGET -- -jobs=2 -workers=2
+# A short coverage-guided run of every cargo-fuzz target (FUZZ_SECONDS each, default 20),
+# as the full test run does after the suite (scripts/test.sh). Installs what a fresh machine
+# lacks: the nightly toolchain (minimal profile) and cargo-fuzz. Each target starts from its
+# checked-in seeds (fuzz/seeds/<target>, read only) and its working corpus (fuzz/corpus,
+# ignored by git), with debug assertions on (a dev build: it builds in half the time of a
+# release one, and a short run needs no speed). A crash fails the script and leaves its
+# input under fuzz/artifacts/<target>/; replay it with
+#   cd fuzz && cargo +nightly fuzz run -s none --dev TARGET artifacts/TARGET/crash-…
+# and keep it as a seed once fixed. Long runs: see fuzz/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${FUZZ_SECONDS:-25}
-targets=(dns_message corefile cni_config ipam_state api_body api_patch kind_config)
+seconds=${FUZZ_SECONDS:-20}
 
-command -v rustup >/dev/null && rustup toolchain list | grep -q '^nightly' \
-  || { echo "fuzz-smoke: the nightly toolchain is required (rustup toolchain install nightly)" >&2; exit 1; }
+if ! rustup toolchain list | grep -q '^nightly'; then
+  echo "fuzz-smoke: installing the nightly toolchain"
+  rustup toolchain install nightly --profile minimal >/dev/null
+fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz-smoke: installing cargo-fuzz"
-  cargo install cargo-fuzz --locked
+  cargo install cargo-fuzz --locked --quiet
 fi
 
-scripts/fuzz-corpus.sh >/dev/null
 cd fuzz
-cargo +nightly fuzz build -s none
+# -s none: the targets are safe Rust, so AddressSanitizer only slows them; panics and
+# failed assertions are what they report.
+cargo +nightly fuzz build -s none --dev
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in "${targets[@]}"; do
-  # -s none: the targets are safe Rust, so AddressSanitizer only slows them; panics and
-  # failed assertions are what they report.
-  if ! cargo +nightly fuzz run -s none "$t" -- -max_total_time="$seconds" -print_final_stats=1 \
-       >"$log" 2>&1; then
+for t in $(cargo +nightly fuzz list); do
+  mkdir -p "corpus/$t"
+  if ! cargo +nightly fuzz run -s none --dev "$t" "corpus/$t" "seeds/$t" -- \
+       -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
     tail -40 "$log" >&2
     echo "fuzz-smoke: $t failed (its input is under fuzz/artifacts/$t/)" >&2
     exit 1

@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each suite uses its own part
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use podnet_test_util::Netns;
 use serde_json::{Value, json};
@@ -83,6 +83,27 @@ impl Node {
         ifname: &str,
         conf: &Value,
     ) -> Outcome {
+        let child = self.spawn(plugin, command, container_id, netns, ifname, conf);
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        Outcome {
+            ok: out.status.success(),
+            json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Starts `plugin` as [`Node::call`] does, its config written to its stdin, without
+    /// waiting for it (to kill it mid-command).
+    pub fn spawn(
+        &self,
+        plugin: &str,
+        command: &str,
+        container_id: &str,
+        netns: Option<&Path>,
+        ifname: &str,
+        conf: &Value,
+    ) -> Child {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", self.ns.name()])
             .arg(self.bin.path().join(plugin))
@@ -109,13 +130,7 @@ impl Node {
             .unwrap()
             .write_all(conf.to_string().as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        Outcome {
-            ok: out.status.success(),
-            json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        child
     }
 
     /// Runs a command in the node's namespace.

@@ -104,8 +104,35 @@ pub fn gc(inv: &Invocation) -> Result<(), CniError> {
         }
         Ok::<_, CniError>(())
     })?;
+    if conf.ip_masq {
+        gc_masquerade(inv, &valid_pairs(valid))?;
+    }
     match Ipam::of(inv)? {
         Some(ipam) => ipam.call_if_1_1("GC"),
         None => Ok(()),
     }
+}
+
+fn valid_pairs(valid: &[podnet_cni_spec::ValidAttachment]) -> HashSet<(String, String)> {
+    valid
+        .iter()
+        .map(|a| (a.container_id.clone(), a.ifname.clone()))
+        .collect()
+}
+
+/// Stops masquerading the addresses of this network's attachments that are not valid (an
+/// ADD killed after it masqueraded leaves its elements; no DEL may ever come for it).
+fn gc_masquerade(inv: &Invocation, valid: &HashSet<(String, String)>) -> Result<(), CniError> {
+    let mut nft = podnet_nft::Nft::new(None);
+    let Some(dump) = podnet_nft::Executor::dump(&nft, &masq::table()).map_err(nft_error)? else {
+        return Ok(());
+    };
+    let stale = masq::stale_addresses(&dump, &inv.conf.name, |container, ifname| {
+        !valid.contains(&(container.to_owned(), ifname.to_owned()))
+    });
+    if !stale.is_empty() {
+        tracing::info!(addresses = ?stale, "GC: no longer masquerading stale attachments");
+        podnet_nft::Executor::execute(&mut nft, &masq::del(&stale)).map_err(nft_error)?;
+    }
+    Ok(())
 }

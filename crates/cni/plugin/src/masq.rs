@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use podnet_nft::expr::{Expr, Ip6Field, IpField, Match, Selector, Verdict};
 use podnet_nft::object::{ChainDecl, ChainType, Element, Hook, Policy, Rule, SetDecl, SetFlags};
 use podnet_nft::types::{Atom, DataType, Family, Key, Value};
-use podnet_nft::{TableId, Transaction};
+use podnet_nft::{TableDump, TableId, Transaction};
 
 pub const TABLE: &str = "podnet-cni";
 
@@ -107,6 +107,44 @@ pub fn del(addrs: &[IpNet]) -> Transaction {
             .delete_elements(&local_set, vec![local.key]);
     }
     tx
+}
+
+/// The pod addresses (with their subnet's length) that attachments of `network` for which
+/// `stale(container_id, ifname)` holds are still masqueraded with (GC: an ADD killed after it
+/// masqueraded, whose runtime never sent DEL). Elements name their attachment in their
+/// comment (`network/container/ifname`, as [`add`] writes it); the `local` ones also carry
+/// the subnet, which [`del`] needs.
+pub fn stale_addresses(
+    dump: &TableDump,
+    network: &str,
+    stale: impl Fn(&str, &str) -> bool,
+) -> Vec<IpNet> {
+    let mut out = Vec::new();
+    for set in ["local4", "local6"] {
+        let Some(set) = dump.sets.get(set) else {
+            continue;
+        };
+        for (key, extra) in &set.elements {
+            let owner: Vec<&str> = extra.comment.as_deref().unwrap_or("").split('/').collect();
+            let [net, container, ifname] = owner[..] else {
+                continue;
+            };
+            if net != network || !stale(container, ifname) {
+                continue;
+            }
+            let addr = match key.0.first() {
+                Some(Atom::Value(Value::Ipv4(a))) => IpAddr::V4(*a),
+                Some(Atom::Value(Value::Ipv6(a))) => IpAddr::V6(*a),
+                _ => continue,
+            };
+            if let Some(Atom::Prefix(_, len)) = key.0.get(1)
+                && let Ok(net) = IpNet::new(addr, *len)
+            {
+                out.push(net);
+            }
+        }
+    }
+    out
 }
 
 /// Per address: the family suffix, its `masq` element and its `local` element.
