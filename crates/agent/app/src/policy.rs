@@ -1,4 +1,5 @@
-//! NetworkPolicy in the agent: NetworkPolicies, Pods and Namespaces watched through kube-rs
+//! NetworkPolicy in the agent: NetworkPolicies, ClusterNetworkPolicies (policy.networking.k8s.io
+//! v1alpha2, as dynamic objects of the CRD's kind), Pods and Namespaces watched through kube-rs
 //! into the policy [`Cluster`](podnet_agent_policy::Cluster); once all three lists are
 //! complete, this node's `table inet podnet-policy` is rendered, diffed against what the last
 //! sync applied and the difference applied, on every change; every resync period the diff is
@@ -6,6 +7,7 @@
 //!
 //! ```text
 //! watcher(NetworkPolicies) ─┐
+//! watcher(ClusterNetworkPolicies) ─┤
 //! watcher(Pods)             ─┼─▶ PolicyStore (Cluster) ──(all lists complete)──▶ Enforcer::sync
 //! watcher(Namespaces)       ─┘                                 (blocking pool: nft)
 //! ```
@@ -21,6 +23,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::{WatchStreamExt, watcher};
 use podnet_agent_policy::{Counters, Enforcer};
 use podnet_nft::Nft;
@@ -78,6 +81,17 @@ async fn run_in_span(
     let mut policies = watcher(Api::<NetworkPolicy>::all(client.clone()), cfg())
         .default_backoff()
         .boxed();
+    let cnp = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(
+            "policy.networking.k8s.io",
+            "v1alpha2",
+            "ClusterNetworkPolicy",
+        ),
+        "clusternetworkpolicies",
+    );
+    let mut cluster_policies = watcher(Api::<DynamicObject>::all_with(client.clone(), &cnp), cfg())
+        .default_backoff()
+        .boxed();
     let mut pods = watcher(Api::<Pod>::all(client.clone()), cfg())
         .default_backoff()
         .boxed();
@@ -108,6 +122,12 @@ async fn run_in_span(
                 dirty |= store.policy_event(e);
                 while let Some(Some(e)) = policies.next().now_or_never() {
                     dirty |= store.policy_event(e);
+                }
+            }
+            Some(e) = cluster_policies.next() => {
+                dirty |= store.cluster_policy_event(e);
+                while let Some(Some(e)) = cluster_policies.next().now_or_never() {
+                    dirty |= store.cluster_policy_event(e);
                 }
             }
             Some(e) = pods.next() => {

@@ -1,13 +1,18 @@
-//! Watcher events of NetworkPolicies, Pods and Namespaces into the policy [`Cluster`]:
-//! normalised by podnet-agent-policy, relists swapped in whole at `InitDone`, and no-op
-//! updates (a pod's status heartbeat) reported as no change.
+//! Watcher events of NetworkPolicies, ClusterNetworkPolicies, Pods and Namespaces into the
+//! policy [`Cluster`]: normalised by podnet-agent-policy, relists swapped in whole at
+//! `InitDone`, and no-op updates (a pod's status heartbeat) reported as no change. A cluster
+//! without the ClusterNetworkPolicy CRD (its list answers 404) has none: NetworkPolicy is
+//! enforced without waiting for it.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::DynamicObject;
 use kube::runtime::watcher::{self, Event};
-use podnet_agent_policy::{Cluster, ObjectRef, from_k8s, model};
+use podnet_agent_policy::{
+    Cluster, ClusterNetworkPolicy, ObjectRef, cluster_policy, from_k8s, model,
+};
 
 /// A watched kind as the policy cluster holds it.
 pub trait Tracked: Sized {
@@ -27,13 +32,14 @@ pub struct PolicyStore {
     pending_policies: Option<BTreeMap<ObjectRef, model::NetworkPolicy>>,
     pending_pods: Option<BTreeMap<ObjectRef, model::Pod>>,
     pending_namespaces: Option<BTreeMap<String, model::Namespace>>,
-    synced: [bool; 3],
+    pending_cluster_policies: Option<BTreeMap<String, ClusterNetworkPolicy>>,
+    synced: [bool; 4],
 }
 
 // === impl PolicyStore ===
 
 impl PolicyStore {
-    /// All three initial lists are complete: before that a partial list would isolate pods
+    /// All four initial lists are complete: before that a partial list would isolate pods
     /// whose allowing policies are not listed yet.
     pub fn synced(&self) -> bool {
         self.synced.iter().all(|s| *s)
@@ -53,6 +59,31 @@ impl PolicyStore {
             &mut self.cluster,
             &mut self.pending_pods,
             &mut self.synced[1],
+            e,
+        )
+    }
+
+    /// A ClusterNetworkPolicy (as a dynamic object of the CRD's kind) event.
+    pub fn cluster_policy_event(
+        &mut self,
+        e: Result<Event<DynamicObject>, watcher::Error>,
+    ) -> bool {
+        if let Err(error) = &e
+            && not_served(error)
+        {
+            // The watcher's backoff keeps retrying: once the CRD is installed, its list
+            // replaces this empty one.
+            let first = !self.synced[3];
+            self.synced[3] = true;
+            if first {
+                tracing::info!("ClusterNetworkPolicy is not served (no CRD): none enforced");
+            }
+            return first;
+        }
+        apply(
+            &mut self.cluster,
+            &mut self.pending_cluster_policies,
+            &mut self.synced[3],
             e,
         )
     }
@@ -115,6 +146,15 @@ fn apply<K: Tracked>(
     }
 }
 
+/// Whether the API answered 404 for the kind itself (its CRD is not installed).
+fn not_served(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status)) => status.is_not_found(),
+        _ => false,
+    }
+}
+
 fn object_ref(meta: &kube::api::ObjectMeta) -> ObjectRef {
     ObjectRef::new(
         meta.namespace.as_deref().unwrap_or("default"),
@@ -143,6 +183,33 @@ impl Tracked for NetworkPolicy {
 
     fn map(cluster: &mut Cluster) -> &mut BTreeMap<ObjectRef, model::NetworkPolicy> {
         &mut cluster.policies
+    }
+}
+
+impl Tracked for DynamicObject {
+    type Key = String;
+    type Model = ClusterNetworkPolicy;
+    const WHAT: &'static str = "ClusterNetworkPolicies";
+
+    fn model(&self) -> Option<(String, ClusterNetworkPolicy)> {
+        let parsed = serde_json::to_value(self)
+            .map_err(|e| e.to_string())
+            .and_then(|v| cluster_policy::from_object(&v).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(p) => Some((p.name.clone(), p)),
+            Err(error) => {
+                tracing::warn!(%error, "ignoring a ClusterNetworkPolicy that cannot be enforced");
+                None
+            }
+        }
+    }
+
+    fn key(&self) -> String {
+        self.metadata.name.clone().unwrap_or_default()
+    }
+
+    fn map(cluster: &mut Cluster) -> &mut BTreeMap<String, ClusterNetworkPolicy> {
+        &mut cluster.cluster_policies
     }
 }
 
@@ -216,8 +283,52 @@ mod tests {
         assert!(!s.synced(), "namespaces not listed yet");
         s.namespace_event(Ok(Event::Init));
         s.namespace_event(Ok(Event::InitDone));
+        assert!(!s.synced(), "cluster network policies not listed yet");
+        s.cluster_policy_event(Ok(Event::Init));
+        s.cluster_policy_event(Ok(Event::InitApply(cnp("guard"))));
+        assert!(s.cluster_policy_event(Ok(Event::InitDone)));
         assert!(s.synced());
         assert_eq!(s.cluster.policies.len(), 1);
+        assert_eq!(s.cluster.cluster_policies.len(), 1);
+    }
+
+    fn cnp(name: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+            "metadata": {"name": name},
+            "spec": {"tier": "Admin", "priority": 1, "subject": {"namespaces": {}},
+                     "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cluster_without_the_crd_has_no_cluster_network_policies() {
+        let mut s = PolicyStore::default();
+        let status = kube::core::Status::failure(
+            "the server could not find the requested resource",
+            "NotFound",
+        )
+        .with_code(404);
+        let gone = || {
+            Err(watcher::Error::InitialListFailed(kube::Error::Api(
+                Box::new(status.clone()),
+            )))
+        };
+        assert!(s.cluster_policy_event(gone()));
+        assert!(s.synced[3]);
+        assert!(!s.cluster_policy_event(gone()), "said once");
+        let forbidden = kube::core::Status::failure("forbidden", "Forbidden").with_code(403);
+        let mut t = PolicyStore::default();
+        t.cluster_policy_event(Err(watcher::Error::InitialListFailed(kube::Error::Api(
+            Box::new(forbidden),
+        ))));
+        assert!(!t.synced[3], "any other error waits for the list");
+        // The CRD installed later: its list replaces the empty one.
+        s.cluster_policy_event(Ok(Event::Init));
+        s.cluster_policy_event(Ok(Event::InitApply(cnp("guard"))));
+        assert!(s.cluster_policy_event(Ok(Event::InitDone)));
+        assert_eq!(s.cluster.cluster_policies.len(), 1);
     }
 
     #[test]
