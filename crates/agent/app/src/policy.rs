@@ -8,7 +8,7 @@
 //! ```text
 //! watcher(NetworkPolicies) ─┐
 //! watcher(ClusterNetworkPolicies) ─┤
-//! watcher(Pods)             ─┼─▶ PolicyStore (Cluster) ──(all lists complete)──▶ Enforcer::sync
+//! watcher(Pods), (Nodes)    ─┼─▶ PolicyStore (Cluster) ──(all lists complete)──▶ Enforcer::sync
 //! watcher(Namespaces)       ─┘                                 (blocking pool: nft)
 //! ```
 
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
@@ -95,6 +95,9 @@ async fn run_in_span(
     let mut pods = watcher(Api::<Pod>::all(client.clone()), cfg())
         .default_backoff()
         .boxed();
+    let mut nodes = watcher(Api::<Node>::all(client.clone()), cfg())
+        .default_backoff()
+        .boxed();
     let mut namespaces = watcher(Api::<Namespace>::all(client), cfg())
         .default_backoff()
         .boxed();
@@ -134,6 +137,12 @@ async fn run_in_span(
                 dirty |= store.pod_event(e);
                 while let Some(Some(e)) = pods.next().now_or_never() {
                     dirty |= store.pod_event(e);
+                }
+            }
+            Some(e) = nodes.next() => {
+                dirty |= store.node_event(e);
+                while let Some(Some(e)) = nodes.next().now_or_never() {
+                    dirty |= store.node_event(e);
                 }
             }
             Some(e) = namespaces.next() => {

@@ -1,15 +1,17 @@
-//! Watcher events of NetworkPolicies, ClusterNetworkPolicies, Pods and Namespaces into the
-//! policy [`Cluster`]: normalised by podnet-agent-policy, relists swapped in whole at
+//! Watcher events of NetworkPolicies, ClusterNetworkPolicies, Pods, Namespaces and Nodes into
+//! the policy [`Cluster`]: normalised by podnet-agent-policy, relists swapped in whole at
 //! `InitDone`, and no-op updates (a pod's status heartbeat) reported as no change. A cluster
 //! without the ClusterNetworkPolicy CRD (its list answers 404) has none: NetworkPolicy is
 //! enforced without waiting for it.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::DynamicObject;
 use kube::runtime::watcher::{self, Event};
+use podnet_agent_policy::selector::Labels;
 use podnet_agent_policy::{
     Cluster, ClusterNetworkPolicy, ObjectRef, cluster_policy, from_k8s, model,
 };
@@ -22,7 +24,6 @@ pub trait Tracked: Sized {
     /// `None`: an object the API should have refused (logged, left out).
     fn model(&self) -> Option<(Self::Key, Self::Model)>;
     fn key(&self) -> Self::Key;
-    fn map(cluster: &mut Cluster) -> &mut BTreeMap<Self::Key, Self::Model>;
 }
 
 /// The cluster being built, and which initial lists are complete.
@@ -33,13 +34,20 @@ pub struct PolicyStore {
     pending_pods: Option<BTreeMap<ObjectRef, model::Pod>>,
     pending_namespaces: Option<BTreeMap<String, model::Namespace>>,
     pending_cluster_policies: Option<BTreeMap<String, ClusterNetworkPolicy>>,
-    synced: [bool; 4],
+    /// Nodes' labels and addresses (ClusterNetworkPolicy `nodes` peers), projected into the
+    /// cluster's `node_labels` and `nodes` on every change.
+    nodes: BTreeMap<String, NodeModel>,
+    pending_nodes: Option<BTreeMap<String, NodeModel>>,
+    synced: [bool; 5],
 }
+
+/// What policy needs of a Node: its labels and addresses.
+type NodeModel = (Labels, Vec<IpAddr>);
 
 // === impl PolicyStore ===
 
 impl PolicyStore {
-    /// All four initial lists are complete: before that a partial list would isolate pods
+    /// All five initial lists are complete: before that a partial list would isolate pods
     /// whose allowing policies are not listed yet.
     pub fn synced(&self) -> bool {
         self.synced.iter().all(|s| *s)
@@ -47,7 +55,7 @@ impl PolicyStore {
 
     pub fn policy_event(&mut self, e: Result<Event<NetworkPolicy>, watcher::Error>) -> bool {
         apply(
-            &mut self.cluster,
+            &mut self.cluster.policies,
             &mut self.pending_policies,
             &mut self.synced[0],
             e,
@@ -56,7 +64,7 @@ impl PolicyStore {
 
     pub fn pod_event(&mut self, e: Result<Event<Pod>, watcher::Error>) -> bool {
         apply(
-            &mut self.cluster,
+            &mut self.cluster.pods,
             &mut self.pending_pods,
             &mut self.synced[1],
             e,
@@ -81,16 +89,38 @@ impl PolicyStore {
             return first;
         }
         apply(
-            &mut self.cluster,
+            &mut self.cluster.cluster_policies,
             &mut self.pending_cluster_policies,
             &mut self.synced[3],
             e,
         )
     }
 
+    pub fn node_event(&mut self, e: Result<Event<Node>, watcher::Error>) -> bool {
+        let changed = apply(
+            &mut self.nodes,
+            &mut self.pending_nodes,
+            &mut self.synced[4],
+            e,
+        );
+        if changed {
+            self.cluster.nodes = self
+                .nodes
+                .iter()
+                .map(|(name, (_, ips))| (name.clone(), ips.clone()))
+                .collect();
+            self.cluster.node_labels = self
+                .nodes
+                .iter()
+                .map(|(name, (labels, _))| (name.clone(), labels.clone()))
+                .collect();
+        }
+        changed
+    }
+
     pub fn namespace_event(&mut self, e: Result<Event<Namespace>, watcher::Error>) -> bool {
         apply(
-            &mut self.cluster,
+            &mut self.cluster.namespaces,
             &mut self.pending_namespaces,
             &mut self.synced[2],
             e,
@@ -98,9 +128,9 @@ impl PolicyStore {
     }
 }
 
-/// Applies one event of kind `K`; returns whether the cluster changed.
+/// Applies one event of kind `K` to `map`; returns whether it changed.
 fn apply<K: Tracked>(
-    cluster: &mut Cluster,
+    map: &mut BTreeMap<K::Key, K::Model>,
     pending: &mut Option<BTreeMap<K::Key, K::Model>>,
     synced: &mut bool,
     event: Result<Event<K>, watcher::Error>,
@@ -126,7 +156,6 @@ fn apply<K: Tracked>(
         }
         Event::InitDone => {
             let listed = pending.take().unwrap_or_default();
-            let map = K::map(cluster);
             let changed = !*synced || *map != listed;
             *map = listed;
             *synced = true;
@@ -135,14 +164,13 @@ fn apply<K: Tracked>(
         }
         Event::Apply(obj) => match obj.model() {
             Some((k, m)) => {
-                let map = K::map(cluster);
                 let changed = map.get(&k) != Some(&m);
                 map.insert(k, m);
                 changed
             }
-            None => K::map(cluster).remove(&obj.key()).is_some(),
+            None => map.remove(&obj.key()).is_some(),
         },
-        Event::Delete(obj) => K::map(cluster).remove(&obj.key()).is_some(),
+        Event::Delete(obj) => map.remove(&obj.key()).is_some(),
     }
 }
 
@@ -180,10 +208,6 @@ impl Tracked for NetworkPolicy {
     fn key(&self) -> ObjectRef {
         object_ref(&self.metadata)
     }
-
-    fn map(cluster: &mut Cluster) -> &mut BTreeMap<ObjectRef, model::NetworkPolicy> {
-        &mut cluster.policies
-    }
 }
 
 impl Tracked for DynamicObject {
@@ -207,9 +231,27 @@ impl Tracked for DynamicObject {
     fn key(&self) -> String {
         self.metadata.name.clone().unwrap_or_default()
     }
+}
 
-    fn map(cluster: &mut Cluster) -> &mut BTreeMap<String, ClusterNetworkPolicy> {
-        &mut cluster.cluster_policies
+impl Tracked for Node {
+    type Key = String;
+    type Model = NodeModel;
+    const WHAT: &'static str = "Nodes";
+
+    fn model(&self) -> Option<(String, NodeModel)> {
+        let addresses = self
+            .status
+            .iter()
+            .flat_map(|s| s.addresses.iter().flatten())
+            .filter(|a| a.type_ == "InternalIP" || a.type_ == "ExternalIP")
+            .filter_map(|a| a.address.parse::<IpAddr>().ok())
+            .collect();
+        let labels = self.metadata.labels.clone().unwrap_or_default();
+        Some((self.key(), (labels, addresses)))
+    }
+
+    fn key(&self) -> String {
+        self.metadata.name.clone().unwrap_or_default()
     }
 }
 
@@ -226,10 +268,6 @@ impl Tracked for Pod {
     fn key(&self) -> ObjectRef {
         object_ref(&self.metadata)
     }
-
-    fn map(cluster: &mut Cluster) -> &mut BTreeMap<ObjectRef, model::Pod> {
-        &mut cluster.pods
-    }
 }
 
 impl Tracked for Namespace {
@@ -244,10 +282,6 @@ impl Tracked for Namespace {
 
     fn key(&self) -> String {
         self.metadata.name.clone().unwrap_or_default()
-    }
-
-    fn map(cluster: &mut Cluster) -> &mut BTreeMap<String, model::Namespace> {
-        &mut cluster.namespaces
     }
 }
 
@@ -287,9 +321,33 @@ mod tests {
         s.cluster_policy_event(Ok(Event::Init));
         s.cluster_policy_event(Ok(Event::InitApply(cnp("guard"))));
         assert!(s.cluster_policy_event(Ok(Event::InitDone)));
+        assert!(!s.synced(), "nodes not listed yet");
+        s.node_event(Ok(Event::Init));
+        s.node_event(Ok(Event::InitApply(node("n1", "172.18.0.2"))));
+        assert!(s.node_event(Ok(Event::InitDone)));
         assert!(s.synced());
         assert_eq!(s.cluster.policies.len(), 1);
         assert_eq!(s.cluster.cluster_policies.len(), 1);
+        assert_eq!(
+            s.cluster.nodes["n1"],
+            vec!["172.18.0.2".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(s.cluster.node_labels["n1"]["kubernetes.io/hostname"], "n1");
+        assert!(
+            !s.node_event(Ok(Event::Apply(node("n1", "172.18.0.2")))),
+            "no change"
+        );
+        assert!(s.node_event(Ok(Event::Delete(node("n1", "")))));
+        assert!(s.cluster.nodes.is_empty() && s.cluster.node_labels.is_empty());
+    }
+
+    fn node(name: &str, ip: &str) -> Node {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip},
+                                     {"type": "Hostname", "address": name}]}
+        }))
+        .unwrap()
     }
 
     fn cnp(name: &str) -> DynamicObject {
