@@ -2,8 +2,9 @@
 //! creation in the API (`kubectl apply` returning) until a pod's new connections to another
 //! pod on another node are refused, and from its deletion until they pass again (p50/p99 over
 //! many iterations), for a ClusterNetworkPolicy Admin Deny; and the data-path cost as pod→pod
-//! iperf3 throughput. Both with no other policy, then with 100 NetworkPolicies isolating the
-//! server pod (each a chain its new connections walk, and one allowing everything).
+//! iperf3 throughput. Both with no other policy and with 100 NetworkPolicies isolating the
+//! server pod (each a chain its new connections walk, and one allowing everything); the
+//! throughput runs of the two alternate, each state waited for in the server node's table.
 //!
 //! A loop inside the client pod connects with `podnet workload connect --timeout=100ms` until
 //! the verdict flips, so a sample includes up to 100 ms of that timeout. Needs root and
@@ -64,6 +65,7 @@ struct Pair<'a> {
     lab: &'a Lab,
     client: String,
     server_ip: String,
+    server_node: String,
 }
 
 fn main() {
@@ -88,13 +90,26 @@ fn main() {
     let deny = lab::manifest(tmp.path(), "deny.yaml", DENY);
     let background = lab::manifest(tmp.path(), "np.yaml", &network_policies(policies));
 
+    // Throughput with and without the NetworkPolicies, interleaved so that load from
+    // elsewhere on the machine hits both alike; each state waited for in the server's table.
+    let (mut bare, mut walked) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        bare.push(pair.iperf(seconds));
+        lab.kubectl_ok(&["apply", "-f", background.to_str().unwrap()]);
+        pair.wait_for_chains(policies + 1);
+        walked.push(pair.iperf(seconds));
+        lab.kubectl_ok(&["delete", "-f", background.to_str().unwrap()]);
+        pair.wait_for_chains(0);
+    }
     let mut report = String::new();
-    for (label, present) in [("no other policy", 0), ("with NetworkPolicies", policies)] {
+    for (label, present, gbits) in [
+        ("no other policy", 0, &bare),
+        ("with NetworkPolicies", policies, &walked),
+    ] {
         if present > 0 {
             lab.kubectl_ok(&["apply", "-f", background.to_str().unwrap()]);
-            pair.wait_until(true);
+            pair.wait_for_chains(policies + 1);
         }
-        let gbits: Vec<f64> = (0..3).map(|_| pair.iperf(seconds)).collect();
         let (mut enforced, mut lifted) = (Vec::new(), Vec::new());
         for i in 0..rounds {
             eprintln!("{label}: iteration {}/{rounds}", i + 1);
@@ -114,7 +129,7 @@ fn main() {
             percentile_ms(&enforced, 0.99),
             percentile_ms(&lifted, 0.5),
             percentile_ms(&lifted, 0.99),
-            median(&gbits),
+            median(gbits),
         );
     }
     println!(
@@ -159,7 +174,29 @@ impl<'a> Pair<'a> {
             lab,
             client: items[0]["metadata"]["name"].as_str().unwrap().to_owned(),
             server_ip: items[1]["status"]["podIP"].as_str().unwrap().to_owned(),
+            server_node: items[1]["spec"]["nodeName"].as_str().unwrap().to_owned(),
         }
+    }
+
+    /// Waits until the server's node holds `n` NetworkPolicy chains (`np/…`) in its table.
+    fn wait_for_chains(&self, n: usize) {
+        lab::eventually(120, "the NetworkPolicy chains on the server's node", || {
+            let out = self.lab.podnet(&[
+                "node-exec",
+                &self.server_node,
+                "--",
+                "nft",
+                "list",
+                "table",
+                "inet",
+                "podnet-policy",
+            ]);
+            let chains = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.trim_start().starts_with("chain np/"))
+                .count();
+            (chains == n).then_some(())
+        });
     }
 
     /// A loop in the client pod that connects until the verdict is `want`, started (and
@@ -176,11 +213,6 @@ impl<'a> Pair<'a> {
         let status = child.wait().unwrap();
         assert!(status.success(), "probe loop: {status}");
         started.elapsed()
-    }
-
-    fn wait_until(&self, want: bool) {
-        let status = self.probe_loop(want).wait().unwrap();
-        assert!(status.success());
     }
 
     fn probe_loop(&self, want: bool) -> Child {
