@@ -4,7 +4,10 @@
 //! truth table for each case (test/e2e/network/netpol/network_policy.go, cases named after
 //! upstream's). One lab; each case applies its policies, waits for the table to hold, and
 //! deletes them again (which must restore full connectivity: "should stop enforcing
-//! policies after they are deleted").
+//! policies after they are deleted"). ClusterNetworkPolicy (policy.networking.k8s.io/v1alpha2,
+//! its CRD installed by `lab up`) on the same lab: the Admin tier before NetworkPolicy in
+//! priority order, a Pass handing over to it, the Baseline tier only where no NetworkPolicy
+//! selects.
 
 #[path = "lab/support.rs"]
 mod support;
@@ -158,6 +161,8 @@ impl Model {
             self.lab
                 .kubectl_ok(&["delete", "networkpolicy", "--all", "-n", ns]);
         }
+        self.lab
+            .kubectl_ok(&["delete", "clusternetworkpolicies", "--all"]);
         self.expect(
             &format!("{case} (deleted)"),
             &Reachability::new(true),
@@ -171,6 +176,91 @@ fn policy(ns: &str, name: &str, spec: &str) -> String {
     format!(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}"
     )
+}
+
+/// A ClusterNetworkPolicy `name` of `tier` at `priority` for x's pods, with `ingress` rules.
+fn cluster_policy(name: &str, tier: &str, priority: u32, ingress: &str) -> String {
+    format!(
+        "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata:\n  name: {name}\n\
+         spec:\n  tier: {tier}\n  priority: {priority}\n  subject:\n    namespaces: {{matchLabels: {{ns: \"x\"}}}}\n  ingress:\n{ingress}"
+    )
+}
+
+fn from_ns(action: &str, ns: &str) -> String {
+    format!(
+        "  - action: {action}\n    from:\n    - namespaces: {{matchLabels: {{ns: \"{ns}\"}}}}\n"
+    )
+}
+
+fn an_admin_deny_beats_a_network_policy_allow(m: &Model) {
+    m.apply(
+        "allow-a",
+        &policy(
+            "x",
+            "allow-all-to-a",
+            "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - {}\n",
+        ),
+    );
+    m.apply(
+        "deny-y",
+        &cluster_policy("deny-y", "Admin", 10, &from_ns("Deny", "y")),
+    );
+    let mut r = Reachability::new(true);
+    r.expect(in_ns("y"), in_ns("x"), false);
+    m.expect("Admin Deny", &r, "tcp", 80);
+    m.expect("Admin Deny", &r, "udp", 81);
+}
+
+fn an_admin_pass_defers_to_network_policy_in_priority_order(m: &Model) {
+    m.apply(
+        "a-from-z",
+        &policy(
+            "x",
+            "a-from-z",
+            "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {ns: z}}\n",
+        ),
+    );
+    m.apply(
+        "deny-y",
+        &cluster_policy("deny-y", "Admin", 10, &from_ns("Deny", "y")),
+    );
+    m.apply(
+        "pass-y",
+        &cluster_policy("pass-y", "Admin", 5, &from_ns("Pass", "y")),
+    );
+    // The Pass (priority 5) comes before the Deny (10): NetworkPolicy decides for x/a, and
+    // nothing isolates x/b and x/c.
+    let mut r = Reachability::new(true);
+    r.expect(any, is("x/a"), false)
+        .expect(in_ns("z"), is("x/a"), true);
+    m.expect("Admin Pass, then NetworkPolicy", &r, "tcp", 80);
+    // Moved after the Deny, the Pass is never reached.
+    m.apply(
+        "pass-y",
+        &cluster_policy("pass-y", "Admin", 20, &from_ns("Pass", "y")),
+    );
+    r.expect(in_ns("y"), in_ns("x"), false);
+    m.expect("Admin Deny first", &r, "tcp", 80);
+}
+
+fn a_baseline_deny_applies_only_where_no_network_policy_selects(m: &Model) {
+    m.apply(
+        "a-from-z",
+        &policy(
+            "x",
+            "a-from-z",
+            "  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {ns: z}}\n",
+        ),
+    );
+    m.apply(
+        "baseline",
+        &cluster_policy("baseline-deny-z", "Baseline", 1, &from_ns("Deny", "z")),
+    );
+    let mut r = Reachability::new(true);
+    r.expect(in_ns("z"), in_ns("x"), false)
+        .expect(any, is("x/a"), false)
+        .expect(in_ns("z"), is("x/a"), true);
+    m.expect("Baseline Deny", &r, "tcp", 80);
 }
 
 fn is(id: &'static str) -> impl Fn(&str) -> bool {
@@ -383,7 +473,7 @@ fn lab_network_policy_upstream_cases() {
         "  routingMode: vxlan\n  kubeProxyMode: nftables\n",
     );
     m.expect("no policy", &Reachability::new(true), "tcp", 80);
-    let cases: [Case; 9] = [
+    let cases: [Case; 12] = [
         ("should support a 'default-deny-ingress' policy", should_support_a_default_deny_ingress_policy),
         ("should support a 'default-deny-all' policy", should_support_a_default_deny_all_policy),
         (
@@ -407,6 +497,15 @@ fn lab_network_policy_upstream_cases() {
         (
             "should enforce multiple ingress policies with ingress allow-all policy taking precedence",
             should_enforce_multiple_ingress_policies_with_ingress_allow_all_policy_taking_precedence,
+        ),
+        ("ClusterNetworkPolicy: an Admin Deny beats a NetworkPolicy allow", an_admin_deny_beats_a_network_policy_allow),
+        (
+            "ClusterNetworkPolicy: an Admin Pass defers to NetworkPolicy, in priority order",
+            an_admin_pass_defers_to_network_policy_in_priority_order,
+        ),
+        (
+            "ClusterNetworkPolicy: a Baseline Deny applies only where no NetworkPolicy selects",
+            a_baseline_deny_applies_only_where_no_network_policy_selects,
         ),
     ];
     for (name, case) in cases {

@@ -17,6 +17,7 @@ mod info;
 mod kubelet;
 mod logs;
 mod manifest;
+mod network_policy_api;
 mod pods;
 mod progress;
 mod up;

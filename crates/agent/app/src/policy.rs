@@ -1,4 +1,5 @@
-//! NetworkPolicy in the agent: NetworkPolicies, Pods and Namespaces watched through kube-rs
+//! NetworkPolicy in the agent: NetworkPolicies, ClusterNetworkPolicies (policy.networking.k8s.io
+//! v1alpha2, as dynamic objects of the CRD's kind), Pods and Namespaces watched through kube-rs
 //! into the policy [`Cluster`](podnet_agent_policy::Cluster); once all three lists are
 //! complete, this node's `table inet podnet-policy` is rendered, diffed against what the last
 //! sync applied and the difference applied, on every change; every resync period the diff is
@@ -6,7 +7,8 @@
 //!
 //! ```text
 //! watcher(NetworkPolicies) ─┐
-//! watcher(Pods)             ─┼─▶ PolicyStore (Cluster) ──(all lists complete)──▶ Enforcer::sync
+//! watcher(ClusterNetworkPolicies) ─┤
+//! watcher(Pods), (Nodes)    ─┼─▶ PolicyStore (Cluster) ──(all lists complete)──▶ Enforcer::sync
 //! watcher(Namespaces)       ─┘                                 (blocking pool: nft)
 //! ```
 
@@ -18,9 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::{WatchStreamExt, watcher};
 use podnet_agent_policy::{Counters, Enforcer};
 use podnet_nft::Nft;
@@ -78,7 +81,21 @@ async fn run_in_span(
     let mut policies = watcher(Api::<NetworkPolicy>::all(client.clone()), cfg())
         .default_backoff()
         .boxed();
+    let cnp = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(
+            "policy.networking.k8s.io",
+            "v1alpha2",
+            "ClusterNetworkPolicy",
+        ),
+        "clusternetworkpolicies",
+    );
+    let mut cluster_policies = watcher(Api::<DynamicObject>::all_with(client.clone(), &cnp), cfg())
+        .default_backoff()
+        .boxed();
     let mut pods = watcher(Api::<Pod>::all(client.clone()), cfg())
+        .default_backoff()
+        .boxed();
+    let mut nodes = watcher(Api::<Node>::all(client.clone()), cfg())
         .default_backoff()
         .boxed();
     let mut namespaces = watcher(Api::<Namespace>::all(client), cfg())
@@ -110,10 +127,22 @@ async fn run_in_span(
                     dirty |= store.policy_event(e);
                 }
             }
+            Some(e) = cluster_policies.next() => {
+                dirty |= store.cluster_policy_event(e);
+                while let Some(Some(e)) = cluster_policies.next().now_or_never() {
+                    dirty |= store.cluster_policy_event(e);
+                }
+            }
             Some(e) = pods.next() => {
                 dirty |= store.pod_event(e);
                 while let Some(Some(e)) = pods.next().now_or_never() {
                     dirty |= store.pod_event(e);
+                }
+            }
+            Some(e) = nodes.next() => {
+                dirty |= store.node_event(e);
+                while let Some(Some(e)) = nodes.next().now_or_never() {
+                    dirty |= store.node_event(e);
                 }
             }
             Some(e) = namespaces.next() => {

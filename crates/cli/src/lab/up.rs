@@ -16,7 +16,9 @@ use podnet_lab_daemon::{DaemonProcess, LabDir, context_name};
 
 use super::client::{self, Catalog};
 use super::progress::Steps;
-use super::{Common, DEFAULT_NAME, addons, apply, gateway, manifest, pods, runtime};
+use super::{
+    Common, DEFAULT_NAME, addons, apply, gateway, manifest, network_policy_api, pods, runtime,
+};
 
 /// Start a lab and wait until its nodes and pods are Ready (restarts a lab whose daemon died)
 #[derive(Debug, Args)]
@@ -113,6 +115,14 @@ pub fn run(common: &Common, args: UpArgs) -> anyhow::Result<()> {
         steps.start("Installing the cluster DNS (kube-dns)");
         match addons::install(&lab, &client, &catalog).await {
             Ok(()) => steps.done("podnet dns behind Service kube-system/kube-dns"),
+            Err(e) => {
+                steps.fail();
+                return Err(e);
+            }
+        }
+        steps.start("Installing the ClusterNetworkPolicy CRD");
+        match network_policy_api::install(&client, &catalog).await {
+            Ok(()) => steps.done("policy.networking.k8s.io/v1alpha2"),
             Err(e) => {
                 steps.fail();
                 return Err(e);

@@ -99,7 +99,8 @@ fn controllers_role() -> Value {
 
 /// What `podnet agent` reads and writes: kube-proxy's `system:node-proxier` rules (Services,
 /// EndpointSlices, Endpoints, Nodes, Events), and for the policy and load-balancer parts
-/// NetworkPolicies, the Pods and Namespaces they select, and Leases.
+/// NetworkPolicies and ClusterNetworkPolicies, the Pods and Namespaces they select, and
+/// Leases.
 fn agent_role() -> Value {
     const READ: &[&str] = &["get", "list", "watch"];
     json!({"metadata": {"name": AGENT_ROLE},
@@ -108,6 +109,7 @@ fn agent_role() -> Value {
         rule(&["discovery.k8s.io"], &["endpointslices"], READ),
         rule(&["", "events.k8s.io"], &["events"], &["create", "patch", "update"]),
         rule(&["networking.k8s.io"], &["networkpolicies"], READ),
+        rule(&["policy.networking.k8s.io"], &["clusternetworkpolicies"], READ),
         rule(&["coordination.k8s.io"], &["leases"],
             &["get", "list", "watch", "create", "update", "patch"]),
     ]})
