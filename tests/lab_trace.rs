@@ -253,4 +253,53 @@ fn lab_trace_names_healthy_paths_and_each_broken_layer() {
         true,
         &["ok: every layer passes"],
     );
+
+    // The drills, one after another on the same lab: each breaks, is named, is restored.
+    let list = lab.ok(&["drill", "--list"]);
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "selector-mismatch",
+            "readiness-failing",
+            "dns-down",
+            "dns-egress-blocked",
+            "etp-local-no-endpoint"
+        ],
+        "{list}"
+    );
+    let out = lab.ok(&["drill", "all"]);
+    for (drill, layer) in [
+        ("selector-mismatch", "endpoints"),
+        ("readiness-failing", "endpoints"),
+        ("dns-down", "dns"),
+        ("dns-egress-blocked", "dns"),
+        ("etp-local-no-endpoint", "entry"),
+    ] {
+        let section = out
+            .split(&format!("=== drill {drill}:"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{drill} did not run:\n{out}"));
+        let section = section.split("=== drill").next().unwrap();
+        assert!(
+            section.contains(&format!("--- trace named {layer} as expected")),
+            "{drill}:\n{section}"
+        );
+        assert!(section.contains("--- restored"), "{drill}:\n{section}");
+    }
+    assert!(
+        out.contains("readiness probe failing (tcpSocket :9999)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("kube-system/kube-dns has no ready endpoint"),
+        "{out}"
+    );
+    assert!(
+        out.contains("selected by policy drill/client-egress (egress)"),
+        "{out}"
+    );
 }

@@ -10,6 +10,7 @@ mod apply;
 mod client;
 mod container_logger;
 mod control;
+mod drill;
 mod exec;
 mod gateway;
 mod get;
@@ -87,6 +88,7 @@ enum Verb {
     Stop(control::StopArgs),
     Start(control::StartArgs),
     Kubelet(kubelet::KubeletArgs),
+    Drill(drill::DrillArgs),
     #[command(hide = true)]
     ContainerLogger(container_logger::ContainerLoggerArgs),
     /// Run a lab's control plane in the foreground (what `up` starts in the background)
@@ -116,6 +118,7 @@ pub fn run(cmd: LabCommand) -> anyhow::Result<()> {
         Verb::Stop(args) => control::stop(&common.existing()?, args),
         Verb::Start(args) => control::start(&common.existing()?, args),
         Verb::Kubelet(args) => kubelet::run(args),
+        Verb::Drill(args) => runtime()?.block_on(drill::run(&common.existing()?, args)),
         Verb::ContainerLogger(args) => container_logger::run(args),
         Verb::Daemon => daemon(&common.existing()?),
     }

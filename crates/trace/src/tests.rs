@@ -231,3 +231,11 @@ fn json_names_layers_and_verdicts() {
     assert_eq!(v["layers"][3]["layer"], "proxy");
     assert_eq!(v["layers"][3]["verdict"], "ok");
 }
+
+#[test]
+fn pod_to_another_nodes_node_port_is_translated_on_that_node() {
+    let r = run(&cluster(), "default/client", "node-2:30080");
+    healthy(&r);
+    let proxy = r.layer(LayerName::Proxy).unwrap().evidence.join("\n");
+    assert!(proxy.starts_with("node node-2:"), "{r}");
+}

@@ -362,17 +362,22 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// The node whose rules the packet meets first: the source's, or for a packet from
-    /// outside the node it is sent to.
+    /// The node whose rules decide the packet's DNAT: the NodePort's node, else the
+    /// source's, or for a packet from outside the node it is sent to.
     pub fn first_node(&self, dest: &Dest<'_>) -> Option<String> {
+        // A NodePort is answered by the node it is sent to (a source node's own rules
+        // match only its own addresses).
+        if let Dest::Service {
+            via: Via::NodePort { node, .. },
+            ..
+        } = dest
+        {
+            return Some(node.clone());
+        }
         if let Some(n) = &self.source.node {
             return Some(n.clone());
         }
         match dest {
-            Dest::Service {
-                via: Via::NodePort { node, .. },
-                ..
-            } => Some(node.clone()),
             Dest::Node { name, .. } => Some(name.clone()),
             Dest::Service {
                 via: Via::LoadBalancer(ip) | Via::ExternalIp(ip),
