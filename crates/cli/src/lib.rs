@@ -5,6 +5,7 @@ pub mod agent;
 pub mod cni;
 pub mod dns;
 pub mod gateway;
+pub mod install;
 pub mod lab;
 pub mod workload;
 
@@ -28,6 +29,8 @@ pub enum Command {
     Cni(cni::CniCommand),
     Dns(dns::DnsCommand),
     Gateway(gateway::GatewayCommand),
+    Install(install::InstallCommand),
+    Uninstall(install::UninstallCommand),
     Lab(lab::LabCommand),
     Workload(workload::WorkloadCommand),
 }
@@ -38,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cni(cmd) => cni::run(cmd),
         Command::Dns(cmd) => dns::run(cmd),
         Command::Gateway(cmd) => gateway::run(cmd),
+        Command::Install(cmd) => install::install(cmd),
+        Command::Uninstall(cmd) => install::uninstall(cmd),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),
     }
