@@ -90,6 +90,17 @@ fn check_roles(lab: &Lab, node: &str, component: Component, roles: &[lab::instal
     full.wait_working(lab);
     full.stop();
     for (n, variant) in variants(roles).into_iter().enumerate() {
+        if matches!(component, Component::Agent) {
+            // Each probe must create its Lease, not take over the last one's.
+            lab.kubectl_ok(&[
+                "delete",
+                "lease",
+                "-n",
+                "kube-system",
+                "-l",
+                "podnet.io/l2-announce",
+            ]);
+        }
         let probe = Probe::start(lab, component, node, &n.to_string(), &variant.roles);
         probe.wait_denied(&variant.verb, &variant.resource);
         probe.stop();
