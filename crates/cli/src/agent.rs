@@ -52,6 +52,8 @@ use podnet_agent_routing::{Config, Mode};
         podnet agent --node node-1 --l2-announce=false      # MetalLB announces instead\n  \
         podnet agent --node node-1 --routing bgp --bgp-peer 172.18.0.254 --bgp-peer-asn 64512 --bgp-asn 64513\n  \
         curl -s localhost:10256/healthz; curl -s localhost:10249/metrics\n\n\
+        Every option with an environment variable (PODNET_*) takes it from there too: the \
+        DaemonSet in deploy/podnet-agent.yaml sets them from the podnet-config ConfigMap.\n\
         Logs go to stderr; set RUST_LOG=info to see every change it makes."
 )]
 pub struct AgentCommand {
@@ -62,10 +64,15 @@ pub struct AgentCommand {
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// How pod traffic crosses to other nodes: vxlan, host-gw or bgp (needs --bgp-peer).
-    #[arg(long, default_value = "vxlan", value_parser = ["vxlan", "host-gw", "bgp"])]
+    #[arg(long, env = "PODNET_ROUTING", default_value = "vxlan", value_parser = ["vxlan", "host-gw", "bgp"])]
     pub routing: String,
     /// The cluster's pod CIDR: traffic to it is never masqueraded.
-    #[arg(long, default_value = "10.244.0.0/16", value_name = "CIDR")]
+    #[arg(
+        long,
+        env = "PODNET_CLUSTER_CIDR",
+        default_value = "10.244.0.0/16",
+        value_name = "CIDR"
+    )]
     pub cluster_cidr: Ipv4Net,
     /// Seconds between full reconciles (routes and proxy rules), which repair changes made
     /// behind the agent's back.
@@ -77,7 +84,12 @@ pub struct AgentCommand {
     pub min_sync_period: Duration,
     /// Service proxy mode: nftables, iptables, ipvs (refused on kernels without IPVS) or
     /// none.
-    #[arg(long, default_value = "nftables", value_name = "MODE")]
+    #[arg(
+        long,
+        env = "PODNET_PROXY_MODE",
+        default_value = "nftables",
+        value_name = "MODE"
+    )]
     pub proxy_mode: ProxyMode,
     /// Which local addresses accept NodePort traffic: `primary` (the node's InternalIP; the
     /// nftables default) or a comma-separated list of CIDRs (`0.0.0.0/0`: every local

@@ -14,6 +14,8 @@ use podnet_cni_spec::{CniArgs, ValidAttachment};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha512};
 
+mod install;
+
 /// Run a CNI network's plugins on a network namespace (what cnitool does)
 #[derive(Debug, Args)]
 pub struct CniCommand {
@@ -45,6 +47,9 @@ enum Verb {
     #[command(after_help = "Example:\n  \
         podnet cni status podnet --conf-dir examples/cni --cni-path target/debug:/usr/lib/cni")]
     Status(NetworkArgs),
+    /// Install the CNI plugins and this node's conflist on the host (the agent
+    /// DaemonSet's init container)
+    Install(install::InstallArgs),
 }
 
 /// Where configs, plugins and the result cache are.
@@ -102,6 +107,7 @@ struct GcArgs {
 
 pub fn run(cmd: CniCommand) -> anyhow::Result<()> {
     match cmd.verb {
+        Verb::Install(a) => return install::run(a),
         Verb::Add(a) => {
             let (cni, list, rt) = a.prepare(true)?;
             let result = cni.add_network_list(&list, &rt).map_err(|e| {

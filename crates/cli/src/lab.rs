@@ -5,22 +5,22 @@
 //! (kube-rs), so kubectl is optional, and `exec`/`node-exec`/`external-exec`/`logs`/
 //! `stop`/`start` reach into the lab.
 
-mod addons;
+pub(crate) mod addons;
 mod apply;
-mod client;
+pub(crate) mod client;
 mod container_logger;
 mod control;
 mod drill;
 mod exec;
-mod gateway;
+pub(crate) mod gateway;
 mod get;
 mod info;
 mod kubelet;
 mod logs;
-mod manifest;
+pub(crate) mod manifest;
 mod network_policy_api;
 mod pods;
-mod progress;
+pub(crate) mod progress;
 mod up;
 
 use std::path::PathBuf;

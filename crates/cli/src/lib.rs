@@ -5,6 +5,7 @@ pub mod agent;
 pub mod cni;
 pub mod dns;
 pub mod gateway;
+pub mod install;
 pub mod lab;
 pub mod trace;
 pub mod workload;
@@ -29,6 +30,8 @@ pub enum Command {
     Cni(cni::CniCommand),
     Dns(dns::DnsCommand),
     Gateway(gateway::GatewayCommand),
+    Install(install::InstallCommand),
+    Uninstall(install::UninstallCommand),
     Lab(lab::LabCommand),
     Trace(trace::TraceCommand),
     Workload(workload::WorkloadCommand),
@@ -40,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cni(cmd) => cni::run(cmd),
         Command::Dns(cmd) => dns::run(cmd),
         Command::Gateway(cmd) => gateway::run(cmd),
+        Command::Install(cmd) => install::install(cmd),
+        Command::Uninstall(cmd) => install::uninstall(cmd),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Trace(cmd) => trace::run(cmd),
         Command::Workload(cmd) => workload::run(cmd),

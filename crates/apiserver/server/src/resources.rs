@@ -115,7 +115,7 @@ macro_rules! resource {
 }
 
 use k8s_openapi::api::{apps, batch, coordination, core, discovery, events, networking};
-use k8s_openapi::api::{authentication, authorization, rbac};
+use k8s_openapi::api::{authentication, authorization, policy, rbac};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 
 pub static RESOURCES: &[ResourceType] = &[
@@ -170,6 +170,9 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!(networking::v1::IngressClass, "networking.k8s.io", "ingressclasses",
         "ingressclass", namespaced: false, short: &[], categories: &[], status: false,
         scale: false, fields: &[], validate: validate::ingress_class),
+    resource!(policy::v1::PodDisruptionBudget, "policy", "poddisruptionbudgets",
+        "poddisruptionbudget", namespaced: true, short: &["pdb"], categories: &[],
+        status: true, scale: false, fields: &[], validate: validate::pod_disruption_budget),
     resource!(coordination::v1::Lease, "coordination.k8s.io", "leases", "lease",
         namespaced: true, short: &[], categories: &[], status: false, scale: false,
         fields: &[], validate: validate::lease),

@@ -7,6 +7,7 @@ mod core;
 mod identity;
 mod names;
 mod networking;
+mod policy;
 mod rbac;
 
 pub use self::apps::{controller_revision, daemon_set, deployment, replica_set, stateful_set};
@@ -14,6 +15,7 @@ pub use self::batch::{cron_job, job};
 pub use self::core::{config_map, namespace, node, pod, pod_spec, service};
 pub use self::identity::{secret, secret_update, service_account};
 pub use self::networking::{endpoint_slice, ingress, ingress_class, lease, network_policy};
+pub use self::policy::pod_disruption_budget;
 pub use self::rbac::{
     binding_update, cluster_role, cluster_role_binding, review, role, role_binding,
 };

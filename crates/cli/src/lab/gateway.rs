@@ -20,10 +20,10 @@ macro_rules! crd {
 }
 
 /// The deploy manifest of `podnet gateway`.
-const GATEWAY: &str = include_str!("../../../gateway/controller/deploy/gateway.yaml");
+pub(crate) const GATEWAY: &str = include_str!("../../../gateway/controller/deploy/gateway.yaml");
 
 /// Gateway API's standard channel, as its release installs it.
-const GATEWAY_API_CRDS: [(&str, &str); 10] = [
+pub(crate) const GATEWAY_API_CRDS: [(&str, &str); 10] = [
     crd!("gatewayclasses"),
     crd!("gateways"),
     crd!("httproutes"),

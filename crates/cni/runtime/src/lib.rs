@@ -20,10 +20,12 @@ mod cni_config;
 pub mod conf;
 mod error;
 mod plugin_conf;
+mod podnet_network;
 mod runtime_conf;
 
 pub use cache::CachedAttachment;
 pub use cni_config::{CniConfig, DEFAULT_CACHE_DIR};
 pub use conf::NetworkList;
 pub use error::{Error, Verb};
+pub use podnet_network::{PODNET_CONFLIST, podnet_network};
 pub use runtime_conf::RuntimeConf;

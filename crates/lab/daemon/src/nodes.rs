@@ -11,7 +11,6 @@ use k8s_openapi::api::core::v1::Node;
 use podnet_lab_config::{Cluster, RoutingMode};
 use podnet_lab_controllers::CancellationToken;
 use podnet_lab_topology::{EXTERNAL_IP, NodePlan, Plan};
-use serde_json::json;
 
 use crate::error::DaemonError;
 use crate::external_dns;
@@ -130,40 +129,23 @@ async fn wait_pod_cidr(
     }
 }
 
-/// The node's CNI network: podnet-cni on bridge cni0 (hairpin on, so a pod reaches itself
-/// through a Service), then portmap for hostPorts. The pods' MTU leaves room for the
-/// overlay's headers in vxlan mode, as flannel's subnet file tells its CNI config.
+/// The node's CNI network (podnet's conflist, as `podnet cni install` writes it on a real
+/// node). The pods' MTU leaves room for the overlay's headers in vxlan mode, as flannel's
+/// subnet file tells its CNI config.
 fn write_conflist(side: &NodeSide, node: &NodePlan, pod_cidr: &str) -> Result<(), DaemonError> {
     let dir = side.lab.node_dir(&node.name);
     let mtu = match side.cluster.networking.routing_mode {
         RoutingMode::Vxlan => 1450,
         RoutingMode::HostGw | RoutingMode::Bgp => 1500,
     };
-    let conflist = json!({
-        "cniVersion": "1.0.0",
-        "name": "podnet",
-        "plugins": [
-            {
-                "type": "podnet-cni",
-                "bridge": "cni0",
-                "isGateway": true,
-                "ipMasq": false,
-                "hairpinMode": true,
-                "mtu": mtu,
-                "ipam": {
-                    "type": "podnet-ipam",
-                    "dataDir": dir.join("ipam"),
-                    "ranges": [[{"subnet": pod_cidr}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
-                },
-            },
-            {"type": "portmap", "capabilities": {"portMappings": true}, "snat": true},
-        ],
-    });
+    let conflist = podnet_cni_runtime::podnet_network(pod_cidr, mtu, Some(&dir.join("ipam")));
     let conf_dir = dir.join("cni");
     std::fs::create_dir_all(&conf_dir).map_err(DaemonError::io(&conf_dir))?;
     let text = serde_json::to_string_pretty(&conflist).expect("JSON");
-    write_atomic(&conf_dir.join("10-podnet.conflist"), text.as_bytes())
+    write_atomic(
+        &conf_dir.join(podnet_cni_runtime::PODNET_CONFLIST),
+        text.as_bytes(),
+    )
 }
 
 fn agent_args(side: &NodeSide, node: &NodePlan) -> Vec<OsString> {

@@ -52,8 +52,13 @@ pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
             _ => Ok(Launch::Host { argv }),
         };
     }
-    if emulation == Some(Emulation::PodnetGateway) {
-        let argv = effective_argv(spec, &["podnet", "gateway"], &[]);
+    let podnet_entrypoint: Option<&[&str]> = match emulation {
+        Some(Emulation::PodnetGateway) => Some(&["podnet", "gateway"]),
+        Some(Emulation::Podnet) => Some(&["podnet"]),
+        _ => None,
+    };
+    if let Some(entrypoint) = podnet_entrypoint {
+        let argv = effective_argv(spec, entrypoint, &[]);
         return Ok(match argv.split_first() {
             Some((exe, rest)) if exe == "podnet" => Launch::Podnet {
                 argv: rest.to_vec(),
@@ -100,7 +105,7 @@ pub fn launch_for(spec: &ContainerSpec<'_>) -> Result<Launch> {
         Some(Emulation::Httpbin) => Workload::Httpbin(HttpbinArgs { port: 80 }),
         Some(Emulation::Shell) => return Ok(host(&["sh"])),
         Some(Emulation::Curl) => return Ok(host(&["curl"])),
-        Some(Emulation::Agnhost | Emulation::PodnetGateway) | None => {
+        Some(Emulation::Agnhost | Emulation::PodnetGateway | Emulation::Podnet) | None => {
             return Err(Error::ImageNotEmulated {
                 image: spec.image.to_owned(),
             });
@@ -332,6 +337,29 @@ mod tests {
             };
             assert_eq!(workload.name(), argv[0], "{image}");
         }
+    }
+
+    #[test]
+    fn the_podnet_image_runs_podnet_with_its_args() {
+        let l = launch(
+            "ghcr.io/podnet/podnet:0.1.0",
+            &[],
+            &["agent", "--routing", "vxlan"],
+            &[],
+        );
+        assert_eq!(
+            l.unwrap(),
+            Launch::Podnet {
+                argv: strings(&["agent", "--routing", "vxlan"])
+            }
+        );
+        let l = launch("ghcr.io/podnet/podnet", &["podnet", "dns"], &[], &[]);
+        assert_eq!(
+            l.unwrap(),
+            Launch::Podnet {
+                argv: strings(&["dns"])
+            }
+        );
     }
 
     #[test]

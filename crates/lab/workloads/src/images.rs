@@ -32,6 +32,9 @@ pub enum Emulation {
     /// podnet's own gateway image: ENTRYPOINT `podnet gateway`, the container's `args`
     /// after it.
     PodnetGateway,
+    /// podnet's own image (deploy/: the agent, the CNI installer, the DNS): ENTRYPOINT
+    /// `podnet`, the container's `args` after it.
+    Podnet,
 }
 
 /// One row of the table.
@@ -131,6 +134,10 @@ pub const IMAGES: &[EmulatedImage] = &[
     EmulatedImage {
         repositories: &["ghcr.io/podnet/gateway"],
         emulation: Emulation::PodnetGateway,
+    },
+    EmulatedImage {
+        repositories: &["ghcr.io/podnet/podnet"],
+        emulation: Emulation::Podnet,
     },
 ];
 

@@ -211,7 +211,7 @@ fn durations() {
 /// cluster's DNS address with CoreDNS's port names, its probes hit the endpoints served.
 #[test]
 fn deploy_manifest_is_consistent() {
-    let text = include_str!("../../deploy/kube-dns.yaml");
+    let text = include_str!("../../../../../deploy/podnet-dns.yaml");
     let docs: Vec<serde_json::Value> = serde_yaml_ng::Deserializer::from_str(text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
@@ -251,8 +251,8 @@ fn deploy_manifest_is_consistent() {
     let pod = &dep["spec"]["template"];
     assert_eq!(pod["metadata"]["labels"]["k8s-app"], "kube-dns");
     let c = &pod["spec"]["containers"][0];
-    assert_eq!(c["command"][0], "{{PODNET}}");
-    assert_eq!(c["command"][1], "dns");
+    assert_eq!(c["image"], "ghcr.io/podnet/podnet:0.1.0");
+    assert_eq!(c["args"][0], "dns");
     assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/ready");
     assert_eq!(
         c["readinessProbe"]["httpGet"]["port"],

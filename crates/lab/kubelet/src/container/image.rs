@@ -32,6 +32,7 @@ pub(crate) fn image_use(c: &Container) -> ImageUse {
                     row.emulation,
                     podnet_lab_workloads::images::Emulation::Agnhost
                         | podnet_lab_workloads::images::Emulation::PodnetGateway
+                        | podnet_lab_workloads::images::Emulation::Podnet
                 ) =>
         {
             ImageUse::Emulated
