@@ -7,16 +7,22 @@
 //! - first-connection latency (TCP connect through a ClusterIP) at 10 / 1k / 10k / 30k
 //!   Services, probed at the Service that comes LAST in the rule order (iptables walks
 //!   KUBE-SERVICES in order: the last Service pays for every rule before it);
-//! - the proxy's memory: the RSS of a separate process (this bench re-run as a child) that
-//!   holds the proxy's state, plan and applied rules for 30k Services after its sync.
+//! - where the time of each operation went at the largest size (watch events into the
+//!   state, plan, read-back, render, diff, encode, kernel, conntrack);
+//! - the agent's memory: a real `podnet agent` process (VmHWM and VmRSS from /proc) that
+//!   programmed 30k Services from an API server holding them (`support/proxy_agent.rs`).
 //!
 //! Everything runs inside network namespaces the bench creates (through the same `Engine`
 //! the agent runs); the machine's own network is not touched. Needs root.
 //!
 //!     cargo bench --bench proxy_sync                       # 1k,10k,30k
 //!     PODNET_BENCH_SIZES=1000,10000 cargo bench --bench proxy_sync
+//!     PODNET_BENCH_MODES=nftables PODNET_BENCH_LATENCY_SIZES= PODNET_BENCH_RSS_SERVICES=0 …
 //!
 //! Adding a mode: one more entry in [`columns`].
+
+#[path = "support/proxy_agent.rs"]
+mod proxy_agent;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -26,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use podnet_agent_proxy::fixture::{self, NODE, endpoint, service, slice};
 use podnet_agent_proxy::nftables::NftBackend;
-use podnet_agent_proxy::{Backend, Engine, NodeInfo, NodePortAddressConfig};
+use podnet_agent_proxy::{Backend, Engine, NodeInfo, NodePortAddressConfig, SyncPhases};
 use podnet_conntrack::Conntrack;
 use podnet_k8s_model::{EndpointSliceInfo, Service};
 use podnet_test_util::Netns;
@@ -88,23 +94,36 @@ fn nth(i: u32) -> (Service, EndpointSliceInfo) {
 }
 
 fn engine(ns: &Netns, col: &Column, n: u32) -> Engine {
+    engine_timed(ns, col, n).0
+}
+
+/// The engine holding `n` Services, and how long putting them into its state took (what
+/// the agent does with the watches' initial lists).
+fn engine_timed(ns: &Netns, col: &Column, n: u32) -> (Engine, Duration) {
     let node = node();
     let mut e = Engine::new(
         node.clone(),
         (col.make)(ns.path(), &node),
         Conntrack::new(Some(ns.path())),
     );
-    for i in 0..n {
-        let (svc, sl) = nth(i);
+    let objects: Vec<_> = (0..n).map(nth).collect();
+    let t = Instant::now();
+    for (svc, sl) in objects {
         e.state_mut().upsert_service(svc);
         e.state_mut().upsert_slice(sl);
     }
-    e
+    (e, t.elapsed())
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// The median round of `rounds` by duration, and its phases.
+fn median_round(mut rounds: Vec<(Duration, SyncPhases)>) -> (Duration, SyncPhases) {
+    rounds.sort_by_key(|r| r.0);
+    rounds[rounds.len() / 2]
 }
 
 fn ms(d: Duration) -> String {
@@ -119,18 +138,22 @@ struct SyncFigures {
     service_add: Duration,
     service_remove: Duration,
     rules: usize,
+    /// Watch events into the state (all `n` Services and slices).
+    state: Duration,
+    /// Each operation's phases (the median round's for the repeated ones).
+    phases: Vec<(&'static str, SyncPhases)>,
 }
 
 fn sync_figures(col: &Column, n: u32) -> SyncFigures {
     let ns = Netns::new(&format!("bench-{}", col.name));
-    let mut e = engine(&ns, col, n);
+    let (mut e, state) = engine_timed(&ns, col, n);
     let t = Instant::now();
     let report = e.sync(false).expect("full sync");
     let full = t.elapsed();
     let t = Instant::now();
-    e.sync(true).expect("resync");
+    let resync_report = e.sync(true).expect("resync");
     let resync = t.elapsed();
-    let mut times = Vec::new();
+    let mut rounds = Vec::new();
     for round in 0..5u32 {
         // One endpoint of one Service is replaced by another.
         let target = (round * 7919) % n;
@@ -139,10 +162,10 @@ fn sync_figures(col: &Column, n: u32) -> SyncFigures {
         e.state_mut().upsert_slice(sl);
         let t = Instant::now();
         let r = e.sync(false).expect("partial sync");
-        times.push(t.elapsed());
+        rounds.push((t.elapsed(), r.stats.phases));
         assert_eq!(r.changed_ports, 1);
     }
-    let max = *times.iter().max().expect("rounds");
+    let max = rounds.iter().map(|r| r.0).max().expect("rounds");
     let (mut adds, mut removes) = (Vec::new(), Vec::new());
     for round in 0..5u32 {
         // A Service beyond the first n comes and goes.
@@ -151,21 +174,57 @@ fn sync_figures(col: &Column, n: u32) -> SyncFigures {
         e.state_mut().upsert_service(svc);
         e.state_mut().upsert_slice(sl);
         let t = Instant::now();
-        e.sync(false).expect("service added");
-        adds.push(t.elapsed());
+        let r = e.sync(false).expect("service added");
+        adds.push((t.elapsed(), r.stats.phases));
         e.state_mut().remove_service(&name);
         let t = Instant::now();
-        e.sync(false).expect("service removed");
-        removes.push(t.elapsed());
+        let r = e.sync(false).expect("service removed");
+        removes.push((t.elapsed(), r.stats.phases));
     }
+    let (one_endpoint, one_phases) = median_round(rounds);
+    let (service_add, add_phases) = median_round(adds);
+    let (service_remove, remove_phases) = median_round(removes);
     SyncFigures {
         full,
         resync,
-        one_endpoint: median(times),
+        one_endpoint,
         one_endpoint_max: max,
-        service_add: median(adds),
-        service_remove: median(removes),
+        service_add,
+        service_remove,
         rules: report.stats.rules,
+        state,
+        phases: vec![
+            ("full sync", report.stats.phases),
+            ("no-change resync", resync_report.stats.phases),
+            ("1-endpoint p50", one_phases),
+            ("svc add p50", add_phases),
+            ("svc remove p50", remove_phases),
+        ],
+    }
+}
+
+/// Where the time of each operation went, one row per operation.
+fn print_phases(mode: &str, n: u32, f: &SyncFigures) {
+    println!(
+        "\nwhere the time went, {mode} at {n} Services (watch events into the state: {})",
+        ms(f.state)
+    );
+    println!(
+        "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "operation", "plan", "read", "render", "diff", "encode", "kernel", "conntrack"
+    );
+    for (op, p) in &f.phases {
+        println!(
+            "{:<18} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            op,
+            ms(p.plan),
+            ms(p.read),
+            ms(p.render),
+            ms(p.diff),
+            ms(p.encode),
+            ms(p.kernel),
+            ms(p.conntrack)
+        );
     }
 }
 
@@ -228,59 +287,19 @@ fn connect_latency(col: &Column, n: u32) -> Duration {
     .expect("netns")
 }
 
-/// The RSS of a separate process that holds the proxy for `n` Services of `col` after its
-/// sync: this bench re-run as a child (`PODNET_BENCH_RSS_CHILD=mode:n`).
-fn proxy_process_rss_kib(col: &Column, n: u32) -> u64 {
-    let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
-        .env("PODNET_BENCH_RSS_CHILD", format!("{}:{n}", col.name))
-        .output()
-        .expect("running the child");
-    assert!(
-        out.status.success(),
-        "child: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("the child's RSS in KiB")
-}
-
-/// In the child: program `n` Services, keep the proxy, print this process's RSS.
-fn rss_child(spec: &str) {
-    let (mode, n) = spec.split_once(':').expect("mode:n");
-    let n: u32 = n.parse().expect("n");
-    let cols = columns();
-    let col = cols.iter().find(|c| c.name == mode).expect("a mode");
-    let ns = Netns::new("bench-mem");
-    let mut e = engine(&ns, col, n);
-    e.sync(false).expect("sync");
-    println!("{}", rss_kib());
-    drop(e);
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn main() {
-    if let Ok(spec) = std::env::var("PODNET_BENCH_RSS_CHILD") {
-        return rss_child(&spec);
-    }
     podnet_test_util::sweep_leftovers();
     let sizes: Vec<u32> = std::env::var("PODNET_BENCH_SIZES")
         .unwrap_or_else(|_| "1000,10000,30000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let cols = columns();
+    // `PODNET_BENCH_MODES=nftables`: only those modes (all by default).
+    let modes = std::env::var("PODNET_BENCH_MODES").unwrap_or_default();
+    let cols: Vec<Column> = columns()
+        .into_iter()
+        .filter(|c| modes.is_empty() || modes.split(',').any(|m| m.trim() == c.name))
+        .collect();
     println!(
         "service proxy sync ({} Services × 3 endpoints each)",
         sizes
@@ -301,6 +320,7 @@ fn main() {
         "svc add p50",
         "svc remove p50"
     );
+    let mut breakdowns = Vec::new();
     for col in &cols {
         for &n in &sizes {
             let f = sync_figures(col, n);
@@ -316,7 +336,13 @@ fn main() {
                 ms(f.service_add),
                 ms(f.service_remove)
             );
+            if Some(&n) == sizes.iter().max() {
+                breakdowns.push((col.name, n, f));
+            }
         }
+    }
+    for (mode, n, f) in &breakdowns {
+        print_phases(mode, *n, f);
     }
     println!(
         "\nfirst-connection latency through a ClusterIP, the Service last in rule order (TCP connect, median of 300)"
@@ -342,14 +368,15 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30_000);
-    println!(
-        "\nproxy process RSS holding {rss_n} Services (a separate process: state, plan, applied rules)"
-    );
-    for col in &cols {
+    println!("\npodnet agent process memory with {rss_n} Services × 3 endpoints in the API server");
+    for col in cols.iter().filter(|_| rss_n > 0) {
+        let m = proxy_agent::agent_memory(col.name, rss_n);
         println!(
-            "{:<10} {:.1} MiB",
+            "{:<10} VmHWM {:.1} MiB, VmRSS {:.1} MiB (all programmed {:.1} s after its start)",
             col.name,
-            proxy_process_rss_kib(col, rss_n) as f64 / 1024.0
+            m.hwm_kib as f64 / 1024.0,
+            m.rss_kib as f64 / 1024.0,
+            m.programmed_after.as_secs_f64()
         );
     }
 }

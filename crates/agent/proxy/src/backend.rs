@@ -28,6 +28,43 @@ pub struct SyncStats {
     /// Lines of the transaction written to the kernel.
     pub transaction_lines: usize,
     pub duration: Duration,
+    /// Where the time went (the phases a mode does not measure stay zero).
+    pub phases: SyncPhases,
+}
+
+/// Where one sync's time went, phase by phase: what to optimise first, and what a slow sync
+/// in the agent's log was waiting for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncPhases {
+    /// The engine re-planning the dirty Services.
+    pub plan: Duration,
+    /// Reading back what the kernel holds (names of chains and sets, the generation).
+    pub read: Duration,
+    /// Rendering the plan into the mode's objects.
+    pub render: Duration,
+    /// Turning the desired objects into a transaction (the diff against what was applied).
+    pub diff: Duration,
+    /// Encoding the transaction for the kernel.
+    pub encode: Duration,
+    /// The kernel taking the transaction.
+    pub kernel: Duration,
+    /// Deleting stale conntrack entries.
+    pub conntrack: Duration,
+}
+
+// === impl SyncPhases ===
+
+impl SyncPhases {
+    /// Adds `other`'s phases (one sync per address family).
+    pub fn add(&mut self, other: &SyncPhases) {
+        self.plan += other.plan;
+        self.read += other.read;
+        self.render += other.render;
+        self.diff += other.diff;
+        self.encode += other.encode;
+        self.kernel += other.kernel;
+        self.conntrack += other.conntrack;
+    }
 }
 
 /// One proxy mode: renders the plan and applies it, one atomic transaction per sync.

@@ -94,6 +94,7 @@ impl Engine {
         let dirty = self.state.take_dirty();
         let changes = self.plan.update(&self.state, &self.node, &dirty);
         self.pending.extend(changes);
+        let plan_time = start.elapsed();
         let kind = if full || self.need_full {
             SyncKind::Full
         } else {
@@ -108,7 +109,7 @@ impl Engine {
                 duration: start.elapsed(),
             });
         }
-        let stats = match self.backend.sync(&self.plan, &self.pending, kind) {
+        let mut stats = match self.backend.sync(&self.plan, &self.pending, kind) {
             Ok(stats) => stats,
             Err(e) => {
                 self.need_full = true;
@@ -118,6 +119,7 @@ impl Engine {
         self.need_full = false;
         let applied = std::mem::take(&mut self.pending);
         // After the rules changed: entries created from now on already follow them.
+        let conntrack_start = Instant::now();
         let mut deleted = 0;
         for change in &applied {
             for filter in stale_flows(change) {
@@ -127,6 +129,8 @@ impl Engine {
                 }
             }
         }
+        stats.phases.plan = plan_time;
+        stats.phases.conntrack = conntrack_start.elapsed();
         Ok(SyncReport {
             kind,
             changed_ports: applied.len(),

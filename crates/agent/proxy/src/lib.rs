@@ -23,7 +23,7 @@ pub mod plan;
 mod stale;
 mod state;
 
-pub use backend::{Backend, SyncKind, SyncStats};
+pub use backend::{Backend, SyncKind, SyncPhases, SyncStats};
 pub use engine::{Engine, SyncReport};
 pub use error::{Error, Result};
 pub use node::{NodeInfo, NodePortAddressConfig, NodePortAddresses, family_of};

@@ -17,4 +17,4 @@ pub mod transaction;
 
 pub use backend::{NftBackend, cleanup};
 pub use names::{ChainNames, endpoint_chain_base, service_chain_base};
-pub use ruleset::Desired;
+pub use ruleset::{Applied, Desired};

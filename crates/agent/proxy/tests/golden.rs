@@ -3,7 +3,7 @@
 //! traced through it.
 
 use podnet_agent_proxy::fixture::{self, node};
-use podnet_agent_proxy::nftables::{NftBackend, transaction};
+use podnet_agent_proxy::nftables::{Applied, NftBackend, transaction};
 use podnet_agent_proxy::{NodePortAddressConfig, Plan, ServiceState};
 use podnet_k8s_model::AddressFamily;
 use podnet_nft::render::script;
@@ -31,7 +31,7 @@ fn nftables_every_feature_matches_golden() {
 fn nftables_full_transaction_matches_golden() {
     let backend = NftBackend::new(None, node(), NodePortAddressConfig::Primary);
     let d = backend.desired(&plan(), AddressFamily::V4);
-    let tx = script(&transaction::full(&d, &Default::default()));
+    let tx = script(&transaction::full(d, &Default::default()));
     golden("nftables-every-feature.tx", &tx);
     assert!(!tx.contains("vmap {"), "no anonymous verdict maps");
 }
@@ -65,7 +65,7 @@ fn nftables_partial_transaction_for_one_endpoint_gone_matches_golden() {
     let keys = changes.iter().map(|c| &c.key).collect();
     let tx = script(&transaction::partial(
         Family::Ip,
-        &before.ports,
+        &Applied::of(&before).ports,
         &after.ports,
         &keys,
     ));

@@ -33,7 +33,7 @@ fn table() -> Table {
     let backend = NftBackend::new(None, node(), NodePortAddressConfig::Primary);
     let d = backend.desired(&plan, AddressFamily::V4);
     let mut fake = Fake::new();
-    fake.execute(&transaction::full(&d, &Default::default()))
+    fake.execute(&transaction::full(d, &Default::default()))
         .unwrap();
     fake.table(&TableId::new(podnet_nft::types::Family::Ip, "kube-proxy"))
         .unwrap()

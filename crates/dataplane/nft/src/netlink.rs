@@ -11,7 +11,7 @@ mod linearize;
 mod wire;
 mod writer;
 
-pub use writer::NetlinkExecutor;
+pub use writer::{BatchTiming, NetlinkExecutor};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

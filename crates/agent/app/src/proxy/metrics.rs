@@ -229,6 +229,7 @@ mod tests {
                 chains: 3,
                 transaction_lines: 5,
                 duration: Duration::from_millis(3),
+                ..Default::default()
             },
             conntrack_deleted: 2,
             duration: Duration::from_millis(3),

@@ -343,6 +343,7 @@ impl FamilyProxier {
             elements: 0,
             transaction_lines: lines,
             duration: std::time::Duration::ZERO,
+            phases: Default::default(),
         };
         tracing::debug!(
             chains_written = filter.written + nat.written,

@@ -13,9 +13,9 @@ use podnet_nft::types::Family;
 use podnet_nft::{Executor, NetlinkExecutor, TableId, Transaction};
 
 use super::render::{TABLE, nft_family, render, render_port, skeleton};
-use super::ruleset::Desired;
+use super::ruleset::{Applied, AppliedPort, Desired};
 use super::transaction::{self, Existing};
-use crate::backend::{Backend, SyncKind, SyncStats};
+use crate::backend::{Backend, SyncKind, SyncPhases, SyncStats};
 use crate::error::Result;
 use crate::node::{NodeInfo, NodePortAddressConfig};
 use crate::plan::{Plan, PortChange};
@@ -27,7 +27,7 @@ pub struct NftBackend {
     node: NodeInfo,
     node_ports: NodePortAddressConfig,
     /// What the last successful sync applied, per family.
-    applied: BTreeMap<AddressFamily, Desired>,
+    applied: BTreeMap<AddressFamily, Applied>,
 }
 
 // === impl NftBackend ===
@@ -86,12 +86,22 @@ impl NftBackend {
         Ok(self.nft.applied_generation() == Some(self.nft.generation()?))
     }
 
+    /// Applies `tx` and counts its encoding and the kernel's share in `phases`.
+    fn execute(&mut self, tx: &Transaction, phases: &mut SyncPhases) -> Result<()> {
+        let result = self.nft.execute(tx);
+        let batch = self.nft.last_batch();
+        phases.encode += batch.encode;
+        phases.kernel += batch.kernel;
+        result.map_err(Into::into)
+    }
+
     fn sync_family(
         &mut self,
         plan: &Plan,
         changes: &[PortChange],
         kind: SyncKind,
         family: AddressFamily,
+        phases: &mut SyncPhases,
     ) -> Result<usize> {
         let fam = nft_family(family);
         let np = self
@@ -103,20 +113,31 @@ impl NftBackend {
             .get(&family)
             .is_some_and(|d| d.skeleton == skel);
         let unchanged = same_skeleton && changes.iter().all(|c| c.key.family != family);
-        if kind == SyncKind::Full && unchanged && self.kernel_holds_applied(family)? {
-            // A periodic resync in which nothing changed: what was applied is what the plan
-            // renders (partial syncs keep it so), and the kernel still holds it.
-            return Ok(0);
+        if kind == SyncKind::Full && unchanged {
+            let t = Instant::now();
+            let holds = self.kernel_holds_applied(family)?;
+            phases.read += t.elapsed();
+            if holds {
+                // A periodic resync in which nothing changed: what was applied is what the
+                // plan renders (partial syncs keep it so), and the kernel still holds it.
+                return Ok(0);
+            }
         }
         if !(kind == SyncKind::Partial && same_skeleton) {
+            let t = Instant::now();
             let desired = render(plan, &self.node, family, &np);
+            phases.render += t.elapsed();
+            let t = Instant::now();
             let existing = self.existing(fam)?;
-            let tx = transaction::full(&desired, &existing);
-            self.nft.execute(&tx)?;
-            self.applied.insert(family, desired);
+            phases.read += t.elapsed();
+            let t = Instant::now();
+            let applied = Applied::of(&desired);
+            let tx = transaction::full(desired, &existing);
+            phases.diff += t.elapsed();
+            self.execute(&tx, phases)?;
+            self.applied.insert(family, applied);
             return Ok(tx.ops.len());
         }
-        let applied = self.applied.get_mut(&family).expect("checked above");
         let keys: BTreeSet<_> = changes
             .iter()
             .map(|c| &c.key)
@@ -125,17 +146,23 @@ impl NftBackend {
         if keys.is_empty() {
             return Ok(0);
         }
+        let t = Instant::now();
         let mut new = BTreeMap::new();
         for k in &keys {
             if let Some(p) = plan.port(k) {
                 new.insert((*k).clone(), render_port(p, &self.node));
             }
         }
+        phases.render += t.elapsed();
+        let t = Instant::now();
+        let applied = self.applied.get(&family).expect("checked above");
         let tx = transaction::partial(fam, &applied.ports, &new, &keys);
-        self.nft.execute(&tx)?;
+        phases.diff += t.elapsed();
+        self.execute(&tx, phases)?;
+        let applied = self.applied.get_mut(&family).expect("checked above");
         for k in keys {
             match new.remove(k) {
-                Some(objs) => applied.ports.insert(k.clone(), objs),
+                Some(objs) => applied.ports.insert(k.clone(), AppliedPort::of(&objs)),
                 None => applied.ports.remove(k),
             };
         }
@@ -153,7 +180,7 @@ impl Backend for NftBackend {
         let start = Instant::now();
         let mut stats = SyncStats::default();
         for family in self.families(plan) {
-            let result = self.sync_family(plan, changes, kind, family);
+            let result = self.sync_family(plan, changes, kind, family, &mut stats.phases);
             if result.is_err() {
                 // Unknown kernel state: the next sync starts from scratch.
                 self.applied.remove(&family);

@@ -1,8 +1,11 @@
 //! The desired nftables state as typed podnet-nft objects: the table's fixed skeleton plus,
 //! per service port, the chains, affinity sets and map elements it owns. Kept per port so a
-//! partial sync can diff exactly the ports that changed.
+//! partial sync can diff exactly the ports that changed. What a sync applied is kept in a
+//! compact form ([`Applied`]): names and fingerprints instead of whole chains, so the agent
+//! does not hold a second copy of the table at tens of thousands of Services.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use podnet_nft::object::{Chain, ChainDecl, Element, Rule, SetDecl, Table};
 use podnet_nft::types::Family;
@@ -47,17 +50,74 @@ pub struct Skeleton {
     pub elements: Vec<SetElement>,
 }
 
-// === impl Desired ===
+/// What a partial sync needs to know of a port a sync applied: its chains and affinity sets
+/// by name with a fingerprint of their content (to tell whether they change), and its map
+/// and set elements (small, and deleted by key).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppliedPort {
+    pub chains: Vec<(String, u64)>,
+    pub affinity_sets: Vec<(String, u64)>,
+    pub elements: Vec<SetElement>,
+    pub rules: usize,
+}
 
-impl Desired {
-    pub fn rule_count(&self) -> usize {
-        self.skeleton.rules.len()
-            + self
+/// What the last successful sync applied of one family's table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub skeleton: Skeleton,
+    pub ports: BTreeMap<PortKey, AppliedPort>,
+}
+
+/// A fingerprint of `v`'s content (a 64-bit hash: a collision, which would hide a change
+/// from partial syncs, is as likely as never).
+pub fn fingerprint(v: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+/// A chain's fingerprint: its declaration and rules.
+pub fn chain_fingerprint(c: &Chain) -> u64 {
+    fingerprint(&(&c.decl, &c.rules))
+}
+
+// === impl AppliedPort ===
+
+impl AppliedPort {
+    pub fn of(o: &PortObjects) -> Self {
+        Self {
+            chains: o
+                .chains
+                .iter()
+                .map(|c| (c.decl.name.clone(), chain_fingerprint(c)))
+                .collect(),
+            affinity_sets: o
+                .affinity_sets
+                .iter()
+                .map(|s| (s.name.clone(), fingerprint(s)))
+                .collect(),
+            elements: o.elements.clone(),
+            rules: o.chains.iter().map(|c| c.rules.len()).sum(),
+        }
+    }
+}
+
+// === impl Applied ===
+
+impl Applied {
+    pub fn of(d: &Desired) -> Self {
+        Self {
+            skeleton: d.skeleton.clone(),
+            ports: d
                 .ports
-                .values()
-                .flat_map(|p| p.chains.iter())
-                .map(|c| c.rules.len())
-                .sum::<usize>()
+                .iter()
+                .map(|(k, o)| (k.clone(), AppliedPort::of(o)))
+                .collect(),
+        }
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.skeleton.rules.len() + self.ports.values().map(|p| p.rules).sum::<usize>()
     }
 
     pub fn element_count(&self) -> usize {
@@ -67,7 +127,11 @@ impl Desired {
     pub fn chain_count(&self) -> usize {
         self.skeleton.chains.len() + self.ports.values().map(|p| p.chains.len()).sum::<usize>()
     }
+}
 
+// === impl Desired ===
+
+impl Desired {
     /// The whole table as one podnet-nft [`Table`]: what golden files show (its `Display`)
     /// and what the packet tracer walks.
     pub fn table(&self) -> Table {

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use netlink_sys::Socket;
 
@@ -52,6 +53,17 @@ pub struct NetlinkExecutor {
     next_seq: u32,
     /// The ruleset generation right after this executor's last successful batch.
     applied_generation: Option<u32>,
+    /// Where the last batch's time went.
+    last_batch: BatchTiming,
+}
+
+/// Where one batch's time went: encoding it, and the kernel taking it (the `sendmsg` that
+/// carries it and the wait for the answers, through the namespace switch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchTiming {
+    pub encode: Duration,
+    pub kernel: Duration,
+    pub bytes: usize,
 }
 
 // === impl NetlinkExecutor ===
@@ -63,7 +75,13 @@ impl NetlinkExecutor {
             shapes: BTreeMap::new(),
             next_seq: 1,
             applied_generation: None,
+            last_batch: BatchTiming::default(),
         }
+    }
+
+    /// Where the last [`Executor::execute`] spent its time (zero if it wrote nothing).
+    pub fn last_batch(&self) -> BatchTiming {
+        self.last_batch
     }
 
     /// The namespace's nftables generation now: the kernel counts every committed batch, by
@@ -160,9 +178,11 @@ impl NetlinkExecutor {
 
 impl Executor for NetlinkExecutor {
     fn execute(&mut self, tx: &Transaction) -> Result<()> {
+        self.last_batch = BatchTiming::default();
         if tx.is_empty() {
             return Ok(());
         }
+        let start = Instant::now();
         let table = format!("{} {}", tx.table.family, tx.table.name);
         let target = format!("netlink in {}", self.label());
         let first_seq = self.next_seq;
@@ -177,6 +197,7 @@ impl Executor for NetlinkExecutor {
         })?;
         // The GETGEN after the batch takes the next number.
         self.next_seq = encoded.seqs.end.wrapping_add(1);
+        let encode = start.elapsed();
         tracing::debug!(
             netns = %self.label(),
             table = %table,
@@ -188,6 +209,11 @@ impl Executor for NetlinkExecutor {
         let answer = match &self.netns {
             None => run(),
             Some(path) => podnet_netns::run_in(path, run)?,
+        };
+        self.last_batch = BatchTiming {
+            encode,
+            kernel: start.elapsed() - encode,
+            bytes: encoded.bytes.len(),
         };
         let answer = answer.map_err(|detail| {
             self.shapes.remove(&tx.table);
