@@ -18,7 +18,7 @@ mod info;
 mod kubelet;
 mod logs;
 pub(crate) mod manifest;
-mod network_policy_api;
+pub(crate) mod network_policy_api;
 mod pods;
 pub(crate) mod progress;
 mod up;

@@ -15,6 +15,10 @@ const DEPLOY: &[(&str, &str)] = &[
         include_str!("../../../../deploy/loadbalancerippools.podnet.io.yaml"),
     ),
     (
+        crate::lab::network_policy_api::FILE,
+        crate::lab::network_policy_api::CRD,
+    ),
+    (
         "podnet-config.yaml",
         include_str!("../../../../deploy/podnet-config.yaml"),
     ),
@@ -24,10 +28,6 @@ const DEPLOY: &[(&str, &str)] = &[
     ),
     ("podnet-dns.yaml", crate::lab::addons::KUBE_DNS),
 ];
-
-/// The gateway's manifest serves the lab too, which adds its kubeconfig through this
-/// placeholder argument; a cluster's pods use their ServiceAccount instead.
-const LAB_KUBECONFIG_ARG: &str = "--kubeconfig={{KUBECONFIG}}";
 
 /// Every object to apply, with `sets` (`proxy-mode=iptables`) written into podnet-config.
 pub fn objects(sets: &[String], gateway: bool) -> anyhow::Result<Vec<Object>> {
@@ -39,11 +39,7 @@ pub fn objects(sets: &[String], gateway: bool) -> anyhow::Result<Vec<Object>> {
         for (file, text) in GATEWAY_API_CRDS {
             out.extend(manifest::parse(file, text)?);
         }
-        let mut objects = manifest::parse("gateway.yaml", GATEWAY)?;
-        for o in &mut objects {
-            drop_lab_kubeconfig(&mut o.value);
-        }
-        out.extend(objects);
+        out.extend(manifest::parse("gateway.yaml", GATEWAY)?);
     }
     let config = out
         .iter_mut()
@@ -85,17 +81,6 @@ fn apply_set(data: &mut Value, set: &str) -> anyhow::Result<()> {
     };
     *slot = Value::String(value.to_owned());
     Ok(())
-}
-
-fn drop_lab_kubeconfig(object: &mut Value) {
-    let Some(containers) = object["spec"]["template"]["spec"]["containers"].as_array_mut() else {
-        return;
-    };
-    for c in containers {
-        if let Some(args) = c["args"].as_array_mut() {
-            args.retain(|a| a != LAB_KUBECONFIG_ARG);
-        }
-    }
 }
 
 #[cfg(test)]

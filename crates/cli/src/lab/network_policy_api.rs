@@ -5,8 +5,8 @@
 use super::client::Catalog;
 use super::{apply, manifest};
 
-const FILE: &str = "policy.networking.k8s.io_clusternetworkpolicies.yaml";
-const CRD: &str = include_str!(
+pub(crate) const FILE: &str = "policy.networking.k8s.io_clusternetworkpolicies.yaml";
+pub(crate) const CRD: &str = include_str!(
     "../../../../deploy/network-policy-api/policy.networking.k8s.io_clusternetworkpolicies.yaml"
 );
 

@@ -4,7 +4,6 @@
 
 use std::net::IpAddr;
 
-use podnet_agent_policy::evaluate::RuleRef;
 use podnet_agent_policy::{Cluster, Decision, Direction, Flow, Verdict, evaluate, from_k8s};
 
 use super::Target;
@@ -71,9 +70,10 @@ pub fn decide(
                 "{dir}: from {}'s own node (always allowed)",
                 name(subject)
             )),
-            Verdict::Allowed(RuleRef { policy, rule, .. }) => ok.push(format!(
-                "{dir}: allowed by policy {}/{} ({dir} rule {rule}) for {what}",
-                policy.namespace, policy.name
+            Verdict::Allowed(by) => ok.push(format!("{dir}: allowed by {by} for {what}")),
+            Verdict::DeniedBy(by) => denied.push(format!(
+                "denied: {by} denies {what} for pod {}",
+                name(subject)
             )),
             Verdict::Denied { isolated_by } => {
                 let by = isolated_by
