@@ -17,15 +17,15 @@ use rcgen::{
 use crate::error::DaemonError;
 use crate::identities::Identity;
 
-/// The names and addresses in the API server's certificate: the `kubernetes` Service's
-/// DNS names and ClusterIP, the fabric address the nodes use, and loopback.
+/// The names and addresses in the API server's certificate besides the `kubernetes`
+/// Service's ClusterIPs (which follow the service subnet): the Service's DNS names, the
+/// fabric address the nodes use, and loopback.
 pub const API_SERVER_SANS: &[&str] = &[
     "kubernetes",
     "kubernetes.default",
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
     "localhost",
-    "10.96.0.1",
     "172.18.0.1",
     "127.0.0.1",
 ];
@@ -48,7 +48,7 @@ pub struct ClientCredentials {
 
 impl Pki {
     /// The lab's material in `dir`, made (all of it, together) when any of it is missing.
-    pub fn load_or_create(dir: &Path) -> Result<Self, DaemonError> {
+    pub fn load_or_create(dir: &Path, service_ips: &[String]) -> Result<Self, DaemonError> {
         let read = |name: &str| fs::read_to_string(dir.join(name)).ok();
         if let (Some(ca_pem), Some(ca_key_pem), Some(server_cert_pem), Some(server_key_pem)) = (
             read("ca.crt"),
@@ -64,7 +64,7 @@ impl Pki {
                 server_key_pem,
             });
         }
-        let made = Self::generate(dir)?;
+        let made = Self::generate(dir, service_ips)?;
         fs::create_dir_all(dir).map_err(DaemonError::io(dir))?;
         write_private(&dir.join("ca.key"), &made.ca_key_pem)?;
         write_private(&dir.join("apiserver.key"), &made.server_key_pem)?;
@@ -75,13 +75,17 @@ impl Pki {
     }
 
     /// A new CA and server certificate.
-    fn generate(dir: &Path) -> Result<Self, DaemonError> {
+    fn generate(dir: &Path, service_ips: &[String]) -> Result<Self, DaemonError> {
         let ca_key = KeyPair::generate().map_err(failed)?;
         let ca_cert = ca_params()?.self_signed(&ca_key).map_err(failed)?;
         let issuer = Issuer::new(ca_params()?, &ca_key);
 
         let server_key = KeyPair::generate().map_err(failed)?;
-        let sans: Vec<String> = API_SERVER_SANS.iter().map(|s| s.to_string()).collect();
+        let sans: Vec<String> = API_SERVER_SANS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(service_ips.iter().cloned())
+            .collect();
         let mut server = CertificateParams::new(sans).map_err(failed)?;
         server
             .distinguished_name

@@ -77,7 +77,13 @@ async fn serve(
     side: &NodeSide,
     controller_config: podnet_lab_controllers::Config,
 ) -> Result<(), DaemonError> {
-    let pki = Pki::load_or_create(&lab.pki_dir())?;
+    // In-cluster clients reach the API server at the `kubernetes` Service's ClusterIP,
+    // the first address of the service subnet the kind config chose.
+    let kubernetes_ips = podnet_lab_controllers::kubernetes_service::service(&controller_config)
+        .spec
+        .and_then(|s| s.cluster_ips)
+        .unwrap_or_default();
+    let pki = Pki::load_or_create(&lab.pki_dir(), &kubernetes_ips)?;
     let tls = |tcp| {
         TlsListener::new(tcp, &pki.server_cert_pem, &pki.server_key_pem, &pki.ca_pem)
             .map_err(|e| DaemonError::Pki(e.to_string()))

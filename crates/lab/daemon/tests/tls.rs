@@ -17,7 +17,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_trusting_the_lab_ca_reach_the_api_over_https_with_their_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = Pki::load_or_create(&dir.path().join("pki")).unwrap();
+    let pki = Pki::load_or_create(&dir.path().join("pki"), &["10.96.0.1".to_owned()]).unwrap();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
     let tls =
