@@ -192,8 +192,9 @@ mod tests {
     #[test]
     fn material_is_made_once_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let first = Pki::load_or_create(&dir.path().join("pki")).unwrap();
-        let again = Pki::load_or_create(&dir.path().join("pki")).unwrap();
+        let service_ips = ["10.96.0.1".to_owned()];
+        let first = Pki::load_or_create(&dir.path().join("pki"), &service_ips).unwrap();
+        let again = Pki::load_or_create(&dir.path().join("pki"), &service_ips).unwrap();
         assert_eq!(first.ca_pem, again.ca_pem);
         assert_eq!(first.server_key_pem, again.server_key_pem);
         assert!(first.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
