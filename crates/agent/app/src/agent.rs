@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::bgp::{self, BgpSettings};
 use crate::error::Result;
+use crate::events::drain;
 use crate::policy;
 use crate::proxy::{self, ProxySettings};
 use crate::store::NodeStore;
@@ -136,11 +137,7 @@ impl Agent {
                 }
                 event = events.next() => {
                     let Some(event) = event else { return Ok(()) };
-                    dirty |= apply(&mut store, event);
-                    // Take every event already waiting before reconciling once for all.
-                    while let Some(Some(event)) = events.next().now_or_never() {
-                        dirty |= apply(&mut store, event);
-                    }
+                    dirty |= drain(event, &mut events, |event| apply(&mut store, event));
                 }
                 _ = tick.tick() => dirty = true,
                 () = retry => dirty = true,

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use ipnet::{IpNet, Ipv4Net};
 use k8s_openapi::api::core::v1::{Node, Service as KubeService};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -28,6 +28,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::error::Result;
+use crate::events::drain;
 
 /// The speaker's part of the agent's command line.
 #[derive(Clone, Debug)]
@@ -87,20 +88,8 @@ async fn follow(
     loop {
         let changed = tokio::select! {
             () = &mut shutdown => return,
-            Some(e) = services.next() => {
-                let mut changed = svc_store.apply(e, normalise_service);
-                while let Some(Some(e)) = services.next().now_or_never() {
-                    changed |= svc_store.apply(e, normalise_service);
-                }
-                changed
-            }
-            Some(e) = slices.next() => {
-                let mut changed = slice_store.apply(e, normalise_slice);
-                while let Some(Some(e)) = slices.next().now_or_never() {
-                    changed |= slice_store.apply(e, normalise_slice);
-                }
-                changed
-            }
+            Some(e) = services.next() => drain(e, &mut services, |e| svc_store.apply(e, normalise_service)),
+            Some(e) = slices.next() => drain(e, &mut slices, |e| slice_store.apply(e, normalise_slice)),
             Some(e) = nodes.next() => node_store.apply(e, node_facts),
         };
         if !(changed && svc_store.synced && slice_store.synced && node_store.synced) {

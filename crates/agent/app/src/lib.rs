@@ -19,6 +19,7 @@ pub mod bgp;
 mod client;
 mod command;
 mod error;
+mod events;
 pub mod policy;
 pub mod proxy;
 mod store;

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Api;
@@ -32,6 +32,7 @@ use tracing::Instrument;
 pub use store::PolicyStore;
 
 use crate::error::Result;
+use crate::events::drain;
 
 /// After a failed sync, the next attempt comes this soon.
 const RETRY: Duration = Duration::from_secs(1);
@@ -121,36 +122,11 @@ async fn run_in_span(
         };
         tokio::select! {
             () = &mut shutdown => break,
-            Some(e) = policies.next() => {
-                dirty |= store.policy_event(e);
-                while let Some(Some(e)) = policies.next().now_or_never() {
-                    dirty |= store.policy_event(e);
-                }
-            }
-            Some(e) = cluster_policies.next() => {
-                dirty |= store.cluster_policy_event(e);
-                while let Some(Some(e)) = cluster_policies.next().now_or_never() {
-                    dirty |= store.cluster_policy_event(e);
-                }
-            }
-            Some(e) = pods.next() => {
-                dirty |= store.pod_event(e);
-                while let Some(Some(e)) = pods.next().now_or_never() {
-                    dirty |= store.pod_event(e);
-                }
-            }
-            Some(e) = nodes.next() => {
-                dirty |= store.node_event(e);
-                while let Some(Some(e)) = nodes.next().now_or_never() {
-                    dirty |= store.node_event(e);
-                }
-            }
-            Some(e) = namespaces.next() => {
-                dirty |= store.namespace_event(e);
-                while let Some(Some(e)) = namespaces.next().now_or_never() {
-                    dirty |= store.namespace_event(e);
-                }
-            }
+            Some(e) = policies.next() => dirty |= drain(e, &mut policies, |e| store.policy_event(e)),
+            Some(e) = cluster_policies.next() => dirty |= drain(e, &mut cluster_policies, |e| store.cluster_policy_event(e)),
+            Some(e) = pods.next() => dirty |= drain(e, &mut pods, |e| store.pod_event(e)),
+            Some(e) = nodes.next() => dirty |= drain(e, &mut nodes, |e| store.node_event(e)),
+            Some(e) = namespaces.next() => dirty |= drain(e, &mut namespaces, |e| store.namespace_event(e)),
             _ = tick.tick() => (dirty, full) = (true, true),
             () = retry => dirty = true,
             _ = counters.tick() => {

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -35,6 +35,7 @@ pub use mode::{ProxyMode, start_backend};
 pub use watch::ProxyStore;
 
 use crate::error::{Error, Result};
+use crate::events::drain;
 use crate::policy::PolicyMetrics;
 
 /// After a failed sync, the next attempt comes this soon.
@@ -186,17 +187,11 @@ async fn run_in_span(
                 () = &mut shutdown => break,
                 Some(e) = services.next() => {
                     let mut eng = engine.lock().expect("engine");
-                    dirty |= store.service_event(eng.state_mut(), e);
-                    while let Some(Some(e)) = services.next().now_or_never() {
-                        dirty |= store.service_event(eng.state_mut(), e);
-                    }
+                    dirty |= drain(e, &mut services, |e| store.service_event(eng.state_mut(), e));
                 }
                 Some(e) = slices.next() => {
                     let mut eng = engine.lock().expect("engine");
-                    dirty |= store.slice_event(eng.state_mut(), e);
-                    while let Some(Some(e)) = slices.next().now_or_never() {
-                        dirty |= store.slice_event(eng.state_mut(), e);
-                    }
+                    dirty |= drain(e, &mut slices, |e| store.slice_event(eng.state_mut(), e));
                 }
                 Some(e) = nodes.next() => {
                     let mut eng = engine.lock().expect("engine");
